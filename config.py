@@ -1,0 +1,190 @@
+"""One frozen Config, built by a pure function from a mapping of settings.
+
+`config_from_environment()` is the only place that reads the process: real environment
+variables win over the `.env` file beside this module (not the working directory: clients
+start the server from anywhere). Tests call `load_config({...})` with a plain dict.
+Every setting is listed, with a comment, in `.env.example`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import unquote, urlsplit
+
+from domain.errors import InvalidInput
+
+SERVER_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    kind: str  # "mysql" or "sqlite"
+    host: str = ""
+    port: int = 3306
+    user: str = ""
+    password: str = field(default="", repr=False)  # never in a log line or a message
+    name: str = ""
+    sqlite_path: Path | None = None
+    connect_timeout: float = 5.0
+
+    def describe(self) -> str:
+        """Where the data lives, for messages: never the password."""
+        if self.kind == "sqlite":
+            return f"SQLite file {self.sqlite_path}"
+        return f"MariaDB/MySQL at {self.host}:{self.port}, database {self.name!r}, user {self.user!r}"
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseSettings
+    database_source: str  # which setting chose the database, named in connection errors
+    actor: str = "mcp-tasks"
+    actor_type: str = "ai"
+    ollama_host: str = "http://localhost:11434"
+    ollama_model: str = "mistral"
+    ollama_timeout: float = 300.0
+    ollama_system_prompt: str | None = None
+    ollama_prices: str = ""
+    execute_response_cap: int = 20_000
+    contracts_dirs: tuple[Path, ...] = (SERVER_DIR / "contracts",)
+    quality_allowed_paths: tuple[Path, ...] = ()
+    quality_gate: bool = True
+    lease_minutes: float = 30.0
+    max_attempts: int = 3
+    read_only: bool = False
+    log_level: str = "INFO"
+
+
+def default_data_dir(env: Mapping[str, str], platform: str = sys.platform) -> Path:
+    """The per-user data directory (what platformdirs would say, without the dependency)."""
+    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+    if platform == "win32":
+        base = Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return base / "mcp-tasks"
+
+
+def _number(env: Mapping[str, str], key: str, default: float, cast=float, low: float = 0) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise InvalidInput(f"Setting {key}={raw!r} is not a number. Set it to a number ≥ {low}, or remove it.") from None
+    if value < low:
+        raise InvalidInput(f"Setting {key}={raw!r} is below {low}. Set it to a number ≥ {low}.")
+    return value
+
+
+def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInput(f"Setting {key}={raw!r} is not a yes/no value. Use true or false.")
+
+
+def _paths(raw: str, relative_to: Path) -> tuple[Path, ...]:
+    parts = [p.strip() for p in raw.replace(";", os.pathsep).split(os.pathsep) if p.strip()]
+    return tuple((relative_to / Path(p).expanduser()).resolve() for p in parts)
+
+
+def parse_database_url(url: str) -> DatabaseSettings:
+    """`mysql://user:pass@host:3306/db` (also mariadb://, mysql+pymysql://) or `sqlite:///abs/path`."""
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not rest:
+        raise InvalidInput(
+            "Setting DATABASE_URL is not a URL. Use mysql://user:password@host:3306/database "
+            "or sqlite:///absolute/path/tasks.db."
+        )
+    if scheme == "sqlite":
+        path = Path(unquote(rest)).expanduser()
+        if not path.is_absolute():
+            path = SERVER_DIR / path
+        return DatabaseSettings(kind="sqlite", sqlite_path=path)
+    if scheme in ("mysql", "mariadb", "mysql+pymysql", "mariadb+pymysql"):
+        parts = urlsplit(url)
+        try:
+            port = parts.port or 3306
+        except ValueError:
+            raise InvalidInput("Setting DATABASE_URL has a port that is not a number. Use e.g. :3306.") from None
+        name = parts.path.lstrip("/")
+        if not name:
+            raise InvalidInput("Setting DATABASE_URL names no database. Add it as the path: mysql://user@host:3306/ki_protokoll.")
+        return DatabaseSettings(
+            kind="mysql",
+            host=parts.hostname or "127.0.0.1",
+            port=port,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            name=unquote(name),
+        )
+    raise InvalidInput(
+        f"Setting DATABASE_URL has the scheme {scheme!r}, which is not supported. Use mysql:// (MariaDB or MySQL) or sqlite:///."
+    )
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Build the Config from a mapping of settings; raises InvalidInput naming a bad setting."""
+    timeout = _number(env, "DB_CONNECT_TIMEOUT", 5.0, low=0.1)
+    if env.get("DATABASE_URL", "").strip():
+        database = parse_database_url(env["DATABASE_URL"].strip())
+        source = "DATABASE_URL"
+    elif any(env.get(k, "").strip() for k in ("DB_HOST", "DB_NAME", "DB_USER")):
+        database = DatabaseSettings(
+            kind="mysql",
+            host=env.get("DB_HOST", "").strip() or "127.0.0.1",
+            port=int(_number(env, "DB_PORT", 3306, int, 1)),
+            user=env.get("DB_USER", "").strip() or "root",
+            password=env.get("DB_PASSWORD", ""),
+            name=env.get("DB_NAME", "").strip() or "ki_protokoll",
+        )
+        source = "DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_NAME"
+    else:
+        database = DatabaseSettings(kind="sqlite", sqlite_path=default_data_dir(env) / "tasks.db")
+        source = "DATABASE_URL (unset, so the embedded SQLite file is used)"
+    database = DatabaseSettings(**{**database.__dict__, "connect_timeout": timeout})
+
+    actor_type = env.get("MCP_TASKS_ACTOR_TYPE", "ai").strip() or "ai"
+    if actor_type not in ("human", "ai"):
+        raise InvalidInput(f"Setting MCP_TASKS_ACTOR_TYPE={actor_type!r} is not allowed. Use human or ai.")
+    cwd = Path(env.get("PWD") or os.getcwd())
+    return Config(
+        database=database,
+        database_source=source,
+        actor=(env.get("MCP_TASKS_ACTOR", "").strip() or "mcp-tasks")[:100],
+        actor_type=actor_type,
+        ollama_host=(env.get("OLLAMA_HOST", "").strip() or "http://localhost:11434").rstrip("/"),
+        ollama_model=env.get("OLLAMA_MODEL", "").strip() or "mistral",
+        ollama_timeout=_number(env, "OLLAMA_TIMEOUT", 300.0, low=0.1),
+        ollama_system_prompt=env.get("OLLAMA_SYSTEM_PROMPT", "").strip() or None,
+        ollama_prices=env.get("OLLAMA_PRICES", "").strip(),
+        execute_response_cap=int(_number(env, "EXECUTE_RESPONSE_CAP", 20_000, int, 100)),
+        contracts_dirs=_paths(env.get("CONTRACTS_DIR", ""), SERVER_DIR) or (SERVER_DIR / "contracts",),
+        quality_allowed_paths=_paths(env.get("QUALITY_ALLOWED_PATHS", ""), cwd) or (cwd.resolve(),),
+        quality_gate=_flag(env, "QUALITY_GATE", True),
+        lease_minutes=_number(env, "LEASE_MINUTES", 30.0, low=0.01),
+        max_attempts=int(_number(env, "MAX_ATTEMPTS", 3, int, 1)),
+        read_only=_flag(env, "READ_ONLY", False),
+        log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
+    )
+
+
+def config_from_environment() -> Config:
+    """The settings of this process: the environment over `.env` beside server.py."""
+    from dotenv import dotenv_values  # only here: tests build Configs from dicts
+
+    values = {k: v for k, v in dotenv_values(SERVER_DIR / ".env").items() if v is not None}
+    values.update(os.environ)
+    return load_config(values)

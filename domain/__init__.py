@@ -1,0 +1,1 @@
+"""Plain values and errors of the task system. Standard library only."""

@@ -1,0 +1,357 @@
+"""Connections, transactions and the mapping of driver errors to ours, for both backends.
+
+The repository hands a function to `read()` or `write()` and gets a `Tx` to run SQL on.
+This module is the one boundary where pymysql's and sqlite3's errors become domain
+errors (`raise ... from exc`), so no other module needs to know a driver error code.
+
+- MariaDB/MySQL: a DBUtils pool of autocommit pymysql connections. A write is an explicit
+  BEGIN ... COMMIT, so no transaction (and no metadata lock) stays open between calls. The
+  pool pings a connection when it is handed out and replaces a dead one, which is how a
+  restarted server is reconnected without `ping(reconnect=True)`.
+- SQLite: one connection per worker thread (the SDK runs sync tools in a thread pool, and
+  a sqlite3 connection must not be shared across threads), WAL, foreign keys on, a busy
+  timeout, and BEGIN IMMEDIATE for writes so two writers queue instead of deadlocking.
+
+Nothing connects at import or construction time; drivers are imported on first use.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+from config import DatabaseSettings
+from domain.errors import Conflict, InvalidInput, OutcomeUnknown, StorageError, TaskSystemError
+
+log = logging.getLogger(__name__)
+logging.getLogger("yoyo").setLevel(logging.WARNING)  # one line per applied step is noise on stderr
+T = TypeVar("T")
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+# MariaDB/MySQL error codes, by what they mean for us.
+_CONNECTION_LOST = {2006, 2013, 2014, 2055, 4031}  # gone away, lost, out of sync, idle kill
+_CANNOT_CONNECT = {2002, 2003, 2005, 1040, 1203}  # refused, unknown host, too many connections
+_RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout: InnoDB rolled the statement back
+_ACCESS = {1044, 1045, 1049}  # denied, wrong password, unknown database
+_SCHEMA = {1146, 1054}  # no such table / column
+WRITE_ATTEMPTS = 6
+
+
+class Tx:
+    """SQL on one connection. Statements use %s placeholders; SQLite gets them as ?."""
+
+    def __init__(self, cursor: Any, dialect: str):
+        self._cursor = cursor
+        self.dialect = dialect
+        # The database clock, never Python's: rows from the web app and from us order alike.
+        self.now = "NOW(6)" if dialect == "mysql" else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+    def _run(self, sql: str, params: Iterable[Any]) -> Any:
+        if self.dialect == "sqlite":
+            sql = sql.replace("%s", "?")
+        self._cursor.execute(sql, tuple(params))
+        return self._cursor
+
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self._run(sql, params)
+        if self.dialect == "mysql":
+            return list(cursor.fetchall())
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def row(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def value(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        found = self.row(sql, params)
+        return next(iter(found.values())) if found else None
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        return self._run(sql, params).rowcount
+
+    def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
+        return int(self._run(sql, params).lastrowid)
+
+
+class Database:
+    """The task database; `read(fn)` and `write(fn)` run fn(Tx) on a pooled connection."""
+
+    def __init__(self, settings: DatabaseSettings, source: str):
+        self.settings = settings
+        self.source = source
+        self.dialect = "mysql" if settings.kind == "mysql" else "sqlite"
+        self._lock = threading.Lock()
+        self._pool: Any = None
+        self._local = threading.local()
+        self._sqlite_connections: list[sqlite3.Connection] = []
+        self._schema_checked = False
+
+    def describe(self) -> str:
+        return self.settings.describe()
+
+    # ---- public operations -------------------------------------------------------------
+
+    def read(self, fn: Callable[[Tx], T]) -> T:
+        """Run a read; a connection lost on the way is replaced and the read tried once more."""
+        for attempt in (1, 2):
+            try:
+                return self._run(fn, write=False)
+            except _Lost as lost:
+                if attempt == 2:
+                    raise self._unreachable(lost.__cause__) from lost.__cause__
+                log.warning("database connection lost during a read; retrying once on a new connection")
+        raise AssertionError("unreachable")
+
+    def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run fn in one transaction: all of it lands, or none. Deadlocks are retried."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return self._run(fn, write=True)
+            except _Retry as retry:
+                if attempt == WRITE_ATTEMPTS:
+                    raise StorageError(
+                        f"The database stayed busy (deadlock or lock wait) through {WRITE_ATTEMPTS} attempts; "
+                        "nothing was written. Try again in a moment."
+                    ) from retry.__cause__
+                # Jittered backoff so that the writers that collided do not collide again.
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))
+            except _Lost as lost:
+                raise StorageError(
+                    f"The connection to {self.describe()} was lost before the change was committed, so "
+                    "nothing was written. It is safe to call the tool again."
+                ) from lost.__cause__
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+            for con in self._sqlite_connections:
+                try:
+                    con.close()
+                except sqlite3.Error:
+                    pass
+            self._sqlite_connections.clear()
+
+    def migrate(self) -> list[str]:
+        """Create what is missing (tables, indexes), recording what was applied. For init-db."""
+        from yoyo import get_backend, read_migrations  # only init-db and a first SQLite start pay for it
+
+        if self.dialect == "sqlite":
+            self.settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{self.settings.sqlite_path}"
+            folder = SQL_DIR / "sqlite"
+        else:
+            from urllib.parse import quote
+
+            s = self.settings
+            url = f"mysql://{quote(s.user, safe='')}:{quote(s.password, safe='')}@{s.host}:{s.port}/{quote(s.name, safe='')}"
+            folder = SQL_DIR / "mariadb"
+        try:
+            backend = get_backend(url)
+            migrations = read_migrations(str(folder))
+            with backend.lock():
+                pending = backend.to_apply(migrations)
+                backend.apply_migrations(pending)
+            return [m.id for m in pending]
+        except TaskSystemError:
+            raise
+        except Exception as exc:
+            raise self._unreachable(exc) from exc
+
+    # ---- connections ---------------------------------------------------------------------
+
+    def _run(self, fn: Callable[[Tx], T], write: bool) -> T:
+        con = self._connect()
+        if self.dialect == "mysql":
+            return self._run_mysql(con, fn, write)
+        return self._run_sqlite(con, fn, write)
+
+    def _run_mysql(self, con: Any, fn: Callable[[Tx], T], write: bool) -> T:
+        import pymysql
+
+        try:
+            cursor = con.cursor(pymysql.cursors.DictCursor)
+            try:
+                if write:
+                    con.begin()
+                try:
+                    result = fn(Tx(cursor, "mysql"))
+                except BaseException:
+                    if write:
+                        _quietly(con.rollback)
+                    raise
+                if write:
+                    try:
+                        con.commit()
+                    except pymysql.err.OperationalError as exc:
+                        if exc.args and exc.args[0] in _CONNECTION_LOST:
+                            raise OutcomeUnknown(
+                                f"The connection to {self.describe()} broke while the change was being committed. "
+                                "It may or may not have been saved: read the task with tasks_get before you "
+                                "repeat the call."
+                            ) from exc
+                        raise
+                return result
+            finally:
+                _quietly(cursor.close)
+        except pymysql.err.MySQLError as exc:
+            raise self._map_mysql(exc) from exc
+        finally:
+            _quietly(con.close)  # back to the pool
+
+    def _run_sqlite(self, con: sqlite3.Connection, fn: Callable[[Tx], T], write: bool) -> T:
+        cursor = con.cursor()
+        try:
+            if write:
+                con.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(Tx(cursor, "sqlite"))
+                if write:
+                    con.execute("COMMIT")
+                return result
+            except BaseException:
+                if con.in_transaction:
+                    _quietly(lambda: con.execute("ROLLBACK"))
+                raise
+        except sqlite3.Error as exc:
+            raise self._map_sqlite(exc) from exc
+        finally:
+            cursor.close()
+
+    def _connect(self) -> Any:
+        if self.dialect == "sqlite":
+            return self._sqlite_connection()
+        import pymysql
+
+        try:
+            return self._mysql_pool().connection()
+        except pymysql.err.MySQLError as exc:
+            raise self._map_mysql(exc) from exc
+
+    def _mysql_pool(self) -> Any:
+        with self._lock:
+            if self._pool is None:
+                import pymysql
+                from dbutils.pooled_db import PooledDB
+
+                s = self.settings
+                self._pool = PooledDB(
+                    creator=pymysql,
+                    mincached=0,
+                    maxcached=8,
+                    blocking=True,
+                    ping=1,  # check on checkout; DBUtils replaces a dead connection with a new one
+                    reset=True,
+                    host=s.host,
+                    port=s.port,
+                    user=s.user,
+                    password=s.password,
+                    database=s.name,
+                    charset="utf8mb4",
+                    autocommit=True,
+                    connect_timeout=s.connect_timeout,
+                    read_timeout=60,
+                    write_timeout=60,
+                )
+            return self._pool
+
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            return con
+        path = self.settings.sqlite_path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(str(path), timeout=self.settings.connect_timeout, isolation_level=None)
+            con.execute("PRAGMA foreign_keys = ON")
+            con.execute("PRAGMA busy_timeout = 5000")
+            con.execute("PRAGMA synchronous = NORMAL")
+            if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                con.execute("PRAGMA journal_mode = WAL")
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(
+                f"The SQLite file {path} cannot be opened ({exc}). Check that its directory is writable, "
+                f"or point {self.source.split(' ')[0]} at another file."
+            ) from exc
+        with self._lock:
+            self._sqlite_connections.append(con)
+            first = not self._schema_checked
+            self._schema_checked = True
+        self._local.con = con
+        if first and not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'tasks'").fetchone():
+            # A newcomer with nothing configured gets a working file on first use.
+            log.info("creating the task schema in %s", path)
+            self.migrate()
+        return con
+
+    # ---- error mapping ---------------------------------------------------------------------
+
+    def _unreachable(self, exc: BaseException | None) -> StorageError:
+        reason = str(exc.args[1] if exc is not None and len(getattr(exc, "args", ())) > 1 else exc)
+        return StorageError(
+            f"The database {self.describe()} cannot be reached ({reason}). Start it, or fix the setting "
+            f"{self.source}. The server keeps running and uses the database again once it answers."
+        )
+
+    def _map_mysql(self, exc: Exception) -> Exception:
+        import pymysql
+
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        if code in _RETRYABLE:
+            return _Retry()
+        if code in _CONNECTION_LOST or isinstance(exc, pymysql.err.InterfaceError):
+            return _Lost()
+        if code in _CANNOT_CONNECT:
+            return self._unreachable(exc)
+        if code in _ACCESS:
+            return StorageError(
+                f"The database {self.describe()} refused the login ({text}). Fix the user, password or database "
+                f"name in {self.source}."
+            )
+        if code in _SCHEMA:
+            return StorageError(
+                f"The database {self.describe()} lacks a table or column the server needs ({text}). "
+                "Run `python server.py init-db` once."
+            )
+        if isinstance(exc, pymysql.err.IntegrityError):
+            return Conflict(f"The database refused the change ({text}); nothing was written. Read the task again and retry.")
+        if isinstance(exc, pymysql.err.DataError):
+            return InvalidInput(f"The database refused a value ({text}); nothing was written.")
+        return StorageError(f"The database {self.describe()} reported an error ({text}); nothing was written.")
+
+    def _map_sqlite(self, exc: sqlite3.Error) -> Exception:
+        text = str(exc)
+        if isinstance(exc, sqlite3.IntegrityError):
+            return Conflict(f"The database refused the change ({text}); nothing was written. Read the task again and retry.")
+        if "locked" in text or "busy" in text:
+            return StorageError(
+                f"The SQLite file {self.settings.sqlite_path} stayed locked by another writer past the timeout; "
+                "nothing was written. Try again in a moment."
+            )
+        if "no such table" in text or "no such column" in text:
+            return StorageError(f"The SQLite file lacks the task schema ({text}). Run `python server.py init-db` once.")
+        return StorageError(f"The SQLite file {self.settings.sqlite_path} reported an error ({text}); nothing was written.")
+
+
+class _Lost(Exception):
+    """The connection died before COMMIT was sent: the server rolled the transaction back."""
+
+
+class _Retry(Exception):
+    """InnoDB chose this transaction as a deadlock victim or a lock wait timed out."""
+
+
+def _quietly(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - cleanup after a failure must not hide that failure
+        pass

@@ -1,0 +1,627 @@
+"""All SQL on the task tables. Each public method is one transaction (or one read).
+
+Every change also writes a `task_comments` row, the task's history in the web app, in the
+same transaction as the change. Status changes are compare-and-set
+(`UPDATE ... WHERE id=%s AND status=%s`): a rule checked on a row read a moment earlier
+cannot be raced past, and the loser of a race learns who won.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.errors import Conflict, InvalidInput, NotFound, WorkflowError
+from domain.models import (
+    FINAL_STATUSES,
+    ActorType,
+    CommentType,
+    ExecutorType,
+    ResultStatus,
+    TaskStatus,
+    TaskType,
+)
+from infrastructure.database import Database, Tx
+from validators import workflow_validator as wf
+from validators.arguments import search_words
+
+PREVIEW_CHARS = 160
+COUNT_CAP = 10_000  # beyond this a list says "10000+" instead of counting every row
+GET_COMMENTS_MAX = 100
+GET_RESPONSE_CHARS = 10_000
+TASK_COLUMNS = (
+    "id, uuid, title, description, type, status, created_by, created_by_type, parent_task_id, "
+    "due_date, created_at, updated_at, completed_at, metadata"
+)
+LIST_COLUMNS = (
+    "id, title, SUBSTR(COALESCE(description, ''), 1, {n}) AS description_preview, "
+    "{length}(COALESCE(description, '')) AS description_length, type, status, created_by, "
+    "parent_task_id, due_date, created_at, updated_at"
+)
+# InnoDB's default full-text stopwords: a required (+) stopword would match nothing.
+_INNODB_STOPWORDS = frozenset(
+    "a about an are as at be by com de en for from how i in is it la of on or that the this to was what "
+    "when where who will with und www".split()
+)
+_FT_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _text_time(value: Any) -> str | None:
+    """One text form for both backends' timestamps: 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
+def _date_time(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.isoformat(timespec="seconds")
+
+
+def _json(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return None  # the web app may have stored something else; show nothing rather than fail
+
+
+def _task(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "id": int(row["id"]),
+        "parent_task_id": int(row["parent_task_id"]) if row["parent_task_id"] is not None else None,
+        "due_date": _date_time(row["due_date"]),
+        "created_at": _text_time(row["created_at"]),
+        "updated_at": _text_time(row["updated_at"]),
+        "completed_at": _text_time(row["completed_at"]),
+        "metadata": _json(row["metadata"]),
+    }
+
+
+def _normalise(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, datetime) or (key.endswith(("_at", "_timestamp")) and isinstance(value, str)):
+            value = _text_time(value)
+        elif isinstance(value, Decimal):
+            value = float(value)
+        out[key] = value
+    return out
+
+
+def like_pattern(word: str) -> str:
+    """%word% with the LIKE wildcards in the word escaped (ESCAPE '!'), so they match literally."""
+    return "%" + word.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+
+
+class TaskRepository:
+    def __init__(self, db: Database, *, quality_gate: bool = True):
+        self.db = db
+        self.quality_gate = quality_gate
+        self._fulltext: bool | None = None
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        search: str | None = None,
+        parent_task_id: int | None = None,
+        assignee: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            where, params = self._filters(tx, status, type, search, parent_task_id, assignee)
+            clause = f" WHERE {' AND '.join(where)}" if where else ""
+            rows = tx.rows(
+                f"SELECT {self._list_columns(tx)} FROM tasks{clause} ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
+                [*params, limit, offset],
+            )
+            if offset == 0 and len(rows) < limit:
+                total, exact = len(rows), True  # the page holds everything: no count needed
+            else:
+                counted = tx.value(
+                    f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM tasks{clause} LIMIT %s) AS capped",
+                    [*params, COUNT_CAP + 1],
+                )
+                total, exact = min(int(counted), COUNT_CAP), int(counted) <= COUNT_CAP
+            tasks = []
+            for row in rows:
+                preview = row.pop("description_preview") or ""
+                length = int(row.pop("description_length") or 0)
+                row["description_preview"] = preview[:PREVIEW_CHARS] + ("…" if length > PREVIEW_CHARS else "")
+                row["id"] = int(row["id"])
+                row["parent_task_id"] = int(row["parent_task_id"]) if row["parent_task_id"] is not None else None
+                row["due_date"] = _date_time(row["due_date"])
+                row["created_at"] = _text_time(row["created_at"])
+                row["updated_at"] = _text_time(row["updated_at"])
+                tasks.append(row)
+            more = offset + len(rows) < total or (not exact and len(rows) == limit)
+            return {
+                "tasks": tasks,
+                "total": total,
+                "total_exact": exact,
+                "next_offset": offset + len(rows) if more and rows else None,
+            }
+
+        return self.db.read(run)
+
+    @staticmethod
+    def _list_columns(tx: Tx) -> str:
+        # CHAR_LENGTH counts characters on MariaDB (LENGTH counts bytes); SQLite's LENGTH counts characters.
+        return LIST_COLUMNS.format(n=PREVIEW_CHARS + 1, length="CHAR_LENGTH" if tx.dialect == "mysql" else "LENGTH")
+
+    def _filters(self, tx: Tx, status, type, search, parent_task_id, assignee) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if status:
+            where.append("status = %s")
+            params.append(status)
+        if type:
+            where.append("type = %s")
+            params.append(type)
+        if parent_task_id is not None:
+            where.append("parent_task_id = %s")
+            params.append(parent_task_id)
+        if assignee:
+            where.append("EXISTS (SELECT 1 FROM task_assignments a WHERE a.task_id = tasks.id AND a.assignee = %s)")
+            params.append(assignee)
+        if search:
+            words = search_words(search)
+            tokens = [t for w in words for t in _FT_TOKEN.findall(w) if len(t) >= 3]
+            if tx.dialect == "mysql":
+                tokens = [t for t in tokens if t.lower() not in _INNODB_STOPWORDS]
+                if tokens and self._has_fulltext(tx):
+                    where.append("MATCH(title, description) AGAINST (%s IN BOOLEAN MODE)")
+                    params.append(" ".join(f"+{t}*" for t in tokens))
+            elif tokens and self._has_fulltext(tx):
+                where.append("id IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH %s)")
+                params.append(" AND ".join(f'"{t}"*' for t in tokens))
+            # The index narrows; LIKE decides, so quotes, % and _ match literally.
+            for word in words:
+                where.append("(title LIKE %s ESCAPE '!' OR description LIKE %s ESCAPE '!')")
+                params.extend([like_pattern(word)] * 2)
+        return where, params
+
+    def _has_fulltext(self, tx: Tx) -> bool:
+        if self._fulltext is None:
+            if tx.dialect == "mysql":
+                found = tx.value(
+                    "SELECT COUNT(*) AS n FROM information_schema.statistics WHERE table_schema = DATABASE() "
+                    "AND table_name = 'tasks' AND index_type = 'FULLTEXT'"
+                )
+            else:
+                found = tx.value("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'tasks_fts'")
+            self._fulltext = bool(found)
+        return self._fulltext
+
+    def get_task(self, task_id: int) -> dict[str, Any]:
+        return self.db.read(lambda tx: self._full_task(tx, task_id))
+
+    def _full_task(self, tx: Tx, task_id: int) -> dict[str, Any]:
+        task = _task(self._task_row(tx, task_id))
+        task["parent"] = None
+        if task["parent_task_id"] is not None:
+            parent = tx.row("SELECT id, title, status FROM tasks WHERE id = %s", [task["parent_task_id"]])
+            task["parent"] = {"id": int(parent["id"]), "title": parent["title"], "status": parent["status"]} if parent else None
+        task["subtasks"] = [
+            {"id": int(r["id"]), "title": r["title"], "status": r["status"]}
+            for r in tx.rows("SELECT id, title, status FROM tasks WHERE parent_task_id = %s ORDER BY id", [task_id])
+        ]
+        task["assignments"] = [
+            _normalise(r) for r in tx.rows("SELECT * FROM task_assignments WHERE task_id = %s ORDER BY id", [task_id])
+        ]
+        results = []
+        for r in tx.rows("SELECT * FROM task_results WHERE task_id = %s ORDER BY id", [task_id]):
+            r = _normalise(r)
+            response = r.get("response") or ""
+            r["response_truncated"] = len(response) > GET_RESPONSE_CHARS
+            r["response"] = response[:GET_RESPONSE_CHARS] if r["response"] is not None else None
+            results.append(r)
+        task["results"] = results
+        comments = tx.rows(
+            "SELECT id, task_id, author, author_type, comment_type, content, metadata, created_at "
+            "FROM task_comments WHERE task_id = %s ORDER BY id DESC LIMIT %s",
+            [task_id, GET_COMMENTS_MAX + 1],
+        )
+        task["comments_truncated"] = len(comments) > GET_COMMENTS_MAX
+        task["comments"] = [
+            {**_normalise(c), "metadata": _json(c["metadata"])} for c in reversed(comments[:GET_COMMENTS_MAX])
+        ]
+        return task
+
+    def _task_row(self, tx: Tx, task_id: int, lock: bool = False) -> dict[str, Any]:
+        suffix = " FOR UPDATE" if lock and tx.dialect == "mysql" else ""
+        row = tx.row(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s{suffix}", [task_id])
+        if row is None:
+            raise NotFound(f"Task {task_id} does not exist. Find ids with tasks_list (e.g. search=...).")
+        return row
+
+    def statistics(self) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            by_status = {s.value: 0 for s in TaskStatus}
+            by_type = {t.value: 0 for t in TaskType}
+            for r in tx.rows("SELECT status, type, COUNT(*) AS n FROM tasks GROUP BY status, type"):
+                if r["status"] in by_status:
+                    by_status[r["status"]] += int(r["n"])
+                if r["type"] in by_type:
+                    by_type[r["type"]] += int(r["n"])
+            totals = tx.row(
+                "SELECT COUNT(*) AS results, COALESCE(SUM(tokens_input), 0) AS tokens_input, "
+                "COALESCE(SUM(tokens_output), 0) AS tokens_output, COALESCE(SUM(tokens_total), 0) AS tokens_total, "
+                "COALESCE(SUM(cost_usd), 0) AS cost_usd FROM task_results"
+            )
+            models = tx.rows(
+                "SELECT model_name, executor_type, COUNT(*) AS results, COALESCE(SUM(tokens_input), 0) AS tokens_input, "
+                "COALESCE(SUM(tokens_output), 0) AS tokens_output, COALESCE(SUM(tokens_total), 0) AS tokens_total, "
+                "COALESCE(SUM(cost_usd), 0) AS cost_usd, AVG(duration_ms) AS avg_duration_ms "
+                "FROM task_results GROUP BY model_name, executor_type ORDER BY COUNT(*) DESC, model_name"
+            )
+            return {
+                "total": sum(by_status.values()),
+                "by_status": by_status,
+                "by_type": by_type,
+                "results": int(totals["results"]),
+                "tokens_input": int(totals["tokens_input"]),
+                "tokens_output": int(totals["tokens_output"]),
+                "tokens_total": int(totals["tokens_total"]),
+                "cost_usd": round(float(totals["cost_usd"]), 6),
+                "models": [
+                    {
+                        "model_name": m["model_name"],
+                        "executor_type": m["executor_type"],
+                        "results": int(m["results"]),
+                        "tokens_input": int(m["tokens_input"]),
+                        "tokens_output": int(m["tokens_output"]),
+                        "tokens_total": int(m["tokens_total"]),
+                        "cost_usd": round(float(m["cost_usd"]), 6),
+                        "avg_duration_ms": round(float(m["avg_duration_ms"]), 1) if m["avg_duration_ms"] is not None else None,
+                    }
+                    for m in models
+                ],
+            }
+
+        return self.db.read(run)
+
+    # ---- writes ---------------------------------------------------------------------------
+
+    def create_task(
+        self,
+        *,
+        title: str,
+        description: str | None,
+        type: TaskType,
+        parent_task_id: int | None,
+        due_date: datetime | None,
+        metadata: dict | None,
+        created_by: str,
+        created_by_type: ActorType,
+    ) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            if parent_task_id is not None:
+                parent = tx.row("SELECT id, status FROM tasks WHERE id = %s", [parent_task_id])
+                wf.check_parent(None, parent, parent_task_id, [])
+            task_id = tx.insert(
+                "INSERT INTO tasks (uuid, title, description, type, status, created_by, created_by_type, "
+                f"parent_task_id, due_date, metadata, created_at, updated_at) "
+                f"VALUES (%s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, {tx.now}, {tx.now})",
+                [
+                    str(uuid.uuid4()),
+                    title,
+                    description,
+                    type.value,
+                    created_by,
+                    created_by_type.value,
+                    parent_task_id,
+                    due_date.isoformat(sep=" ") if due_date else None,
+                    json.dumps(metadata, ensure_ascii=False) if metadata is not None else None,
+                ],
+            )
+            self._history(tx, task_id, created_by, created_by_type, CommentType.STATUS_CHANGE, "Task created (pending)", {"status": "pending"})
+            return _task(self._task_row(tx, task_id))
+
+        return self.db.write(run)
+
+    def update_task(
+        self,
+        task_id: int,
+        fields: dict[str, Any],
+        *,
+        actor: str,
+        actor_type: ActorType,
+        expected_updated_at: str | None = None,
+    ) -> dict[str, Any]:
+        """fields: title, description, type, due_date (None clears), metadata, parent_task_id."""
+
+        def run(tx: Tx) -> dict[str, Any]:
+            row = self._task_row(tx, task_id, lock=True)
+            self._check_expected(tx, task_id, row, expected_updated_at)
+            status = TaskStatus(row["status"])
+            wf.check_open_for(task_id, status, "edited")
+            if "parent_task_id" in fields and fields["parent_task_id"] is not None:
+                pid = fields["parent_task_id"]
+                parent = tx.row("SELECT id, status FROM tasks WHERE id = %s", [pid])
+                wf.check_parent(task_id, parent, pid, self._ancestors(tx, pid))
+            values: dict[str, Any] = {}
+            for key, value in fields.items():
+                if key == "type":
+                    value = value.value
+                elif key == "due_date":
+                    value = value.isoformat(sep=" ") if value is not None else None
+                elif key == "metadata":
+                    value = json.dumps(value, ensure_ascii=False) if value is not None else None
+                values[key] = value
+            assignments = ", ".join(f"{column} = %s" for column in values)  # column names are ours, never input
+            tx.execute(
+                f"UPDATE tasks SET {assignments}, updated_at = {tx.now} WHERE id = %s",
+                [*values.values(), task_id],
+            )
+            changed = sorted(values)
+            self._history(tx, task_id, actor, actor_type, CommentType.UPDATE, f"Updated: {', '.join(changed)}", {"fields": changed})
+            return _task(self._task_row(tx, task_id))
+
+        return self.db.write(run)
+
+    def set_status(
+        self,
+        task_id: int,
+        target: TaskStatus,
+        *,
+        actor: str,
+        actor_type: ActorType,
+        expected_updated_at: str | None = None,
+    ) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            row = self._task_row(tx, task_id, lock=True)
+            self._check_expected(tx, task_id, row, expected_updated_at)
+            current = TaskStatus(row["status"])
+            wf.check_transition(task_id, current, target, self._holder(tx, task_id) if current == target else None)
+            if target == TaskStatus.COMPLETED:
+                children = tx.rows(
+                    "SELECT id, status FROM tasks WHERE parent_task_id = %s AND status IN ('pending', 'in_progress', 'failed') ORDER BY id",
+                    [task_id],
+                )
+                wf.check_children_allow_completion(task_id, children)
+                if self.quality_gate:
+                    self._check_quality_gate(tx, task_id)
+            self._move(tx, task_id, current, target, actor, actor_type)
+            return _task(self._task_row(tx, task_id))
+
+        return self.db.write(run)
+
+    def _move(self, tx: Tx, task_id: int, current: TaskStatus, target: TaskStatus, actor: str, actor_type: ActorType) -> None:
+        """Compare-and-set the status, keep completed_at and the open assignments in step, write history."""
+        completed = f"{tx.now}" if target == TaskStatus.COMPLETED else "NULL"
+        changed = tx.execute(
+            f"UPDATE tasks SET status = %s, updated_at = {tx.now}, completed_at = {completed} WHERE id = %s AND status = %s",
+            [target.value, task_id, current.value],
+        )
+        if changed != 1:
+            now = tx.value("SELECT status FROM tasks WHERE id = %s", [task_id])
+            raise Conflict(
+                f"Task {task_id} changed while this call ran (it is now {now}, held by {self._holder(tx, task_id) or 'nobody'}); "
+                "nothing was changed. Read it again with tasks_get."
+            )
+        if target == TaskStatus.COMPLETED:
+            tx.execute(
+                f"UPDATE task_assignments SET status = 'completed', completed_at = {tx.now} "
+                "WHERE task_id = %s AND status IN ('pending', 'accepted', 'in_progress')",
+                [task_id],
+            )
+        elif target in (TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.FAILED) and current == TaskStatus.IN_PROGRESS:
+            # The holder gave the task back (or it ended without success): its assignment ends too.
+            tx.execute(
+                "UPDATE task_assignments SET status = 'rejected', notes = CONCAT(COALESCE(notes, ''), %s) "
+                "WHERE task_id = %s AND status IN ('pending', 'accepted', 'in_progress')"
+                if tx.dialect == "mysql"
+                else "UPDATE task_assignments SET status = 'rejected', notes = COALESCE(notes, '') || %s "
+                "WHERE task_id = %s AND status IN ('pending', 'accepted', 'in_progress')",
+                [f"[{target.value} by {actor}]", task_id],
+            )
+        self._history(
+            tx, task_id, actor, actor_type, CommentType.STATUS_CHANGE,
+            f"Status: {current.value} → {target.value}", {"from": current.value, "to": target.value},
+        )
+
+    def _check_quality_gate(self, tx: Tx, task_id: int) -> None:
+        latest = tx.row(
+            "SELECT metadata FROM task_comments WHERE task_id = %s AND comment_type = 'quality_check' ORDER BY id DESC LIMIT 1",
+            [task_id],
+        )
+        meta = _json(latest["metadata"]) if latest else None
+        counts = (meta or {}).get("counts") or {}
+        critical = counts.get("critical") or 0
+        if isinstance(critical, int) and critical > 0:
+            rules = ", ".join(str(r) for r in (meta.get("critical_rules") or [])[:10]) or "see the check"
+            raise WorkflowError(
+                f"Task {task_id} cannot be completed: its latest quality_check found {critical} critical "
+                f"violation(s) ({rules}). Fix them, run quality_check with task_id={task_id} again, then complete."
+            )
+
+    def _check_expected(self, tx: Tx, task_id: int, row: dict[str, Any], expected: str | None) -> None:
+        if expected is None:
+            return
+        current = _text_time(row["updated_at"])
+        try:
+            wanted = _text_time(expected)
+        except (TypeError, ValueError):
+            wanted = expected
+        if current != wanted:
+            last = tx.row(
+                "SELECT author, comment_type, content FROM task_comments WHERE task_id = %s ORDER BY id DESC LIMIT 1", [task_id]
+            )
+            by = f" by {last['author']} ({last['content']})" if last else ""
+            raise Conflict(
+                f"Task {task_id} was changed{by} after you read it: expected_updated_at={expected!r}, but it is "
+                f"now updated_at={current!r} with status={row['status']}, title={row['title']!r}. Read it again "
+                "with tasks_get and decide on the current values."
+            )
+
+    def _holder(self, tx: Tx, task_id: int) -> str | None:
+        assignment = tx.row(
+            "SELECT assignee, assignee_type FROM task_assignments WHERE task_id = %s "
+            "AND status IN ('pending', 'accepted', 'in_progress') ORDER BY id DESC LIMIT 1",
+            [task_id],
+        )
+        if assignment:
+            return f"{assignment['assignee']} ({assignment['assignee_type']})"
+        change = tx.row(
+            "SELECT author, author_type FROM task_comments WHERE task_id = %s AND comment_type = 'status_change' ORDER BY id DESC LIMIT 1",
+            [task_id],
+        )
+        return f"{change['author']} ({change['author_type']})" if change else None
+
+    def _ancestors(self, tx: Tx, task_id: int) -> list[int]:
+        seen: list[int] = []
+        current: int | None = task_id
+        while current is not None and current not in seen and len(seen) < 1000:
+            seen.append(current)
+            current = tx.value("SELECT parent_task_id FROM tasks WHERE id = %s", [current])
+        return seen
+
+    def assign(
+        self,
+        task_id: int,
+        *,
+        assignee: str,
+        assignee_type: ExecutorType,
+        model_name: str | None,
+        notes: str | None,
+        assigned_by: str,
+        assigned_by_type: ActorType,
+    ) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            row = self._task_row(tx, task_id, lock=True)
+            wf.check_assignable(task_id, TaskStatus(row["status"]), TaskType(row["type"]), assignee_type)
+            assignment_id = tx.insert(
+                "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, "
+                f"assigned_by_type, status, assigned_at, notes) VALUES (%s, %s, %s, %s, %s, %s, 'pending', {tx.now}, %s)",
+                [task_id, assignee, assignee_type.value, model_name, assigned_by, assigned_by_type.value, notes],
+            )
+            model = f" ({model_name})" if model_name else ""
+            self._history(
+                tx, task_id, assigned_by, assigned_by_type, CommentType.ASSIGNMENT,
+                f"Assigned to {assignee} [{assignee_type.value}]{model}", {"assignment_id": assignment_id},
+            )
+            tx.execute(f"UPDATE tasks SET updated_at = {tx.now} WHERE id = %s", [task_id])
+            return _normalise(tx.row("SELECT * FROM task_assignments WHERE id = %s", [assignment_id]))
+
+        return self.db.write(run)
+
+    def add_result(
+        self,
+        task_id: int,
+        *,
+        response: str,
+        executor: str,
+        executor_type: ExecutorType,
+        model_name: str | None,
+        status: ResultStatus,
+        tokens_input: int | None,
+        tokens_output: int | None,
+        cost_usd: float | None,
+        error_message: str | None,
+        request: str | None,
+        duration_ms: int | None,
+        actor_type: ActorType,
+    ) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            row = self._task_row(tx, task_id, lock=True)
+            if TaskStatus(row["status"]) in FINAL_STATUSES:
+                raise WorkflowError(
+                    f"Task {task_id} is {row['status']}; {row['status']} is final, so it takes no new results. "
+                    f"{wf.follow_up_hint(task_id)}"
+                )
+            assignment = tx.row(
+                "SELECT id FROM task_assignments WHERE task_id = %s AND assignee = %s ORDER BY id DESC LIMIT 1",
+                [task_id, executor],
+            )
+            total = (tokens_input or 0) + (tokens_output or 0) if tokens_input is not None or tokens_output is not None else None
+            result_id = tx.insert(
+                "INSERT INTO task_results (task_id, assignment_id, executor, executor_type, model_name, request, response, "
+                "request_timestamp, response_timestamp, duration_ms, tokens_input, tokens_output, tokens_total, cost_usd, "
+                f"status, error_message, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, {tx.now}, {tx.now}, %s, %s, %s, %s, %s, %s, %s, {tx.now})",
+                [
+                    task_id, assignment["id"] if assignment else None, executor, executor_type.value, model_name, request,
+                    response, duration_ms, tokens_input, tokens_output, total, cost_usd, status.value, error_message,
+                ],
+            )
+            tokens = f", {total} tokens" if total is not None else ""
+            self._history(
+                tx, task_id, executor, actor_type, CommentType.RESULT,
+                f"Result ({status.value}) by {executor}{tokens}", {"result_id": result_id, "status": status.value},
+            )
+            tx.execute(f"UPDATE tasks SET updated_at = {tx.now} WHERE id = %s", [task_id])
+            return _normalise(tx.row("SELECT * FROM task_results WHERE id = %s", [result_id]))
+
+        return self.db.write(run)
+
+    def delete_task(self, task_id: int, *, actor: str, actor_type: ActorType) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            row = self._task_row(tx, task_id, lock=True)
+            counts = {
+                table: int(tx.value(f"SELECT COUNT(*) AS n FROM {table} WHERE task_id = %s", [task_id]))
+                for table in ("task_assignments", "task_results", "task_comments")
+            }
+            children = [int(r["id"]) for r in tx.rows("SELECT id FROM tasks WHERE parent_task_id = %s ORDER BY id", [task_id])]
+            for child in children:
+                # ON DELETE SET NULL does this too; explicit so the children's history says why.
+                tx.execute(f"UPDATE tasks SET parent_task_id = NULL, updated_at = {tx.now} WHERE id = %s", [child])
+                self._history(tx, child, actor, actor_type, CommentType.UPDATE, f"Parent task {task_id} was deleted; now top-level", {"deleted_parent": task_id})
+            tx.execute("DELETE FROM tasks WHERE id = %s", [task_id])
+            return {
+                "deleted": {"id": task_id, "uuid": row["uuid"], "title": row["title"], "status": row["status"]},
+                "assignments_deleted": counts["task_assignments"],
+                "results_deleted": counts["task_results"],
+                "comments_deleted": counts["task_comments"],
+                "subtasks_now_top_level": children,
+            }
+
+        return self.db.write(run)
+
+    def add_comment(
+        self,
+        task_id: int,
+        *,
+        content: str,
+        author: str,
+        author_type: ActorType | str,
+        comment_type: str = "comment",
+        metadata: dict | None = None,
+    ) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            self._task_row(tx, task_id)
+            comment_id = self._history(tx, task_id, author, ActorType(author_type), comment_type, content, metadata)
+            row = tx.row("SELECT * FROM task_comments WHERE id = %s", [comment_id])
+            return {**_normalise(row), "metadata": _json(row["metadata"])}
+
+        return self.db.write(run)
+
+    def _history(
+        self, tx: Tx, task_id: int, author: str, author_type: ActorType, comment_type: CommentType | str,
+        content: str, metadata: dict | None = None,
+    ) -> int:
+        kind = comment_type.value if isinstance(comment_type, CommentType) else comment_type
+        if not kind or len(kind) > 50:
+            raise InvalidInput(f"comment_type={kind!r} must be 1 to 50 characters.")
+        return tx.insert(
+            f"INSERT INTO task_comments (task_id, author, author_type, comment_type, content, metadata, created_at) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, {tx.now})",
+            [task_id, author, author_type.value, kind, content, json.dumps(metadata, ensure_ascii=False) if metadata is not None else None],
+        )

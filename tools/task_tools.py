@@ -1,0 +1,373 @@
+"""The task tools: MCP registration only. Each tool validates, calls one repository
+operation and returns a typed result. Names and parameter names follow the spec.
+"""
+
+from typing import Annotated, Any, Literal, Optional
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from domain.errors import InvalidInput
+from domain.models import NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
+from tools.common import actor, app, respond, tool_errors
+from validators.arguments import parse_due_date, parse_metadata, require_some_change
+
+StatusName = Literal["pending", "in_progress", "completed", "failed", "cancelled"]
+TypeName = Literal["human_task", "ai_task", "mixed"]
+ActorTypeName = Literal["human", "ai"]
+ExecutorName = Literal["human", "ollama", "claude", "anthropic_api"]
+AssignmentStatusName = Literal["pending", "accepted", "rejected", "in_progress", "completed"]
+
+TaskId = Annotated[int, Field(ge=1, le=2**63 - 1, description="Task id (from tasks_list).")]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
+Timestamp = Optional[str]
+
+READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+DELETE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
+
+
+# ---- result models ------------------------------------------------------------------------
+
+
+class TaskRow(BaseModel):
+    id: int
+    title: str
+    description_preview: str
+    type: str
+    status: str
+    created_by: str
+    parent_task_id: Optional[int]
+    due_date: Timestamp
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TaskPage(BaseModel):
+    tasks: list[TaskRow]
+    total: int = Field(description="Matching tasks; a lower bound when total_exact is false.")
+    total_exact: bool
+    next_offset: Optional[int] = Field(description="offset of the next page; null on the last page.")
+
+
+class Task(BaseModel):
+    id: int
+    uuid: str
+    title: str
+    description: Optional[str]
+    type: str
+    status: str
+    created_by: str
+    created_by_type: str
+    parent_task_id: Optional[int]
+    due_date: Timestamp
+    created_at: Timestamp
+    updated_at: Timestamp = Field(description="Pass back as expected_updated_at to refuse lost updates.")
+    completed_at: Timestamp
+    metadata: Optional[dict[str, Any]]
+
+
+class TaskRef(BaseModel):
+    id: int
+    title: str
+    status: str
+
+
+class Assignment(BaseModel):
+    id: int
+    task_id: int
+    assignee: str
+    assignee_type: str
+    model_name: Optional[str]
+    assigned_by: str
+    assigned_by_type: str
+    status: str
+    assigned_at: Timestamp
+    accepted_at: Timestamp
+    completed_at: Timestamp
+    notes: Optional[str]
+
+
+class Result(BaseModel):
+    id: int
+    task_id: int
+    assignment_id: Optional[int]
+    executor: str
+    executor_type: str
+    model_name: Optional[str]
+    request: Optional[str]
+    response: Optional[str]
+    response_truncated: bool = False
+    request_timestamp: Timestamp
+    response_timestamp: Timestamp
+    duration_ms: Optional[int]
+    tokens_input: Optional[int]
+    tokens_output: Optional[int]
+    tokens_total: Optional[int]
+    cost_usd: Optional[float]
+    status: str
+    error_message: Optional[str]
+    created_at: Timestamp
+
+
+class Comment(BaseModel):
+    id: int
+    task_id: int
+    author: str
+    author_type: str
+    comment_type: str
+    content: str
+    metadata: Optional[dict[str, Any]]
+    created_at: Timestamp
+
+
+class TaskDetail(Task):
+    parent: Optional[TaskRef]
+    subtasks: list[TaskRef]
+    assignments: list[Assignment]
+    results: list[Result]
+    comments: list[Comment] = Field(description="History, oldest first (the latest 100).")
+    comments_truncated: bool
+
+
+class Deleted(BaseModel):
+    deleted: TaskRef
+    assignments_deleted: int
+    results_deleted: int
+    comments_deleted: int
+    subtasks_now_top_level: list[int]
+
+
+class ModelUsage(BaseModel):
+    model_name: Optional[str]
+    executor_type: str
+    results: int
+    tokens_input: int
+    tokens_output: int
+    tokens_total: int
+    cost_usd: float
+    avg_duration_ms: Optional[float]
+
+
+class Statistics(BaseModel):
+    total: int
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    results: int
+    tokens_input: int
+    tokens_output: int
+    tokens_total: int
+    cost_usd: float
+    models: list[ModelUsage]
+
+
+def _text_bytes(name: str, value: str | None, limit: int = TEXT_MAX) -> str | None:
+    """TEXT columns hold 65,535 bytes, not characters: check the UTF-8 size before SQL does."""
+    if value is not None and len(value.encode("utf-8", "surrogatepass")) > limit:
+        raise InvalidInput(f"{name} is {len(value.encode('utf-8', 'surrogatepass'))} bytes; at most {limit} bytes fit. Shorten it.")
+    return value
+
+
+def _title(value: str) -> str:
+    if not value.strip():
+        raise InvalidInput("title is blank. Give a short, specific title.")
+    return value.strip()
+
+
+def register_task_tools(mcp: MCPServer) -> None:
+    @mcp.tool(annotations=READ)
+    @tool_errors
+    def tasks_list(
+        ctx: Context,
+        status: Annotated[Optional[StatusName], Field(description="Only tasks in this status.")] = None,
+        type: Annotated[Optional[TypeName], Field(description="Only tasks of this type.")] = None,
+        search: Annotated[
+            Optional[str],
+            Field(max_length=200, description="Words that must all occur in title or description (literal match)."),
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=500, description="Page size.")] = 50,
+        offset: Annotated[int, Field(ge=0, le=10_000_000, description="Rows to skip (use next_offset).")] = 0,
+        parent_task_id: Annotated[Optional[int], Field(ge=1, description="Only subtasks of this task.")] = None,
+        assignee: Annotated[Optional[Name], Field(description="Only tasks ever assigned to this assignee.")] = None,
+    ) -> Annotated[CallToolResult, TaskPage]:
+        """List tasks, newest first, with filters and full-text search. Rows are compact; use tasks_get for one task's details."""
+        page = app(ctx).repository.list_tasks(
+            status=status, type=type, search=search, parent_task_id=parent_task_id,
+            assignee=assignee, limit=limit, offset=offset,
+        )
+        return respond(TaskPage(**page))
+
+    @mcp.tool(annotations=READ)
+    @tool_errors
+    def tasks_get(ctx: Context, id: TaskId) -> Annotated[CallToolResult, TaskDetail]:
+        """Get one task with its assignments, results, comment history, subtasks and parent."""
+        return respond(TaskDetail(**app(ctx).repository.get_task(id)))
+
+    @mcp.tool(annotations=WRITE)
+    @tool_errors
+    def tasks_create(
+        ctx: Context,
+        title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX, description="Short task title.")],
+        description: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="Full description.")] = None,
+        type: Annotated[TypeName, Field(description="Who may do it: human_task, ai_task or mixed.")] = "ai_task",
+        parent_task_id: Annotated[Optional[int], Field(ge=1, description="Make it a subtask of this open task.")] = None,
+        due_date: Annotated[Optional[str], Field(max_length=40, description="ISO 8601, e.g. 2026-12-31T17:00:00Z.")] = None,
+        metadata: Annotated[Optional[dict[str, Any]], Field(description="JSON object of extra data.")] = None,
+        created_by: Annotated[Optional[Name], Field(description="Creator; default: the server's actor.")] = None,
+        created_by_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
+    ) -> Annotated[CallToolResult, Task]:
+        """Create a task (status pending). Returns it with its id and uuid."""
+        state = app(ctx)
+        who, kind = actor(state, created_by, created_by_type)
+        task = state.repository.create_task(
+            title=_title(title),
+            description=_text_bytes("description", description),
+            type=TaskType(type),
+            parent_task_id=parent_task_id,
+            due_date=parse_due_date(due_date),
+            metadata=parse_metadata(metadata),
+            created_by=who,
+            created_by_type=kind,
+        )
+        return respond(Task(**task))
+
+    @mcp.tool(annotations=WRITE)
+    @tool_errors
+    def tasks_update(
+        ctx: Context,
+        id: TaskId,
+        title: Annotated[Optional[str], Field(min_length=1, max_length=TITLE_MAX, description="New title.")] = None,
+        description: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="New description.")] = None,
+        type: Annotated[Optional[TypeName], Field(description="New type.")] = None,
+        due_date: Annotated[Optional[str], Field(max_length=40, description="New ISO 8601 due date; \"\" clears it.")] = None,
+        metadata: Annotated[Optional[dict[str, Any]], Field(description="Replaces the metadata object.")] = None,
+        parent_task_id: Annotated[Optional[int], Field(ge=0, description="New parent; 0 makes it top-level.")] = None,
+        updated_by: Annotated[Optional[Name], Field(description="Who changes it; default: the server's actor.")] = None,
+        updated_by_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
+        expected_updated_at: Annotated[
+            Optional[str], Field(max_length=40, description="updated_at you read; refuses if it changed since.")
+        ] = None,
+    ) -> Annotated[CallToolResult, Task]:
+        """Change a task's fields (not its status: use tasks_status). Give at least one field."""
+        fields: dict[str, Any] = {}
+        if title is not None:
+            fields["title"] = _title(title)
+        if description is not None:
+            fields["description"] = _text_bytes("description", description)
+        if type is not None:
+            fields["type"] = TaskType(type)
+        if due_date is not None:
+            fields["due_date"] = parse_due_date(due_date)
+        if metadata is not None:
+            fields["metadata"] = parse_metadata(metadata)
+        if parent_task_id is not None:
+            fields["parent_task_id"] = parent_task_id or None
+        require_some_change(fields, "title, description, type, due_date, metadata, parent_task_id")
+        state = app(ctx)
+        who, kind = actor(state, updated_by, updated_by_type)
+        task = state.repository.update_task(id, fields, actor=who, actor_type=kind, expected_updated_at=expected_updated_at)
+        return respond(Task(**task))
+
+    @mcp.tool(annotations=WRITE)
+    @tool_errors
+    def tasks_status(
+        ctx: Context,
+        id: TaskId,
+        status: Annotated[StatusName, Field(description="New status; see the workflow in the server instructions.")],
+        updated_by: Annotated[Optional[Name], Field(description="Who changes it; default: the server's actor.")] = None,
+        updated_by_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
+        expected_updated_at: Annotated[
+            Optional[str], Field(max_length=40, description="updated_at you read; refuses if it changed since.")
+        ] = None,
+    ) -> Annotated[CallToolResult, Task]:
+        """Move a task through the workflow: pending→in_progress|cancelled; in_progress→completed|failed|cancelled|pending; failed→pending|cancelled. Atomic: if another agent moved it first, this is refused."""
+        state = app(ctx)
+        who, kind = actor(state, updated_by, updated_by_type)
+        task = state.repository.set_status(id, TaskStatus(status), actor=who, actor_type=kind, expected_updated_at=expected_updated_at)
+        return respond(Task(**task))
+
+    @mcp.tool(annotations=WRITE)
+    @tool_errors
+    def tasks_assign(
+        ctx: Context,
+        id: TaskId,
+        assignee: Annotated[Name, Field(description="Person or AI that takes the task.")],
+        assignee_type: Annotated[ExecutorName, Field(description="human_task: human; ai_task: ollama, claude, anthropic_api; mixed: any.")],
+        model_name: Annotated[Optional[Name], Field(description="Model, if an AI.")] = None,
+        notes: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="Notes for the assignee.")] = None,
+        assigned_by: Annotated[Optional[Name], Field(description="Who assigns; default: the server's actor.")] = None,
+    ) -> Annotated[CallToolResult, Assignment]:
+        """Assign an open (pending or in_progress) task to a person or AI. Does not change the task's status."""
+        state = app(ctx)
+        who, kind = actor(state, assigned_by, None)
+        assignment = state.repository.assign(
+            id, assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name,
+            notes=_text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind,
+        )
+        return respond(Assignment(**assignment))
+
+    @mcp.tool(annotations=WRITE)
+    @tool_errors
+    def tasks_result(
+        ctx: Context,
+        id: TaskId,
+        response: Annotated[str, Field(min_length=1, max_length=1_000_000, description="The answer or work product.")],
+        executor: Annotated[Name, Field(description="Who produced it, e.g. claude.")],
+        executor_type: Annotated[ExecutorName, Field(description="human, ollama, claude or anthropic_api.")],
+        model_name: Annotated[Optional[Name], Field(description="Model used.")] = None,
+        status: Annotated[Literal["success", "error", "partial"], Field(description="Outcome.")] = "success",
+        tokens_input: Annotated[Optional[int], Field(ge=0, le=4_294_967_295, description="Input tokens.")] = None,
+        tokens_output: Annotated[Optional[int], Field(ge=0, le=4_294_967_295, description="Output tokens.")] = None,
+        cost_usd: Annotated[Optional[float], Field(ge=0, le=9999.999999, description="Cost in USD.")] = None,
+        error_message: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="What went wrong, if status is error.")] = None,
+        request: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="The prompt or request.")] = None,
+        duration_ms: Annotated[Optional[int], Field(ge=0, le=4_294_967_295, description="How long it took.")] = None,
+    ) -> Annotated[CallToolResult, Result]:
+        """Record a result for a task (tokens_total is computed). Does not change the task's status."""
+        if (tokens_input or 0) + (tokens_output or 0) > 4_294_967_295:
+            raise InvalidInput("tokens_input + tokens_output exceeds 4294967295, the largest tokens_total that fits.")
+        state = app(ctx)
+        result = state.repository.add_result(
+            id, response=response, executor=executor, executor_type=ExecutorType(executor_type), model_name=model_name,
+            status=ResultStatus(status), tokens_input=tokens_input, tokens_output=tokens_output, cost_usd=cost_usd,
+            error_message=_text_bytes("error_message", error_message), request=_text_bytes("request", request),
+            duration_ms=duration_ms, actor_type=actor(state, None, "human" if executor_type == "human" else "ai")[1],
+        )
+        return respond(Result(**result))
+
+    @mcp.tool(annotations=DELETE)
+    @tool_errors
+    def tasks_delete(
+        ctx: Context,
+        id: TaskId,
+        deleted_by: Annotated[Optional[Name], Field(description="Who deletes; default: the server's actor.")] = None,
+    ) -> Annotated[CallToolResult, Deleted]:
+        """Delete a task with its assignments, results and comments. Its subtasks stay, as top-level tasks. Cannot be undone."""
+        state = app(ctx)
+        who, kind = actor(state, deleted_by, None)
+        return respond(Deleted(**state.repository.delete_task(id, actor=who, actor_type=kind)))
+
+    @mcp.tool(annotations=READ)
+    @tool_errors
+    def tasks_statistics(ctx: Context) -> Annotated[CallToolResult, Statistics]:
+        """Counts by status and type; tokens and cost over all results; usage per model."""
+        return respond(Statistics(**app(ctx).repository.statistics()))
+
+    @mcp.tool(annotations=WRITE)
+    @tool_errors
+    def tasks_comment(
+        ctx: Context,
+        id: TaskId,
+        content: Annotated[str, Field(min_length=1, max_length=TEXT_MAX, description="The comment text.")],
+        author: Annotated[Optional[Name], Field(description="Who writes; default: the server's actor.")] = None,
+        author_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
+        comment_type: Annotated[Literal["comment", "note"], Field(description="comment or note.")] = "comment",
+    ) -> Annotated[CallToolResult, Comment]:
+        """Add a comment to a task's history (shown in the web app)."""
+        state = app(ctx)
+        who, kind = actor(state, author, author_type)
+        comment = state.repository.add_comment(
+            id, content=_text_bytes("content", content), author=who, author_type=kind, comment_type=comment_type
+        )
+        return respond(Comment(**comment))
