@@ -52,9 +52,6 @@ class Config:
     contracts_dirs: tuple[Path, ...] = (SERVER_DIR / "contracts",)
     quality_allowed_paths: tuple[Path, ...] = ()
     quality_gate: bool = True
-    lease_minutes: float = 30.0
-    max_attempts: int = 3
-    read_only: bool = False
     log_level: str = "INFO"
 
 
@@ -174,9 +171,6 @@ def load_config(env: Mapping[str, str]) -> Config:
         contracts_dirs=_paths(env.get("CONTRACTS_DIR", ""), SERVER_DIR) or (SERVER_DIR / "contracts",),
         quality_allowed_paths=_paths(env.get("QUALITY_ALLOWED_PATHS", ""), cwd) or (cwd.resolve(),),
         quality_gate=_flag(env, "QUALITY_GATE", True),
-        lease_minutes=_number(env, "LEASE_MINUTES", 30.0, low=0.01),
-        max_attempts=int(_number(env, "MAX_ATTEMPTS", 3, int, 1)),
-        read_only=_flag(env, "READ_ONLY", False),
         log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
     )
 

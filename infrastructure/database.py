@@ -50,6 +50,13 @@ class Tx:
         self.dialect = dialect
         # The database clock, never Python's: rows from the web app and from us order alike.
         self.now = "NOW(6)" if dialect == "mysql" else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+        # updated_at strictly increases with every change, even two in one clock tick (SQLite
+        # counts milliseconds), so expected_updated_at always tells a changed row apart.
+        self.touch = (
+            "updated_at = GREATEST(NOW(6), updated_at + INTERVAL 1 MICROSECOND)"
+            if dialect == "mysql"
+            else "updated_at = max(strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', updated_at, '+0.001 seconds'))"
+        )
 
     def _run(self, sql: str, params: Iterable[Any]) -> Any:
         if self.dialect == "sqlite":
@@ -90,6 +97,7 @@ class Database:
         self._pool: Any = None
         self._local = threading.local()
         self._sqlite_connections: list[sqlite3.Connection] = []
+        self._schema_lock = threading.Lock()
         self._schema_checked = False
 
     def describe(self) -> str:
@@ -283,13 +291,14 @@ class Database:
             ) from exc
         with self._lock:
             self._sqlite_connections.append(con)
-            first = not self._schema_checked
-            self._schema_checked = True
+        with self._schema_lock:  # held through the migration: parallel first calls wait for it
+            if not self._schema_checked:
+                if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'tasks'").fetchone():
+                    # A newcomer with nothing configured gets a working file on first use.
+                    log.info("creating the task schema in %s", path)
+                    self.migrate()
+                self._schema_checked = True
         self._local.con = con
-        if first and not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'tasks'").fetchone():
-            # A newcomer with nothing configured gets a working file on first use.
-            log.info("creating the task schema in %s", path)
-            self.migrate()
         return con
 
     # ---- error mapping ---------------------------------------------------------------------

@@ -46,7 +46,8 @@ _INNODB_STOPWORDS = frozenset(
     "a about an are as at be by com de en for from how i in is it la of on or that the this to was what "
     "when where who will with und www".split()
 )
-_FT_TOKEN = re.compile(r"[^\W_]+")
+# How each index cuts text into words: InnoDB keeps "_" inside a word, FTS5's unicode61 does not.
+_FT_TOKEN = {"mysql": re.compile(r"\w+"), "sqlite": re.compile(r"[^\W_]+")}
 
 
 def _text_time(value: Any) -> str | None:
@@ -184,7 +185,7 @@ class TaskRepository:
             params.append(assignee)
         if search:
             words = search_words(search)
-            tokens = [t for w in words for t in _FT_TOKEN.findall(w) if len(t) >= 3]
+            tokens = [t for w in words for t in _FT_TOKEN[tx.dialect].findall(w) if len(t) >= 3]
             if tx.dialect == "mysql":
                 tokens = [t for t in tokens if t.lower() not in _INNODB_STOPWORDS]
                 if tokens and self._has_fulltext(tx):
@@ -369,7 +370,7 @@ class TaskRepository:
                 values[key] = value
             assignments = ", ".join(f"{column} = %s" for column in values)  # column names are ours, never input
             tx.execute(
-                f"UPDATE tasks SET {assignments}, updated_at = {tx.now} WHERE id = %s",
+                f"UPDATE tasks SET {assignments}, {tx.touch} WHERE id = %s",
                 [*values.values(), task_id],
             )
             changed = sorted(values)
@@ -409,7 +410,7 @@ class TaskRepository:
         """Compare-and-set the status, keep completed_at and the open assignments in step, write history."""
         completed = f"{tx.now}" if target == TaskStatus.COMPLETED else "NULL"
         changed = tx.execute(
-            f"UPDATE tasks SET status = %s, updated_at = {tx.now}, completed_at = {completed} WHERE id = %s AND status = %s",
+            f"UPDATE tasks SET status = %s, {tx.touch}, completed_at = {completed} WHERE id = %s AND status = %s",
             [target.value, task_id, current.value],
         )
         if changed != 1:
@@ -519,7 +520,7 @@ class TaskRepository:
                 tx, task_id, assigned_by, assigned_by_type, CommentType.ASSIGNMENT,
                 f"Assigned to {assignee} [{assignee_type.value}]{model}", {"assignment_id": assignment_id},
             )
-            tx.execute(f"UPDATE tasks SET updated_at = {tx.now} WHERE id = %s", [task_id])
+            tx.execute(f"UPDATE tasks SET {tx.touch} WHERE id = %s", [task_id])
             return _normalise(tx.row("SELECT * FROM task_assignments WHERE id = %s", [assignment_id]))
 
         return self.db.write(run)
@@ -567,7 +568,7 @@ class TaskRepository:
                 tx, task_id, executor, actor_type, CommentType.RESULT,
                 f"Result ({status.value}) by {executor}{tokens}", {"result_id": result_id, "status": status.value},
             )
-            tx.execute(f"UPDATE tasks SET updated_at = {tx.now} WHERE id = %s", [task_id])
+            tx.execute(f"UPDATE tasks SET {tx.touch} WHERE id = %s", [task_id])
             return _normalise(tx.row("SELECT * FROM task_results WHERE id = %s", [result_id]))
 
         return self.db.write(run)
@@ -582,7 +583,7 @@ class TaskRepository:
             children = [int(r["id"]) for r in tx.rows("SELECT id FROM tasks WHERE parent_task_id = %s ORDER BY id", [task_id])]
             for child in children:
                 # ON DELETE SET NULL does this too; explicit so the children's history says why.
-                tx.execute(f"UPDATE tasks SET parent_task_id = NULL, updated_at = {tx.now} WHERE id = %s", [child])
+                tx.execute(f"UPDATE tasks SET parent_task_id = NULL, {tx.touch} WHERE id = %s", [child])
                 self._history(tx, child, actor, actor_type, CommentType.UPDATE, f"Parent task {task_id} was deleted; now top-level", {"deleted_parent": task_id})
             tx.execute("DELETE FROM tasks WHERE id = %s", [task_id])
             return {

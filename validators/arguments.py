@@ -53,7 +53,6 @@ def parse_metadata(value: Any, name: str = "metadata") -> dict | None:
 
 
 _WORD = re.compile(r"\S+")
-_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 def search_words(term: str) -> list[str]:
@@ -64,11 +63,6 @@ def search_words(term: str) -> list[str]:
     if len(words) > SEARCH_MAX_WORDS:
         raise InvalidInput(f"search has {len(words)} words; at most {SEARCH_MAX_WORDS} are allowed. Use fewer, rarer words.")
     return words
-
-
-def index_tokens(word: str, min_length: int = 3) -> list[str]:
-    """The word-characters runs of a search word that a full-text index can look up."""
-    return [t for t in _TOKEN.findall(word) if len(t) >= min_length]
 
 
 def require_some_change(fields: dict[str, Any], names: str) -> None:

@@ -1,0 +1,169 @@
+"""The server as a subprocess, driven over stdio by the SDK's real client."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from config import parse_database_url
+from tests.conftest import MARIADB_URL, server_env
+from tests.support.mcp_stdio import SERVER, stdio_session
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.anyio
+
+
+async def call(session, name: str, **args):
+    result = await session.call_tool(name, args)
+    assert not result.is_error, (name, args, result.content)
+    return result.structured_content
+
+
+async def test_spec_example_workflow_runs_end_to_end(backend_url, tmp_path):
+    async with stdio_session(server_env(backend_url, tmp_path)) as s:
+        target = await call(s, "tasks_create", title="Summarise the meeting", description="Notes attached", type="ai_task")
+        await call(s, "tasks_create", title="Call the customer", type="human_task")
+        # 1. list pending ai_tasks
+        page = await call(s, "tasks_list", status="pending", type="ai_task")
+        assert [t["id"] for t in page["tasks"]] == [target["id"]]
+        # 2. read it
+        task = await call(s, "tasks_get", id=target["id"])
+        assert task["description"] == "Notes attached"
+        # 3. take it
+        await call(s, "tasks_status", id=task["id"], status="in_progress", updated_by="claude", updated_by_type="ai")
+        # 5. record the result
+        await call(
+            s, "tasks_result", id=task["id"], response="Summary: ...", executor="claude", executor_type="anthropic_api",
+            model_name="claude-opus", tokens_input=1200, tokens_output=300, cost_usd=0.0123,
+        )
+        # 6. complete
+        done = await call(s, "tasks_status", id=task["id"], status="completed", updated_by="claude", updated_by_type="ai")
+        assert done["status"] == "completed" and done["completed_at"]
+        final = await call(s, "tasks_get", id=task["id"])
+    result = final["results"][0]
+    assert (result["response"], result["tokens_total"], result["cost_usd"]) == ("Summary: ...", 1500, 0.0123)
+    history = [(c["author"], c["comment_type"], c["content"]) for c in final["comments"]]
+    assert history == [
+        ("mcp-tasks", "status_change", "Task created (pending)"),
+        ("claude", "status_change", "Status: pending → in_progress"),
+        ("claude", "result", "Result (success) by claude, 1500 tokens"),
+        ("claude", "status_change", "Status: in_progress → completed"),
+    ]
+
+
+async def test_with_nothing_configured_the_sqlite_file_appears_in_the_user_data_directory(tmp_path):
+    home, workdir = tmp_path / "home", tmp_path / "work"
+    workdir.mkdir()
+    env = server_env(None, home)
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=[str(SERVER)], env=env, cwd=str(workdir))
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as s:
+            init = await s.initialize()
+            assert init.server_info.name == "mcp-tasks"
+            assert len((await s.list_tools()).tools) >= 10
+            await call(s, "tasks_create", title="first")
+    assert (home / ".local" / "share" / "mcp-tasks" / "tasks.db").is_file()
+    assert list(workdir.iterdir()) == []
+
+
+def test_stdout_carries_only_json_rpc_messages(tmp_path):
+    """Raw pipe: initialize, tools/list, a good call, a refused call, a bad tool name."""
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "tasks_create", "arguments": {"title": "x"}}},
+        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "tasks_get", "arguments": {"id": 999}}},
+        {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "no_such_tool", "arguments": {}}},
+        {"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "tasks_list", "arguments": {"limit": "x"}}},
+    ]
+    stdin = "".join(json.dumps(m) + "\n" for m in messages)
+    env = {**server_env(f"sqlite://{tmp_path / 't.db'}", tmp_path), "LOG_LEVEL": "DEBUG"}
+    proc = subprocess.Popen([sys.executable, str(SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    out_lines: list[str] = []
+    try:
+        proc.stdin.write(stdin)
+        proc.stdin.flush()
+        deadline = time.monotonic() + 30
+        while len(out_lines) < 6 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            out_lines.append(line)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+        stderr = proc.stderr.read()
+    assert len(out_lines) == 6, (out_lines, stderr)
+    for line in out_lines:
+        message = json.loads(line)
+        assert message["jsonrpc"] == "2.0"
+    replies = {m["id"]: m for m in map(json.loads, out_lines)}
+    assert replies[4]["result"]["isError"] and "999" in replies[4]["result"]["content"][0]["text"]
+    assert "stdio" in stderr  # the log went to stderr
+
+
+@pytest.fixture
+def vanishing_mariadb(mariadb_url):
+    """The test database, reached through a proxy the test can stop and start."""
+    s = parse_database_url(mariadb_url)
+    proxy = TcpProxy(s.host, s.port)
+    url = mariadb_url.replace(f"@{s.host}:{s.port}/", f"@127.0.0.1:{proxy.port}/")
+    yield proxy, url
+    proxy.stop()
+
+
+async def test_unreachable_database_gives_clear_errors_and_recovers_without_restart(vanishing_mariadb, tmp_path):
+    proxy, url = vanishing_mariadb
+    secret = "s3cr3t-pw"
+    s = parse_database_url(url)
+    url_with_password = url.replace(f"{s.user}@", f"{s.user}:{secret}@") if not s.password else url
+    # MariaDB's root has no password here; a wrong password would refuse the login, so the
+    # password goes only where the server would print it if it leaked: the unreachable case.
+    env = server_env(url_with_password, tmp_path)
+    valid = {
+        "tasks_list": {}, "tasks_get": {"id": 1}, "tasks_create": {"title": "x"}, "tasks_update": {"id": 1, "title": "x"},
+        "tasks_status": {"id": 1, "status": "cancelled"}, "tasks_assign": {"id": 1, "assignee": "a", "assignee_type": "claude"},
+        "tasks_result": {"id": 1, "response": "r", "executor": "e", "executor_type": "claude"}, "tasks_delete": {"id": 1},
+        "tasks_statistics": {}, "tasks_comment": {"id": 1, "content": "c"},
+    }
+    errlog = open(tmp_path / "stderr.log", "w+")
+    started = time.monotonic()
+    async with stdio_session(env, errlog=errlog) as session:
+        tools = [t.name for t in (await session.list_tools()).tools if t.name.startswith("tasks_")]
+        assert time.monotonic() - started < 15
+        assert set(valid) <= set(tools)
+        for name in tools:
+            result = await session.call_tool(name, valid.get(name, {"id": 1}))
+            text = result.content[0].text
+            assert result.is_error, (name, text)
+            assert f"127.0.0.1:{proxy.port}" in text and "DATABASE_URL" in text, text
+            assert secret not in text
+    errlog.seek(0)
+    logged = errlog.read()
+    assert "cannot be reached" in logged and secret not in logged
+    # Recovery: one server process sees the database come, go and come back.
+    if not s.password:
+        env = server_env(url, tmp_path)
+    async with stdio_session(env) as session:
+        failed = await session.call_tool("tasks_list", {})
+        assert failed.is_error
+        proxy.start()
+        page = await session.call_tool("tasks_list", {})
+        assert not page.is_error, page.content
+        proxy.stop()
+        outage = await session.call_tool("tasks_list", {})
+        assert outage.is_error and "cannot be reached" in outage.content[0].text
+        proxy.start()
+        back = await session.call_tool("tasks_create", {"title": "after the outage"})
+        assert not back.is_error, back.content

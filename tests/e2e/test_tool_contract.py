@@ -1,0 +1,156 @@
+"""Every tool's contract with its clients, through the SDK's real client (in-process):
+descriptions, schemas, annotations, structured results that match their outputSchema, and
+a clear isError refusal for every kind of bad input, with the tables unchanged.
+"""
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from mcp import Client
+
+pytestmark = pytest.mark.anyio
+
+TASK_TOOLS = {
+    "tasks_list", "tasks_get", "tasks_create", "tasks_update", "tasks_status", "tasks_assign",
+    "tasks_result", "tasks_delete", "tasks_statistics", "tasks_comment",
+}
+
+
+async def _snapshot(client: Client) -> str:
+    """Every row the tools can see, as one string: equal snapshots mean unchanged tables."""
+    page = await client.call_tool("tasks_list", {"limit": 500})
+    details = [
+        (await client.call_tool("tasks_get", {"id": t["id"]})).structured_content for t in page.structured_content["tasks"]
+    ]
+    stats = (await client.call_tool("tasks_statistics", {})).structured_content
+    return json.dumps([details, stats], sort_keys=True)
+
+
+async def test_every_tool_is_described_typed_and_annotated(mcp_server):
+    async with Client(mcp_server) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert TASK_TOOLS <= set(tools)
+    for name, tool in tools.items():
+        assert tool.description and len(tool.description) > 20, name
+        assert tool.annotations is not None and tool.annotations.read_only_hint is not None, name
+        assert tool.output_schema and tool.output_schema.get("type") == "object", name
+        for pname, prop in tool.input_schema.get("properties", {}).items():
+            assert prop.get("description"), f"{name}.{pname} has no description"
+            assert "title" not in prop, f"{name}.{pname} still carries a title"
+    assert tools["tasks_delete"].annotations.destructive_hint is True
+    assert tools["tasks_list"].annotations.read_only_hint is True
+    status = tools["tasks_status"].input_schema["properties"]["status"]
+    assert status["enum"] == ["pending", "in_progress", "completed", "failed", "cancelled"]
+    limit = tools["tasks_list"].input_schema["properties"]["limit"]
+    assert (limit["minimum"], limit["maximum"]) == (1, 500)
+    assert tools["tasks_create"].input_schema["properties"]["title"]["maxLength"] == 255
+
+
+async def test_structured_content_matches_the_output_schema_for_every_tool(mcp_server):
+    async with Client(mcp_server) as client:
+        schemas = {t.name: t.output_schema for t in (await client.list_tools()).tools}
+        parent = await client.call_tool("tasks_create", {"title": "Parent", "metadata": {"k": [1, 2]}, "due_date": "2026-12-31"})
+        pid = parent.structured_content["id"]
+        child = await client.call_tool("tasks_create", {"title": "Child", "parent_task_id": pid})
+        calls = {
+            "tasks_create": parent,
+            "tasks_update": await client.call_tool("tasks_update", {"id": pid, "description": "More"}),
+            "tasks_assign": await client.call_tool("tasks_assign", {"id": pid, "assignee": "claude", "assignee_type": "claude"}),
+            "tasks_status": await client.call_tool("tasks_status", {"id": pid, "status": "in_progress"}),
+            "tasks_result": await client.call_tool(
+                "tasks_result", {"id": pid, "response": "ok", "executor": "claude", "executor_type": "claude", "tokens_input": 3}
+            ),
+            "tasks_comment": await client.call_tool("tasks_comment", {"id": pid, "content": "hi"}),
+            "tasks_get": await client.call_tool("tasks_get", {"id": pid}),
+            "tasks_list": await client.call_tool("tasks_list", {"search": "Parent"}),
+            "tasks_statistics": await client.call_tool("tasks_statistics", {}),
+            "tasks_delete": await client.call_tool("tasks_delete", {"id": child.structured_content["id"]}),
+        }
+    for name, result in calls.items():
+        assert not result.is_error, (name, result.content)
+        jsonschema.validate(result.structured_content, schemas[name])
+        # the text block is the same data, compact
+        assert json.loads(result.content[0].text) == result.structured_content
+
+
+BAD_INPUTS = [
+    ("tasks_list", {"status": "done"}, ["status", "pending"]),
+    ("tasks_list", {"type": "robot"}, ["type", "ai_task"]),
+    ("tasks_list", {"limit": -1}, ["limit"]),
+    ("tasks_list", {"limit": 10**12}, ["limit"]),
+    ("tasks_list", {"offset": -5}, ["offset"]),
+    ("tasks_list", {"limit": "many"}, ["limit"]),
+    ("tasks_list", {"search": "x" * 201}, ["search"]),
+    ("tasks_list", {"search": "   "}, ["search"]),
+    ("tasks_get", {"id": 987654}, ["987654", "does not exist"]),
+    ("tasks_get", {"id": 0}, ["id"]),
+    ("tasks_get", {"id": "abc"}, ["id"]),
+    ("tasks_get", {}, ["id"]),
+    ("tasks_create", {"title": "x" * 256}, ["title", "255"]),
+    ("tasks_create", {"title": ""}, ["title"]),
+    ("tasks_create", {"title": "   "}, ["title is blank"]),
+    ("tasks_create", {"title": "t", "type": "robot"}, ["type"]),
+    ("tasks_create", {"title": "t", "due_date": "next tuesday"}, ["due_date", "ISO 8601"]),
+    ("tasks_create", {"title": "t", "due_date": "2026-02-30"}, ["due_date"]),
+    ("tasks_create", {"title": "t", "metadata": [1, 2]}, ["metadata"]),
+    ("tasks_create", {"title": "t", "metadata": "not json"}, ["metadata"]),
+    ("tasks_create", {"title": "t", "metadata": "[1]"}, ["metadata"]),
+    ("tasks_create", {"title": "t", "parent_task_id": 987654}, ["parent_task_id=987654"]),
+    ("tasks_create", {"title": "t", "description": "é" * 40000}, ["description", "bytes"]),
+    ("tasks_create", {"title": "t", "created_by_type": "robot"}, ["created_by_type"]),
+    ("tasks_update", {"id": 987654, "title": "x"}, ["987654"]),
+    ("tasks_update", {"id": "{id}"}, ["at least one"]),
+    ("tasks_update", {"id": "{id}", "title": "x" * 256}, ["title"]),
+    ("tasks_update", {"id": "{id}", "due_date": "31.12.2026"}, ["due_date"]),
+    ("tasks_update", {"id": "{id}", "metadata": 5}, ["metadata"]),
+    ("tasks_update", {"id": "{id}", "type": "x"}, ["type"]),
+    ("tasks_update", {"id": "{id}", "title": "x", "expected_updated_at": "2000-01-01 00:00:00"}, ["changed", "tasks_get"]),
+    ("tasks_status", {"id": "{id}", "status": "done"}, ["status"]),
+    ("tasks_status", {"id": "{id}", "status": "completed"}, ["pending", "cannot become completed"]),
+    ("tasks_status", {"id": "{id}", "status": "pending"}, ["already pending"]),
+    ("tasks_status", {"id": 987654, "status": "cancelled"}, ["987654"]),
+    ("tasks_assign", {"id": "{id}", "assignee": "a", "assignee_type": "robot"}, ["assignee_type"]),
+    ("tasks_assign", {"id": "{id}", "assignee": "a" * 101, "assignee_type": "claude"}, ["assignee"]),
+    ("tasks_assign", {"id": "{id}", "assignee": "bob", "assignee_type": "human"}, ["ai_task", "human"]),
+    ("tasks_assign", {"id": 987654, "assignee": "a", "assignee_type": "claude"}, ["987654"]),
+    ("tasks_result", {"id": "{id}", "response": "r", "executor": "e", "executor_type": "x"}, ["executor_type"]),
+    ("tasks_result", {"id": "{id}", "response": "r", "executor": "e", "executor_type": "claude", "status": "ok"}, ["status"]),
+    ("tasks_result", {"id": "{id}", "response": "r", "executor": "e", "executor_type": "claude", "tokens_input": -1}, ["tokens_input"]),
+    ("tasks_result", {"id": "{id}", "response": "r", "executor": "e", "executor_type": "claude", "cost_usd": 1e9}, ["cost_usd"]),
+    ("tasks_result", {"id": 987654, "response": "r", "executor": "e", "executor_type": "claude"}, ["987654"]),
+    ("tasks_delete", {"id": 987654}, ["987654"]),
+    ("tasks_delete", {"id": -1}, ["id"]),
+    ("tasks_comment", {"id": "{id}", "content": ""}, ["content"]),
+    ("tasks_comment", {"id": "{id}", "content": "c", "comment_type": "status_change"}, ["comment_type"]),
+    ("tasks_comment", {"id": 987654, "content": "c"}, ["987654"]),
+    ("tasks_statistics", {"unexpected": 1}, []),
+]
+
+
+async def test_every_bad_input_is_refused_with_a_clear_message_and_nothing_changes(mcp_server):
+    async with Client(mcp_server) as client:
+        task = (await client.call_tool("tasks_create", {"title": "Target", "description": "stays as it is"})).structured_content
+        before = await _snapshot(client)
+        for name, args, must_say in BAD_INPUTS:
+            args = {k: (task["id"] if v == "{id}" else v) for k, v in args.items()}
+            result = await client.call_tool(name, args)
+            if name == "tasks_statistics":  # unknown extra arguments are ignored, not an error
+                assert not result.is_error
+                continue
+            assert result.is_error, (name, args)
+            text = result.content[0].text
+            for fragment in must_say:
+                assert fragment in text, (name, args, text)
+        assert await _snapshot(client) == before
+
+
+@pytest.mark.parametrize("term", ["%", "_", "'", '"', "'; DROP TABLE tasks; --", "\\", "100%_done"])
+async def test_search_metacharacters_are_literal_through_the_tool(mcp_server, term):
+    async with Client(mcp_server) as client:
+        hit = (await client.call_tool("tasks_create", {"title": f"mark {term} mark"})).structured_content
+        await client.call_tool("tasks_create", {"title": "mark plain mark"})
+        page = (await client.call_tool("tasks_list", {"search": term})).structured_content
+        assert [t["id"] for t in page["tasks"]] == [hit["id"]]
+        assert (await client.call_tool("tasks_list", {})).structured_content["total"] == 2

@@ -1,0 +1,86 @@
+"""Argument normalisation and the config builder: pure functions over values."""
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from config import SERVER_DIR, default_data_dir, load_config, parse_database_url
+from domain.errors import InvalidInput
+from validators.arguments import parse_due_date, parse_metadata, search_words
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2026-12-31", datetime(2026, 12, 31)),
+        ("2026-12-31T17:30:00", datetime(2026, 12, 31, 17, 30)),
+        ("2026-12-31T17:30:00Z", datetime(2026, 12, 31, 17, 30)),
+        ("2026-12-31T19:30:00+02:00", datetime(2026, 12, 31, 17, 30)),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_due_dates_are_iso_8601_and_stored_as_utc(text, expected):
+    assert parse_due_date(text) == expected
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "31.12.2026", "2026-13-01", "2026-02-30", "12/31/2026"])
+def test_bad_due_dates_name_the_parameter_and_an_example(text):
+    with pytest.raises(InvalidInput, match="due_date=.*ISO 8601"):
+        parse_due_date(text)
+
+
+def test_metadata_must_be_a_json_object_of_bounded_size():
+    assert parse_metadata({"a": 1}) == {"a": 1}
+    assert parse_metadata('{"a": 1}') == {"a": 1}
+    for bad in ([1], "[1]", "x", 5):
+        with pytest.raises(InvalidInput, match="metadata"):
+            parse_metadata(bad)
+    with pytest.raises(InvalidInput, match="bytes"):
+        parse_metadata({"big": "x" * 70_000})
+
+
+def test_search_words_are_bounded():
+    assert search_words("  a  b ") == ["a", "b"]
+    with pytest.raises(InvalidInput, match="empty"):
+        search_words("   ")
+    with pytest.raises(InvalidInput, match="at most 8"):
+        search_words("a b c d e f g h i")
+
+
+def test_no_database_settings_means_sqlite_in_the_user_data_directory(tmp_path):
+    config = load_config({"HOME": str(tmp_path)})
+    assert config.database.kind == "sqlite"
+    assert config.database.sqlite_path == tmp_path / ".local" / "share" / "mcp-tasks" / "tasks.db"
+    assert default_data_dir({"HOME": "/h"}, "darwin") == Path("/h/Library/Application Support/mcp-tasks")
+
+
+def test_database_url_and_db_settings_choose_mariadb_and_hide_the_password():
+    config = load_config({"DATABASE_URL": "mysql://app:p%40ss@db.example:3307/ki_protokoll"})
+    s = config.database
+    assert (s.kind, s.host, s.port, s.user, s.password, s.name) == ("mysql", "db.example", 3307, "app", "p@ss", "ki_protokoll")
+    assert "p@ss" not in repr(config) and "p@ss" not in s.describe()
+    split = load_config({"DB_HOST": "h", "DB_USER": "u", "DB_PASSWORD": "pw", "DB_NAME": "n"}).database
+    assert (split.host, split.port, split.user, split.name) == ("h", 3306, "u", "n")
+
+
+def test_relative_sqlite_paths_are_beside_the_server_not_the_working_directory():
+    assert parse_database_url("sqlite://data/t.db").sqlite_path == SERVER_DIR / "data" / "t.db"
+    assert parse_database_url("sqlite:///abs/t.db").sqlite_path == Path("/abs/t.db")
+
+
+@pytest.mark.parametrize(
+    "env, fragment",
+    [
+        ({"DATABASE_URL": "postgres://x/y"}, "scheme 'postgres'"),
+        ({"DATABASE_URL": "mysql://u@h:3306/"}, "names no database"),
+        ({"DATABASE_URL": "nonsense"}, "not a URL"),
+        ({"OLLAMA_TIMEOUT": "soon"}, "OLLAMA_TIMEOUT"),
+        ({"DB_HOST": "h", "DB_PORT": "-1"}, "DB_PORT"),
+        ({"QUALITY_GATE": "maybe"}, "QUALITY_GATE"),
+        ({"MCP_TASKS_ACTOR_TYPE": "robot"}, "MCP_TASKS_ACTOR_TYPE"),
+    ],
+)
+def test_bad_settings_are_refused_by_name(env, fragment):
+    with pytest.raises(InvalidInput, match=fragment):
+        load_config(env)
