@@ -1,0 +1,431 @@
+"""A thin client for Ollama's HTTP API: the installed models and a streamed chat.
+
+This is the only module that imports ``requests`` (and ``urllib3``), and it does so on
+first use, so importing it costs nothing at server start-up and nothing connects until
+a method is called.
+
+Failures are raised as ``OllamaError`` subclasses. Each carries ``partial_text``: the
+answer received before the failure ('' if none), so the caller can store a ``partial``
+result instead of losing the text. Messages name the URL, the cause and the fix.
+
+    ExecutionError                (domain.errors)
+    └── OllamaError               anything that went wrong talking to Ollama
+        ├── OllamaUnreachable     no connection: not running, wrong OLLAMA_HOST
+        ├── ModelNotFound         the model is not installed (404); lists what is
+        ├── OllamaTimeout         no byte within OLLAMA_TIMEOUT seconds
+        ├── OllamaHTTPError       any other non-200 answer (500, 400, ...)
+        ├── OllamaProtocolError   a body that is not Ollama's JSON / NDJSON
+        └── StreamInterrupted     the answer stopped before its ``done: true`` record
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from domain.errors import ExecutionError
+
+DEFAULT_HOST = "http://localhost:11434"
+_DEFAULT_PORT = 11434
+# /api/tags answers from memory; it never needs the long generation timeout.
+_TAGS_READ_TIMEOUT = 10.0
+_ERROR_TEXT_LIMIT = 200
+_LINE_LIMIT = 120
+
+
+class OllamaError(ExecutionError):
+    """Base of the client's errors; ``partial_text`` is the answer received so far."""
+
+    def __init__(self, message: str, *, partial_text: str = "") -> None:
+        super().__init__(message)
+        self.partial_text = partial_text
+
+
+class OllamaUnreachable(OllamaError):
+    pass
+
+
+class ModelNotFound(OllamaError):
+    def __init__(self, message: str, *, model: str, installed: list[str] | None) -> None:
+        super().__init__(message)
+        self.model = model
+        # None when the list could not be read either.
+        self.installed = installed
+
+
+class OllamaTimeout(OllamaError):
+    pass
+
+
+class OllamaHTTPError(OllamaError):
+    def __init__(self, message: str, *, status: int, error_text: str, partial_text: str = "") -> None:
+        super().__init__(message, partial_text=partial_text)
+        self.status = status
+        self.error_text = error_text
+
+
+class OllamaProtocolError(OllamaError):
+    pass
+
+
+class StreamInterrupted(OllamaError):
+    pass
+
+
+@dataclass(frozen=True)
+class ChatOutcome:
+    """What one streamed chat produced.
+
+    ``completed`` is True when the ``done: true`` record arrived (the counts come from
+    it); ``stopped`` is True when ``should_stop`` asked to end early, in which case the
+    counts are None and ``text`` is what arrived before.
+    """
+
+    text: str
+    prompt_eval_count: int | None
+    eval_count: int | None
+    total_duration_ns: int | None
+    done_reason: str | None
+    completed: bool
+    stopped: bool
+
+
+def normalize_host(host: str) -> str:
+    """The base URL for ``host`` as OLLAMA_HOST allows it: ``localhost:11434``,
+    ``127.0.0.1``, ``http://gpu-box:11434/`` all work."""
+    value = (host or "").strip().rstrip("/") or DEFAULT_HOST
+    if "://" not in value:
+        # Ollama's own CLI accepts a bare host[:port] and defaults the port.
+        hostport = value
+        if ":" not in hostport.rsplit("]", 1)[-1]:
+            hostport = f"{hostport}:{_DEFAULT_PORT}"
+        value = f"http://{hostport}"
+    return value
+
+
+def model_installed(model: str, installed: list[str]) -> bool:
+    """Whether ``model`` names one of ``installed``; a name without a tag means ``:latest``."""
+    if model in installed:
+        return True
+    return ":" not in model and f"{model}:latest" in installed
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())  # one line, whatever the server sent
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+class OllamaClient:
+    """Talks to one Ollama server. Thread-safe enough to share: one ``requests.Session``
+    (its connection pool is thread-safe), created on first use."""
+
+    def __init__(self, host: str, read_timeout: float, connect_timeout: float = 3.0) -> None:
+        if read_timeout <= 0 or connect_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        self.base_url = normalize_host(host)
+        self.read_timeout = float(read_timeout)
+        self.connect_timeout = float(connect_timeout)
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"OllamaClient({self.base_url!r}, read_timeout={self.read_timeout:g})"
+
+    def __enter__(self) -> "OllamaClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    # -- public API -----------------------------------------------------------------
+
+    def list_models(self) -> list[str]:
+        """The names of the installed models (``mistral:latest``, ...), sorted."""
+        requests = _requests()
+        url = f"{self.base_url}/api/tags"
+        try:
+            response = self._get_session().get(
+                url, timeout=(self.connect_timeout, min(self.read_timeout, _TAGS_READ_TIMEOUT))
+            )
+        except requests.exceptions.RequestException as exc:
+            raise self._transport_error(exc, "") from exc
+        with response:
+            if response.status_code != 200:
+                raise self._http_error(response, "GET /api/tags", "")
+            try:
+                body = response.json()
+                names = [entry.get("name") or entry["model"] for entry in body["models"]]
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise OllamaProtocolError(
+                    f"Ollama at {self.base_url} answered GET /api/tags with something that is "
+                    f"not its model list: {_cut(response.text, _LINE_LIMIT)!r}. Check that "
+                    f"OLLAMA_HOST points at an Ollama server."
+                ) from exc
+        return sorted(str(name) for name in names)
+
+    def chat_stream(
+        self,
+        model: str,
+        messages: list[dict],
+        *,
+        on_text: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        options: dict | None = None,
+    ) -> ChatOutcome:
+        """Stream one chat answer from ``model``.
+
+        ``on_text`` is called with each piece of text as it arrives; ``should_stop`` is
+        asked after each record and ends the stream early when it returns True (the
+        outcome then has ``stopped=True``). ``should_stop`` is not asked while Ollama is
+        silent: a stalled stream ends with ``OllamaTimeout`` after ``read_timeout``.
+        """
+        requests = _requests()
+        body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+        if options:
+            body["options"] = options
+        try:
+            response = self._get_session().post(
+                f"{self.base_url}/api/chat",
+                json=body,
+                stream=True,
+                timeout=(self.connect_timeout, self.read_timeout),
+            )
+        except requests.exceptions.RequestException as exc:
+            raise self._transport_error(exc, "") from exc
+
+        pieces: list[str] = []
+        with response:
+            if response.status_code == 404:
+                error_text = _error_text(response)
+                if "model" in error_text.lower():
+                    raise self._model_not_found(model, error_text)
+                raise self._http_error(response, "POST /api/chat", "", error_text=error_text)
+            if response.status_code != 200:
+                raise self._http_error(response, "POST /api/chat", "")
+            try:
+                for line in _ndjson_lines(response):
+                    record = self._decode(line, pieces)
+                    if "error" in record:
+                        text = "".join(pieces)
+                        raise StreamInterrupted(
+                            f"Ollama at {self.base_url} stopped the answer with an error after "
+                            f"{len(text)} characters: {_cut(record['error'], _ERROR_TEXT_LIMIT)}. "
+                            f"Retry; if it repeats, check Ollama's log (the model may have run "
+                            f"out of memory).",
+                            partial_text=text,
+                        )
+                    message = record.get("message")
+                    piece = message.get("content") if isinstance(message, dict) else None
+                    piece = piece if isinstance(piece, str) else ""
+                    if piece:
+                        pieces.append(piece)
+                        if on_text is not None:
+                            on_text(piece)
+                    if record.get("done"):
+                        return ChatOutcome(
+                            text="".join(pieces),
+                            prompt_eval_count=_int_or_none(record.get("prompt_eval_count")),
+                            eval_count=_int_or_none(record.get("eval_count")),
+                            total_duration_ns=_int_or_none(record.get("total_duration")),
+                            done_reason=record.get("done_reason"),
+                            completed=True,
+                            stopped=False,
+                        )
+                    if should_stop is not None and should_stop():
+                        return ChatOutcome(
+                            text="".join(pieces),
+                            prompt_eval_count=None,
+                            eval_count=None,
+                            total_duration_ns=None,
+                            done_reason=None,
+                            completed=False,
+                            stopped=True,
+                        )
+            except requests.exceptions.RequestException as exc:
+                raise self._transport_error(exc, "".join(pieces), mid_stream=True) from exc
+
+        text = "".join(pieces)
+        raise StreamInterrupted(
+            f"Ollama at {self.base_url} ended the answer after {len(text)} characters "
+            f"without its final record. Retry; if it repeats, check Ollama's log (the model "
+            f"may have crashed or run out of memory).",
+            partial_text=text,
+        )
+
+    def check(self, model: str) -> tuple[bool, str]:
+        """For ``doctor``: (ok, one line starting with OK or FAIL that names the fix)."""
+        try:
+            installed = self.list_models()
+        except OllamaError as exc:
+            return False, f"FAIL ollama: {exc}"
+        if not model_installed(model, installed):
+            return False, (
+                f"FAIL ollama: {self.base_url} is reachable but model {model!r} is not "
+                f"installed ({_installed_phrase(installed)}). Run `ollama pull {model}` or set "
+                f"OLLAMA_MODEL to an installed model."
+            )
+        return True, (
+            f"OK ollama: {self.base_url} is reachable and model {model!r} is installed "
+            f"({len(installed)} model{'s' if len(installed) != 1 else ''} in all)."
+        )
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _get_session(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                self._session = _requests().Session()
+            return self._session
+
+    def _decode(self, line: bytes, pieces: list[str]) -> dict:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            text_so_far = "".join(pieces)
+            shown = _cut(line.decode("utf-8", "replace"), _LINE_LIMIT)
+            raise OllamaProtocolError(
+                f"Ollama at {self.base_url} sent a line that is not a JSON record after "
+                f"{len(text_so_far)} characters of answer: {shown!r}. Check that OLLAMA_HOST "
+                f"points at an Ollama server; retry, and update Ollama if it repeats.",
+                partial_text=text_so_far,
+            )
+        return record
+
+    def _transport_error(self, exc: Exception, partial: str, mid_stream: bool = False) -> OllamaError:
+        requests = _requests()
+        cause = exc.args[0] if exc.args else None
+        timed_out = isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
+            cause, _urllib3_read_timeout()
+        )
+        if timed_out:
+            if mid_stream:
+                where = (
+                    f"stopped sending for {_seconds(self.read_timeout)} s after {len(partial)} "
+                    f"characters of answer"
+                )
+                why = "The host may be overloaded"
+            else:
+                where = f"did not answer within {_seconds(self.read_timeout)} s"
+                why = "A large model may still be loading, or the host is busy"
+            return OllamaTimeout(
+                f"Ollama at {self.base_url} {where} (OLLAMA_TIMEOUT={_seconds(self.read_timeout)}). "
+                f"{why}: raise OLLAMA_TIMEOUT (seconds between two pieces of the answer), or "
+                f"use a smaller model.",
+                partial_text=partial,
+            )
+        if mid_stream:
+            return StreamInterrupted(
+                f"Ollama at {self.base_url} broke off the answer after {len(partial)} "
+                f"characters (the connection closed before the final record). Retry; if it "
+                f"repeats, check Ollama's log (the model may have crashed or run out of memory).",
+                partial_text=partial,
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            if isinstance(exc, requests.exceptions.ConnectTimeout):
+                reason = f"no answer to connect within {_seconds(self.connect_timeout)} s"
+            elif "refused" in str(exc).lower():
+                reason = "connection refused"
+            elif any(s in str(exc) for s in ("Name or service not known", "getaddrinfo", "nodename")):
+                reason = "host name not found"
+            else:
+                reason = _cut(str(exc), 100)
+            return OllamaUnreachable(
+                f"Cannot reach Ollama at {self.base_url} ({reason}). Start it with "
+                f"`ollama serve` (or `systemctl start ollama`), or set OLLAMA_HOST to the URL "
+                f"where it runs.",
+                partial_text=partial,
+            )
+        return OllamaUnreachable(
+            f"Cannot talk to Ollama at {self.base_url}: {_cut(str(exc), 120)}. Check "
+            f"OLLAMA_HOST (a URL like http://localhost:11434).",
+            partial_text=partial,
+        )
+
+    def _http_error(
+        self, response: Any, what: str, partial: str, error_text: str | None = None
+    ) -> OllamaHTTPError:
+        if error_text is None:
+            error_text = _error_text(response)
+        return OllamaHTTPError(
+            f"Ollama at {self.base_url} answered HTTP {response.status_code} to {what}: "
+            f"{_cut(error_text, _ERROR_TEXT_LIMIT) or '(no error text)'}. Check Ollama's log "
+            f"for the cause, then retry.",
+            status=response.status_code,
+            error_text=error_text,
+            partial_text=partial,
+        )
+
+    def _model_not_found(self, model: str, error_text: str) -> ModelNotFound:
+        try:
+            installed: list[str] | None = self.list_models()
+            listing = _installed_phrase(installed)
+        except OllamaError as exc:
+            installed = None
+            listing = f"the list of installed models could not be read either: {exc}"
+        return ModelNotFound(
+            f"Model {model!r} is not installed on Ollama at {self.base_url} ({listing}). "
+            f"Run `ollama pull {model}` on that host, or choose an installed model "
+            f"(the `model` argument, or the setting OLLAMA_MODEL).",
+            model=model,
+            installed=installed,
+        )
+
+
+def _installed_phrase(installed: list[str]) -> str:
+    if not installed:
+        return "no models are installed"
+    return "installed: " + ", ".join(installed)
+
+
+def _error_text(response: Any) -> str:
+    """Ollama's ``{"error": "..."}`` text, or the raw body when it is not that."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"]
+    return _cut(response.text, _ERROR_TEXT_LIMIT)
+
+
+def _ndjson_lines(response: Any) -> Iterator[bytes]:
+    """Complete lines as they arrive; a JSON record may span HTTP chunks."""
+    buffer = b""
+    for chunk in response.iter_content(chunk_size=None):
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield line
+    if buffer.strip():
+        yield buffer
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _requests() -> Any:
+    import requests  # deferred: keeps server start-up free of the import
+
+    return requests
+
+
+def _urllib3_read_timeout() -> type:
+    # requests wraps a read timeout during streaming in a plain ConnectionError.
+    from urllib3.exceptions import ReadTimeoutError
+
+    return ReadTimeoutError
