@@ -1,0 +1,226 @@
+"""The quality tools: MCP registration only. Contracts are read from CONTRACTS_DIR on each
+call (a few small files: an edited contract counts at once, without a restart); the check
+reads only inside QUALITY_ALLOWED_PATHS and never writes a file or runs a program.
+"""
+
+from typing import Annotated, Any, Literal, Optional
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from domain.errors import InvalidInput
+from domain.models import NAME_MAX, CommentType
+from infrastructure.contract_loader import ContractCatalog, load_contracts, parse_contract_yaml
+from infrastructure.quality_checker import run_quality_check
+from tools.common import actor, app, respond, tool_errors
+from validators.contract_rules import Contract
+from validators.quality_report import format_markdown, summarise
+
+StatusName = Literal["draft", "active", "deprecated"]
+SeverityName = Literal["critical", "major", "minor", "info"]
+VerdictName = Literal["approved", "approved_with_notes", "revision_required", "rejected"]
+
+READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+# quality_check reads files only, but with task_id it adds a comment to the task.
+CHECK = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+
+DESCRIPTION_PREVIEW = 200
+
+
+# ---- result models ------------------------------------------------------------------------
+
+
+class Scope(BaseModel):
+    paths: list[str]
+    excludes: list[str]
+
+
+class ContractRow(BaseModel):
+    name: str
+    version: str
+    status: str
+    description: str
+    rules: int = Field(description="Number of rules.")
+    scope: Scope
+
+
+class LoadError(BaseModel):
+    file: str
+    line: Optional[int]
+    reason: str
+
+
+class ContractList(BaseModel):
+    contracts: list[ContractRow]
+    total: int
+    load_errors: list[LoadError] = Field(description="Files that failed to load; the other contracts still work.")
+
+
+class SchemaIssue(BaseModel):
+    location: str = Field(description="Where in the document, e.g. contract.rules[2].severity.")
+    line: Optional[int] = Field(description="Line in the YAML, when known.")
+    message: str
+
+
+class ContractValidation(BaseModel):
+    valid: bool
+    contract: Optional[ContractRow] = Field(description="The contract, when valid.")
+    file: Optional[str] = Field(description="The file checked, when a name was given.")
+    errors: list[SchemaIssue]
+
+
+class Counts(BaseModel):
+    critical: int
+    major: int
+    minor: int
+    info: int
+
+
+class QualityViolation(BaseModel):
+    file: str = Field(description="Relative to path.")
+    line: int
+    rule_id: str
+    severity: SeverityName
+    message: str
+    match: str = Field(description="Matched text, at most 120 characters; [redacted] for secrets.")
+    contract: str
+
+
+class ContractVerdict(BaseModel):
+    name: str
+    version: str
+    verdict: VerdictName
+    counts: Counts
+
+
+class QualityReport(BaseModel):
+    path: str = Field(description="The real path that was checked.")
+    verdict: VerdictName
+    counts: Counts
+    total_violations: int
+    violations: list[QualityViolation] = Field(description="Sorted by file and line; at most max_violations, the most severe kept.")
+    truncated: bool = Field(description="True when more violations were found than listed.")
+    critical_rules: list[str]
+    contracts: list[ContractVerdict]
+    files_scanned: int
+    lines_scanned: int
+    skipped: dict[str, int] = Field(description="Files not checked, by reason (binary, too_large, out_of_scope, ...).")
+    duration_ms: int
+    budget_exhausted: Optional[Literal["files", "seconds"]] = Field(description="Which budget cut the check short, if any.")
+    task_comment_id: Optional[int] = Field(default=None, description="The comment stored on task_id, if given.")
+    report: Optional[str] = Field(default=None, description="The Markdown report, when format='markdown'.")
+
+
+def _row(contract: Contract) -> ContractRow:
+    summary = contract.summary()
+    description = summary["description"]
+    if len(description) > DESCRIPTION_PREVIEW:
+        description = description[: DESCRIPTION_PREVIEW - 3] + "..."
+    return ContractRow(
+        name=summary["name"], version=summary["version"], status=summary["status"], description=description,
+        rules=summary["rules"], scope=Scope(**summary["scope"]),
+    )
+
+
+def _catalog(ctx: Context) -> ContractCatalog:
+    return load_contracts(app(ctx).config.contracts_dirs)
+
+
+def register_quality_tools(mcp: MCPServer) -> None:
+    @mcp.tool(annotations=READ)
+    @tool_errors
+    def contracts_list(
+        ctx: Context,
+        status: Annotated[Optional[StatusName], Field(description="Only contracts in this status.")] = None,
+        search: Annotated[
+            Optional[str], Field(max_length=200, description="Text that must occur in the name, description or a rule id.")
+        ] = None,
+    ) -> Annotated[CallToolResult, ContractList]:
+        """List the quality contracts (versioned YAML code rules) quality_check can apply, and any files that failed to load."""
+        catalog = _catalog(ctx)
+        needle = (search or "").strip().lower()
+        rows = [
+            _row(c)
+            for c in catalog.contracts
+            if (status is None or c.status == status)
+            and (not needle or needle in f"{c.name} {c.description} {' '.join(r.id for r in c.rules)}".lower())
+        ]
+        return respond(ContractList(contracts=rows, total=len(rows), load_errors=[LoadError(**e) for e in catalog.load_errors]))
+
+    @mcp.tool(annotations=READ)
+    @tool_errors
+    def contracts_validate(
+        ctx: Context,
+        name: Annotated[Optional[str], Field(max_length=NAME_MAX, description="A contract in CONTRACTS_DIR, by name.")] = None,
+        yaml: Annotated[
+            Optional[str], Field(max_length=1_000_000, description="A contract's YAML text, to check before saving it.")
+        ] = None,
+    ) -> Annotated[CallToolResult, ContractValidation]:
+        """Check a contract against the schema: give name (a loaded or broken contract file) or yaml (text). Lists every error with its location."""
+        if (name is None) == (yaml is None):
+            raise InvalidInput("Give exactly one of name (a contract in CONTRACTS_DIR) or yaml (the text of a contract).")
+        if yaml is not None:
+            contract, errors = parse_contract_yaml(yaml)
+            return respond(ContractValidation(
+                valid=contract is not None, contract=_row(contract) if contract else None, file=None,
+                errors=[SchemaIssue(**e) for e in errors],
+            ))
+        catalog = _catalog(ctx)
+        broken = catalog.errors_of(name)
+        if broken is not None and all(c.name != name for c in catalog.contracts):
+            file, errors = broken
+            return respond(ContractValidation(valid=False, contract=None, file=file, errors=[SchemaIssue(**e) for e in errors]))
+        contract = catalog.get(name)
+        return respond(ContractValidation(valid=True, contract=_row(contract), file=contract.source, errors=[]))
+
+    @mcp.tool(annotations=CHECK)
+    @tool_errors
+    def quality_check(
+        ctx: Context,
+        path: Annotated[
+            str,
+            Field(min_length=1, max_length=4096, description="Directory or file to check, inside QUALITY_ALLOWED_PATHS; a relative path starts at the first allowed directory."),
+        ],
+        contract: Annotated[
+            Optional[str], Field(max_length=NAME_MAX, description="One contract by name (contracts_list); default: every active contract.")
+        ] = None,
+        task_id: Annotated[
+            Optional[int],
+            Field(ge=1, le=2**63 - 1, description="Store the summary on this task; a task with critical violations cannot be completed."),
+        ] = None,
+        format: Annotated[Literal["json", "markdown"], Field(description="json, or markdown for a report a person reads.")] = "json",
+        max_violations: Annotated[int, Field(ge=1, le=2000, description="Most violations to list; counts and verdict cover all.")] = 200,
+    ) -> Annotated[CallToolResult, QualityReport]:
+        """Check source code against the quality contracts: verdict (rejected, revision_required, approved_with_notes, approved), counts per severity and each violation with file and line. Run it before completing a coding task, with task_id to record it; fix critical violations first. Reads files only."""
+        state = app(ctx)
+        catalog = load_contracts(state.config.contracts_dirs)
+        contracts = [catalog.get(contract)] if contract else catalog.active()
+        if task_id is not None:
+            state.repository.get_task(task_id)  # an unknown task fails before the tree is read
+        result = run_quality_check(path, contracts, state.config.quality_allowed_paths, max_violations=max_violations)
+        if task_id is not None:
+            who, kind = actor(state, None, None)
+            comment = state.repository.add_comment(
+                task_id, content=summarise(result), author=who, author_type=kind,
+                comment_type=CommentType.QUALITY_CHECK.value, metadata=_gate_metadata(result),
+            )
+            result["task_comment_id"] = comment["id"]
+        if format == "markdown":
+            result["report"] = format_markdown(result)
+            report = QualityReport(**result)
+            return CallToolResult(
+                content=[TextContent(type="text", text=result["report"])], structured_content=report.model_dump(mode="json")
+            )
+        return respond(QualityReport(**result))
+
+
+def _gate_metadata(result: dict[str, Any]) -> dict[str, Any]:
+    """Exactly what the repository's completion gate reads: counts.critical and critical_rules."""
+    return {
+        "verdict": result["verdict"],
+        "counts": dict(result["counts"]),
+        "contracts": [f"{c['name']}@{c['version']}" for c in result["contracts"]],
+        "critical_rules": list(result["critical_rules"]),
+        "path": result["path"],
+    }
