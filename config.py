@@ -52,6 +52,8 @@ class Config:
     contracts_dirs: tuple[Path, ...] = (SERVER_DIR / "contracts",)
     quality_allowed_paths: tuple[Path, ...] = ()
     quality_gate: bool = True
+    lease_minutes: float = 30.0
+    max_attempts: int = 3
     log_level: str = "INFO"
 
 
@@ -171,6 +173,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         contracts_dirs=_paths(env.get("CONTRACTS_DIR", ""), SERVER_DIR) or (SERVER_DIR / "contracts",),
         quality_allowed_paths=_paths(env.get("QUALITY_ALLOWED_PATHS", ""), cwd) or (cwd.resolve(),),
         quality_gate=_flag(env, "QUALITY_GATE", True),
+        lease_minutes=_number(env, "LEASE_MINUTES", 30.0, low=0.001),
+        max_attempts=int(_number(env, "MAX_ATTEMPTS", 3, int, 1)),
         log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
     )
 

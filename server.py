@@ -33,12 +33,14 @@ def build_server(config: Config):
     from infrastructure.database import Database
     from infrastructure.task_repository import TaskRepository
     from tools.common import AppState, strip_titles
-    from tools.task_tools import register_task_tools
+    from tools.task_tools import register_agent_tools, register_task_tools
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer) -> AsyncIterator[AppState]:
         db = Database(config.database, config.database_source)
-        state = AppState(config=config, repository=TaskRepository(db, quality_gate=config.quality_gate), services={})
+        state = AppState(config=config, repository=TaskRepository(
+                db, quality_gate=config.quality_gate, lease_minutes=config.lease_minutes, max_attempts=config.max_attempts
+            ), services={})
         try:
             yield state
         finally:
@@ -50,6 +52,7 @@ def build_server(config: Config):
 
     mcp = MCPServer("mcp-tasks", version=VERSION, instructions=INSTRUCTIONS, lifespan=lifespan)
     register_task_tools(mcp)
+    register_agent_tools(mcp)
     try:
         from tools.quality_tools import register_quality_tools
     except ImportError:  # the quality tools are optional while they are being built
@@ -81,19 +84,40 @@ def cmd_init_db(config: Config) -> int:
 
 
 def cmd_doctor(config: Config) -> int:
+    """One line per check, OK or FAIL with the fix; exit 1 when anything failed."""
     from infrastructure.database import Database
+    from infrastructure.ollama_client import OllamaClient
 
-    failures = 0
+    lines: list[tuple[bool, str]] = []
     db = Database(config.database, config.database_source)
     try:
-        counts = db.read(lambda tx: tx.value("SELECT COUNT(*) AS n FROM tasks"))
-        print(f"OK   database: {config.database.describe()} ({counts} tasks)")
+        count, missing = db.health()
+        lines.append((True, f"database: {config.database.describe()} answers ({count} tasks)"))
+        lines.append(
+            (not missing, "schema: all tables present" if not missing
+             else f"schema: missing {', '.join(missing)}; run `python server.py init-db`")
+        )
     except TaskSystemError as exc:
-        failures += 1
-        print(f"FAIL database: {exc}")
+        lines.append((False, f"database: {exc}"))
     finally:
         db.close()
-    return 1 if failures else 0
+    with OllamaClient(config.ollama_host, min(config.ollama_timeout, 10)) as client:
+        ok, text = client.check(config.ollama_model)
+    lines.append((ok, text.removeprefix("OK ").removeprefix("FAIL ")))
+    try:
+        from infrastructure.contract_loader import load_contracts
+
+        catalog = load_contracts(config.contracts_dirs)
+        problems = [f"{e['file']}: {e['reason']}" for e in catalog.load_errors]
+        lines.append(
+            (not problems, f"contracts: {len(catalog.contracts)} loaded from {', '.join(map(str, config.contracts_dirs))}"
+             + (f"; problems: {'; '.join(problems)} (fix the file or CONTRACTS_DIR)" if problems else ""))
+        )
+    except ImportError:
+        lines.append((False, "contracts: the contract loader is not installed"))
+    for ok, text in lines:
+        print(f"{'OK  ' if ok else 'FAIL'} {text}")
+    return 0 if all(ok for ok, _ in lines) else 1
 
 
 def cmd_call(config: Config, tool: str, arguments: str) -> int:

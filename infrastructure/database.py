@@ -148,6 +148,20 @@ class Database:
                     pass
             self._sqlite_connections.clear()
 
+    def health(self) -> tuple[int, list[str]]:
+        """For doctor: how many tasks there are, and which of the server's tables are missing."""
+
+        def run(tx: Tx) -> tuple[int, list[str]]:
+            missing = []
+            for table in ("tasks", "task_assignments", "task_results", "task_comments", "task_leases"):
+                try:
+                    tx.value(f"SELECT 1 AS x FROM {table} LIMIT 1")  # our table names, never input
+                except Exception:  # noqa: BLE001 - a missing table is what this looks for
+                    missing.append(table)
+            return (0 if "tasks" in missing else int(tx.value("SELECT COUNT(*) AS n FROM tasks"))), missing
+
+        return self.read(run)
+
     def migrate(self) -> list[str]:
         """Create what is missing (tables, indexes), recording what was applied. For init-db."""
         from yoyo import get_backend, read_migrations  # only init-db and a first SQLite start pay for it
@@ -293,13 +307,21 @@ class Database:
             self._sqlite_connections.append(con)
         with self._schema_lock:  # held through the migration: parallel first calls wait for it
             if not self._schema_checked:
-                if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'tasks'").fetchone():
-                    # A newcomer with nothing configured gets a working file on first use.
-                    log.info("creating the task schema in %s", path)
+                if self._sqlite_schema_behind(con):
+                    # A newcomer with nothing configured gets a working file on first use,
+                    # and an upgraded server brings its file up to date.
+                    log.info("creating or upgrading the task schema in %s", path)
                     self.migrate()
                 self._schema_checked = True
         self._local.con = con
         return con
+
+    @staticmethod
+    def _sqlite_schema_behind(con: sqlite3.Connection) -> bool:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = '_yoyo_migration'").fetchone():
+            return True
+        applied = con.execute("SELECT COUNT(*) FROM _yoyo_migration").fetchone()[0]
+        return applied < len([p for p in (SQL_DIR / "sqlite").iterdir() if p.suffix in (".sql", ".py")])
 
     # ---- error mapping ---------------------------------------------------------------------
 

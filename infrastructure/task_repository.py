@@ -8,6 +8,7 @@ cannot be raced past, and the loser of a race learns who won.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from datetime import datetime
@@ -28,6 +29,7 @@ from infrastructure.database import Database, Tx
 from validators import workflow_validator as wf
 from validators.arguments import search_words
 
+log = logging.getLogger(__name__)
 PREVIEW_CHARS = 160
 COUNT_CAP = 10_000  # beyond this a list says "10000+" instead of counting every row
 GET_COMMENTS_MAX = 100
@@ -109,10 +111,14 @@ def like_pattern(word: str) -> str:
 
 
 class TaskRepository:
-    def __init__(self, db: Database, *, quality_gate: bool = True):
+    def __init__(self, db: Database, *, quality_gate: bool = True, lease_minutes: float = 30.0, max_attempts: int = 3):
         self.db = db
         self.quality_gate = quality_gate
+        self.lease_seconds = max(1, round(lease_minutes * 60))
+        self.max_attempts = max_attempts
         self._fulltext: bool | None = None
+        self._leases: bool | None = None
+        self._skip_locked: bool | None = None
 
     # ---- reads ----------------------------------------------------------------------------
 
@@ -355,6 +361,7 @@ class TaskRepository:
             self._check_expected(tx, task_id, row, expected_updated_at)
             status = TaskStatus(row["status"])
             wf.check_open_for(task_id, status, "edited")
+            self._renew_lease(tx, task_id, actor)
             if "parent_task_id" in fields and fields["parent_task_id"] is not None:
                 pid = fields["parent_task_id"]
                 parent = tx.row("SELECT id, status FROM tasks WHERE id = %s", [pid])
@@ -391,23 +398,23 @@ class TaskRepository:
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
             self._check_expected(tx, task_id, row, expected_updated_at)
+            if row["status"] == "in_progress" and self._reap_one(tx, task_id):
+                row = self._task_row(tx, task_id)  # the holder's lease had run out: the task went back
             current = TaskStatus(row["status"])
+            self._renew_lease(tx, task_id, actor)
             wf.check_transition(task_id, current, target, self._holder(tx, task_id) if current == target else None)
             if target == TaskStatus.COMPLETED:
-                children = tx.rows(
-                    "SELECT id, status FROM tasks WHERE parent_task_id = %s AND status IN ('pending', 'in_progress', 'failed') ORDER BY id",
-                    [task_id],
-                )
-                wf.check_children_allow_completion(task_id, children)
-                if self.quality_gate:
-                    self._check_quality_gate(tx, task_id)
+                self._check_completion(tx, task_id)
             self._move(tx, task_id, current, target, actor, actor_type)
             return _task(self._task_row(tx, task_id))
 
         return self.db.write(run)
 
-    def _move(self, tx: Tx, task_id: int, current: TaskStatus, target: TaskStatus, actor: str, actor_type: ActorType) -> None:
-        """Compare-and-set the status, keep completed_at and the open assignments in step, write history."""
+    def _move(
+        self, tx: Tx, task_id: int, current: TaskStatus, target: TaskStatus, actor: str, actor_type: ActorType,
+        *, assignment_id: int | None = None, lease_seconds: int | None = None, note: str = "",
+    ) -> None:
+        """Compare-and-set the status, keep completed_at, open assignments and the lease in step, write history."""
         completed = f"{tx.now}" if target == TaskStatus.COMPLETED else "NULL"
         changed = tx.execute(
             f"UPDATE tasks SET status = %s, {tx.touch}, completed_at = {completed} WHERE id = %s AND status = %s",
@@ -435,9 +442,13 @@ class TaskRepository:
                 "WHERE task_id = %s AND status IN ('pending', 'accepted', 'in_progress')",
                 [f"[{target.value} by {actor}]", task_id],
             )
+        if target == TaskStatus.IN_PROGRESS:
+            self._take_lease(tx, task_id, actor, actor_type.value, assignment_id, lease_seconds)
+        elif current == TaskStatus.IN_PROGRESS:
+            self._drop_lease(tx, task_id)
         self._history(
             tx, task_id, actor, actor_type, CommentType.STATUS_CHANGE,
-            f"Status: {current.value} → {target.value}", {"from": current.value, "to": target.value},
+            f"Status: {current.value} → {target.value}{note}", {"from": current.value, "to": target.value},
         )
 
     def _check_quality_gate(self, tx: Tx, task_id: int) -> None:
@@ -475,6 +486,12 @@ class TaskRepository:
             )
 
     def _holder(self, tx: Tx, task_id: int) -> str | None:
+        if self._has_leases(tx):
+            lease = tx.row(
+                f"SELECT holder, holder_type, expires_at FROM task_leases WHERE task_id = %s AND holder IS NOT NULL", [task_id]
+            )
+            if lease:
+                return f"{lease['holder']} ({lease['holder_type']}, lease until {_text_time(lease['expires_at'])})"
         assignment = tx.row(
             "SELECT assignee, assignee_type FROM task_assignments WHERE task_id = %s "
             "AND status IN ('pending', 'accepted', 'in_progress') ORDER BY id DESC LIMIT 1",
@@ -510,6 +527,7 @@ class TaskRepository:
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
             wf.check_assignable(task_id, TaskStatus(row["status"]), TaskType(row["type"]), assignee_type)
+            self._renew_lease(tx, task_id, assigned_by)
             assignment_id = tx.insert(
                 "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, "
                 f"assigned_by_type, status, assigned_at, notes) VALUES (%s, %s, %s, %s, %s, %s, 'pending', {tx.now}, %s)",
@@ -549,6 +567,7 @@ class TaskRepository:
                     f"Task {task_id} is {row['status']}; {row['status']} is final, so it takes no new results. "
                     f"{wf.follow_up_hint(task_id)}"
                 )
+            self._renew_lease(tx, task_id, executor)
             assignment = tx.row(
                 "SELECT id FROM task_assignments WHERE task_id = %s AND assignee = %s ORDER BY id DESC LIMIT 1",
                 [task_id, executor],
@@ -608,6 +627,7 @@ class TaskRepository:
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             self._task_row(tx, task_id)
+            self._renew_lease(tx, task_id, author)
             comment_id = self._history(tx, task_id, author, ActorType(author_type), comment_type, content, metadata)
             row = tx.row("SELECT * FROM task_comments WHERE id = %s", [comment_id])
             return {**_normalise(row), "metadata": _json(row["metadata"])}
@@ -626,3 +646,313 @@ class TaskRepository:
             f"VALUES (%s, %s, %s, %s, %s, %s, {tx.now})",
             [task_id, author, author_type.value, kind, content, json.dumps(metadata, ensure_ascii=False) if metadata is not None else None],
         )
+
+    # ---- claims and leases -----------------------------------------------------------------
+
+    def _has_leases(self, tx: Tx) -> bool:
+        """A database the web app made but init-db never upgraded has no lease table: work without it."""
+        if self._leases is None:
+            if tx.dialect == "mysql":
+                found = tx.value(
+                    "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'task_leases'"
+                )
+            else:
+                found = tx.value("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'task_leases'")
+            self._leases = bool(found)
+            if not self._leases:
+                log.warning("table task_leases is missing: claims have no lease; run `python server.py init-db`")
+        return self._leases
+
+    def _expires(self, tx: Tx) -> str:
+        """SQL for now + %s seconds, on the database clock."""
+        if tx.dialect == "mysql":
+            return "NOW(6) + INTERVAL %s SECOND"
+        return "strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || %s || ' seconds')"
+
+    def _take_lease(self, tx: Tx, task_id: int, holder: str, holder_type: str, assignment_id: int | None, seconds: int | None) -> None:
+        if not self._has_leases(tx):
+            return
+        seconds = seconds or self.lease_seconds
+        if tx.dialect == "mysql":
+            sql = (
+                "INSERT INTO task_leases (task_id, holder, holder_type, assignment_id, lease_seconds, expires_at) "
+                f"VALUES (%s, %s, %s, %s, %s, {self._expires(tx)}) ON DUPLICATE KEY UPDATE holder = VALUES(holder), "
+                "holder_type = VALUES(holder_type), assignment_id = VALUES(assignment_id), "
+                "lease_seconds = VALUES(lease_seconds), expires_at = VALUES(expires_at)"
+            )
+        else:
+            sql = (
+                "INSERT INTO task_leases (task_id, holder, holder_type, assignment_id, lease_seconds, expires_at) "
+                f"VALUES (%s, %s, %s, %s, %s, {self._expires(tx)}) ON CONFLICT(task_id) DO UPDATE SET holder = excluded.holder, "
+                "holder_type = excluded.holder_type, assignment_id = excluded.assignment_id, "
+                "lease_seconds = excluded.lease_seconds, expires_at = excluded.expires_at"
+            )
+        tx.execute(sql, [task_id, holder, holder_type, assignment_id, seconds, seconds])
+
+    def _drop_lease(self, tx: Tx, task_id: int) -> None:
+        if self._has_leases(tx):
+            tx.execute("UPDATE task_leases SET holder = NULL, holder_type = NULL, assignment_id = NULL, expires_at = NULL WHERE task_id = %s", [task_id])
+
+    def _renew_lease(self, tx: Tx, task_id: int, holder: str) -> None:
+        """Any write by the holder on its task renews its lease for the lease's own length."""
+        if self._has_leases(tx):
+            expires = self._expires(tx).replace("%s", "lease_seconds")
+            tx.execute(
+                f"UPDATE task_leases SET expires_at = {expires} WHERE task_id = %s AND holder = %s AND expires_at IS NOT NULL",
+                [task_id, holder],
+            )
+
+    def renew_lease(self, task_id: int, holder: str) -> None:
+        """For a running execution: keep its claim alive while it streams."""
+        self.db.write(lambda tx: self._renew_lease(tx, task_id, holder))
+
+    def _reap_one(self, tx: Tx, task_id: int) -> bool:
+        """If the task's lease has run out: back to pending (or failed after max attempts). True if reaped."""
+        if not self._has_leases(tx):
+            return False
+        lock = " FOR UPDATE" if tx.dialect == "mysql" else ""
+        lease = tx.row(
+            f"SELECT holder, holder_type, attempts FROM task_leases WHERE task_id = %s AND expires_at < {tx.now}{lock}", [task_id]
+        )
+        status = tx.value("SELECT status FROM tasks WHERE id = %s", [task_id])
+        if not lease:
+            return False
+        if status != "in_progress":
+            self._drop_lease(tx, task_id)
+            return False
+        attempts = int(lease["attempts"]) + 1
+        tx.execute("UPDATE task_leases SET attempts = %s WHERE task_id = %s", [attempts, task_id])
+        target = TaskStatus.FAILED if attempts >= self.max_attempts else TaskStatus.PENDING
+        why = (
+            f" (lease of {lease['holder']} expired; attempt {attempts} of {self.max_attempts}"
+            + ("; no attempts left)" if target == TaskStatus.FAILED else ")")
+        )
+        self._move(tx, task_id, TaskStatus.IN_PROGRESS, target, "mcp-tasks", ActorType.AI, note=why)
+        return True
+
+    def reap_expired(self, limit: int = 20) -> list[int]:
+        """Return expired claims to pending (or failed); run by every claim, so no daemon is needed."""
+
+        def find(tx: Tx) -> list[int]:
+            if not self._has_leases(tx):
+                return []
+            return [
+                int(r["task_id"])
+                for r in tx.rows(f"SELECT task_id FROM task_leases WHERE expires_at < {tx.now} ORDER BY expires_at LIMIT %s", [limit])
+            ]
+
+        def reap(tx: Tx, task_id: int) -> bool:
+            lock = " FOR UPDATE" if tx.dialect == "mysql" else ""
+            if tx.value(f"SELECT id FROM tasks WHERE id = %s{lock}", [task_id]) is None:
+                return False  # deleted meanwhile; its lease row went with it
+            return self._reap_one(tx, task_id)
+
+        # One transaction per task: a concurrent reaper or a renewal wins cleanly.
+        return [t for t in self.db.read(find) if self.db.write(lambda tx, t=t: reap(tx, t))]
+
+    def _can_skip_locked(self, tx: Tx) -> bool:
+        """MariaDB ≥ 10.6 and MySQL ≥ 8.0.1 have SKIP LOCKED; older servers get a compare-and-set loop."""
+        if self._skip_locked is None:
+            version = str(tx.value("SELECT VERSION() AS v"))
+            numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:3])
+            self._skip_locked = numbers >= ((10, 6, 0) if "mariadb" in version.lower() else (8, 0, 1))
+        return self._skip_locked
+
+    def claim(
+        self,
+        *,
+        assignee: str,
+        assignee_type: ExecutorType,
+        model_name: str | None,
+        type: str | None,
+        search: str | None,
+        parent_task_id: int | None,
+        lease_minutes: float | None,
+        actor_type: ActorType,
+    ) -> dict[str, Any] | None:
+        """Atomically take the most urgent matching pending task: earliest due date, then oldest."""
+        self.reap_expired()
+        allowed_types = [t.value for t in TaskType if assignee_type in wf.ALLOWED_ASSIGNEES[t]]
+        if type is not None and type not in allowed_types:
+            raise InvalidInput(
+                f"type={type!r} tasks cannot be claimed by assignee_type={assignee_type.value!r}. "
+                f"It may claim: {', '.join(allowed_types)}."
+            )
+        seconds = max(1, round(lease_minutes * 60)) if lease_minutes else self.lease_seconds
+
+        def run(tx: Tx) -> dict[str, Any] | None:
+            where, params = self._filters(tx, "pending", type, search, parent_task_id, None)
+            if type is None:
+                where.append("type IN (" + ", ".join(["%s"] * len(allowed_types)) + ")")
+                params.extend(allowed_types)
+            base = " AND ".join(where)
+            # Two index-friendly passes instead of ORDER BY due_date IS NULL: dated tasks first.
+            passes = (
+                (f"{base} AND due_date IS NOT NULL", "due_date, created_at, id"),
+                (f"{base} AND due_date IS NULL", "created_at, id"),
+            )
+            skip_locked = tx.dialect == "mysql" and self._can_skip_locked(tx)
+            for clause, order in passes:
+                if skip_locked:
+                    row = tx.row(f"SELECT id FROM tasks WHERE {clause} ORDER BY {order} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
+                    candidates = [row["id"]] if row else []
+                else:
+                    candidates = [r["id"] for r in tx.rows(f"SELECT id FROM tasks WHERE {clause} ORDER BY {order} LIMIT 10", params)]
+                for task_id in candidates:
+                    task_id = int(task_id)
+                    # Compare-and-set: on an old server another claimer may have taken it meanwhile.
+                    won = tx.execute(
+                        f"UPDATE tasks SET status = 'in_progress', {tx.touch}, completed_at = NULL WHERE id = %s AND status = 'pending'",
+                        [task_id],
+                    )
+                    if won != 1:
+                        continue
+                    assignment_id = tx.insert(
+                        "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, assigned_by_type, "
+                        f"status, assigned_at, accepted_at, notes) VALUES (%s, %s, %s, %s, %s, %s, 'in_progress', {tx.now}, {tx.now}, %s)",
+                        [task_id, assignee, assignee_type.value, model_name, assignee, actor_type.value, "claimed with tasks_claim"],
+                    )
+                    self._take_lease(tx, task_id, assignee, actor_type.value, assignment_id, seconds)
+                    self._history(
+                        tx, task_id, assignee, actor_type, CommentType.STATUS_CHANGE,
+                        f"Claimed by {assignee} [{assignee_type.value}]: pending → in_progress",
+                        {"from": "pending", "to": "in_progress", "assignment_id": assignment_id, "lease_seconds": seconds},
+                    )
+                    task = _task(self._task_row(tx, task_id))
+                    task["assignment_id"] = assignment_id
+                    task["lease_expires_at"] = _text_time(tx.value("SELECT expires_at FROM task_leases WHERE task_id = %s", [task_id])) if self._has_leases(tx) else None
+                    return task
+            return None
+
+        return self.db.write(run)
+
+    # ---- execution (tasks_execute) --------------------------------------------------------------
+
+    def start_execution(self, task_id: int, *, model: str, actor: str, actor_type: ActorType) -> dict[str, Any]:
+        """Take the task for a model run: refuse what may not run, assign the model, in_progress, lease."""
+
+        def run(tx: Tx) -> dict[str, Any]:
+            row = self._task_row(tx, task_id, lock=True)
+            if row["status"] == "in_progress":
+                self._reap_one(tx, task_id)
+                row = self._task_row(tx, task_id)
+            status, task_type = TaskStatus(row["status"]), TaskType(row["type"])
+            if task_type == TaskType.HUMAN_TASK:
+                raise WorkflowError(
+                    f"Task {task_id} is a human_task; a model cannot execute it. Change its type to ai_task or mixed "
+                    "with tasks_update if a model should do it, or assign it to a person with tasks_assign."
+                )
+            if status in FINAL_STATUSES:
+                raise WorkflowError(f"Task {task_id} is {status.value}; {status.value} is final. {wf.follow_up_hint(task_id)}")
+            running = tx.row(
+                "SELECT assignee FROM task_assignments WHERE task_id = %s AND assignee_type = 'ollama' AND status = 'in_progress' "
+                "ORDER BY id DESC LIMIT 1",
+                [task_id],
+            )
+            if running:
+                raise Conflict(
+                    f"Task {task_id} is already being executed by {running['assignee']} (ollama). Wait for its result "
+                    "(tasks_get shows it), or cancel the task."
+                )
+            holder = f"{model} (ollama)"[:100]
+            assignment_id = tx.insert(
+                "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, assigned_by_type, "
+                f"status, assigned_at, accepted_at, notes) VALUES (%s, %s, 'ollama', %s, %s, %s, 'in_progress', {tx.now}, {tx.now}, %s)",
+                [task_id, holder, model[:100], actor, actor_type.value, "tasks_execute"],
+            )
+            self._history(tx, task_id, actor, actor_type, CommentType.ASSIGNMENT, f"Executing on {model} (ollama)", {"assignment_id": assignment_id})
+            if status == TaskStatus.FAILED:
+                self._move(tx, task_id, status, TaskStatus.PENDING, actor, actor_type, note=" (retry by tasks_execute)")
+                status = TaskStatus.PENDING
+            if status == TaskStatus.PENDING:
+                self._move(tx, task_id, status, TaskStatus.IN_PROGRESS, holder, ActorType.AI, assignment_id=assignment_id)
+            else:
+                self._take_lease(tx, task_id, holder, "ai", assignment_id, None)
+            parent_title = None
+            if row["parent_task_id"] is not None:
+                parent_title = tx.value("SELECT title FROM tasks WHERE id = %s", [row["parent_task_id"]])
+            return {
+                "task": _task(self._task_row(tx, task_id)),
+                "assignment_id": assignment_id,
+                "holder": holder,
+                "parent_title": parent_title,
+                "started_at": _text_time(tx.value(f"SELECT {tx.now} AS t")),
+            }
+
+        return self.db.write(run)
+
+    def finish_execution(
+        self,
+        task_id: int,
+        *,
+        assignment_id: int,
+        holder: str,
+        model: str,
+        started_at: str,
+        request: str,
+        response: str,
+        status: ResultStatus,
+        error_message: str | None,
+        tokens_input: int | None,
+        tokens_output: int | None,
+        cost_usd: float | None,
+        duration_ms: int,
+        auto_complete: bool,
+    ) -> dict[str, Any]:
+        """Store the run's result; settle the assignment and the task in the same transaction."""
+
+        def run(tx: Tx) -> dict[str, Any]:
+            row = tx.row(f"SELECT id, status FROM tasks WHERE id = %s{' FOR UPDATE' if tx.dialect == 'mysql' else ''}", [task_id])
+            if row is None:
+                raise NotFound(f"Task {task_id} was deleted while the model ran; its result (status {status.value}) was not stored.")
+            total = (tokens_input or 0) + (tokens_output or 0) if tokens_input is not None or tokens_output is not None else None
+            result_id = tx.insert(
+                "INSERT INTO task_results (task_id, assignment_id, executor, executor_type, model_name, request, response, "
+                "request_timestamp, response_timestamp, duration_ms, tokens_input, tokens_output, tokens_total, cost_usd, "
+                f"status, error_message, created_at) VALUES (%s, %s, %s, 'ollama', %s, %s, %s, %s, {tx.now}, %s, %s, %s, %s, %s, %s, %s, {tx.now})",
+                [task_id, assignment_id, holder, model[:100], request, response, started_at, duration_ms,
+                 tokens_input, tokens_output, total, cost_usd, status.value, error_message],
+            )
+            tokens = f", {total} tokens" if total is not None else ""
+            self._history(
+                tx, task_id, holder, ActorType.AI, CommentType.RESULT,
+                f"Result ({status.value}) by {holder}{tokens}, {duration_ms} ms", {"result_id": result_id, "status": status.value},
+            )
+            note = ""
+            current = TaskStatus(row["status"])
+            if status == ResultStatus.SUCCESS:
+                tx.execute(
+                    f"UPDATE task_assignments SET status = 'completed', completed_at = {tx.now} WHERE id = %s AND status = 'in_progress'",
+                    [assignment_id],
+                )
+                if current == TaskStatus.IN_PROGRESS:
+                    try:
+                        if not auto_complete:
+                            raise WorkflowError("auto_complete is false: the task stays in_progress for review.")
+                        self._check_completion(tx, task_id)  # reads only, so a refusal leaves nothing to undo
+                        self._move(tx, task_id, current, TaskStatus.COMPLETED, holder, ActorType.AI)
+                    except WorkflowError as refused:
+                        note = str(refused)
+                        # The run is over; the task now waits for review, not for this process.
+                        self._drop_lease(tx, task_id)
+            else:
+                tx.execute(
+                    "UPDATE task_assignments SET status = 'rejected', notes = %s WHERE id = %s AND status = 'in_progress'",
+                    [f"tasks_execute {status.value}: {(error_message or '')[:500]}", assignment_id],
+                )
+                if current == TaskStatus.IN_PROGRESS:
+                    self._move(tx, task_id, current, TaskStatus.FAILED, holder, ActorType.AI, note=f" ({status.value} result #{result_id})")
+            task_status = tx.value("SELECT status FROM tasks WHERE id = %s", [task_id])
+            return {"result_id": result_id, "task_status": task_status, "note": note}
+
+        return self.db.write(run)
+
+    def _check_completion(self, tx: Tx, task_id: int) -> None:
+        """Open subtasks and a failed quality gate block completion."""
+        children = tx.rows(
+            "SELECT id, status FROM tasks WHERE parent_task_id = %s AND status IN ('pending', 'in_progress', 'failed') ORDER BY id",
+            [task_id],
+        )
+        wf.check_children_allow_completion(task_id, children)
+        if self.quality_gate:
+            self._check_quality_gate(tx, task_id)

@@ -98,7 +98,7 @@ def database(config):
 
 @pytest.fixture
 def repo(database, config) -> TaskRepository:
-    return TaskRepository(database, quality_gate=config.quality_gate)
+    return TaskRepository(database, quality_gate=config.quality_gate, lease_minutes=config.lease_minutes, max_attempts=config.max_attempts)
 
 
 def server_env(database_url: str | None, home: Path, **extra: str) -> dict[str, str]:

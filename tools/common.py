@@ -11,7 +11,8 @@
 
 import functools
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from mcp.server.mcpserver import Context
@@ -33,6 +34,14 @@ class AppState:
     config: Config
     repository: Any  # infrastructure.task_repository.TaskRepository
     services: dict[str, Any]  # lazily built helpers (ollama client, contracts, ...), keyed by name
+    lock: threading.RLock = field(default_factory=threading.RLock)  # builders may build other services
+
+    def service(self, name: str, build: Callable[[], Any]) -> Any:
+        """Build a helper on first use (its imports stay off the start-up path), then reuse it."""
+        with self.lock:
+            if name not in self.services:
+                self.services[name] = build()
+            return self.services[name]
 
 
 def app(ctx: Context) -> AppState:

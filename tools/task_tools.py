@@ -2,6 +2,8 @@
 operation and returns a typed result. Names and parameter names follow the spec.
 """
 
+import threading
+import time
 from typing import Annotated, Any, Literal, Optional
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -371,3 +373,132 @@ def register_task_tools(mcp: MCPServer) -> None:
             id, content=_text_bytes("content", content), author=who, author_type=kind, comment_type=comment_type
         )
         return respond(Comment(**comment))
+
+
+class Claimed(BaseModel):
+    claimed: bool
+    task: Optional[Task] = Field(description="The task now in_progress for you; null when none matched.")
+    assignment_id: Optional[int]
+    lease_expires_at: Timestamp = Field(description="Finish, or write to the task to renew, before this.")
+    message: str
+
+
+class Execution(BaseModel):
+    state: Literal["finished", "started"] = Field(description="started: wait=false, the result lands later (tasks_get).")
+    task_id: int
+    model: str
+    assignment_id: int
+    task_status: str
+    result_id: Optional[int] = None
+    result_status: Optional[str] = None
+    response: Optional[str] = None
+    response_truncated: bool = False
+    response_chars: Optional[int] = None
+    tokens_input: Optional[int] = None
+    tokens_output: Optional[int] = None
+    tokens_total: Optional[int] = None
+    duration_ms: Optional[int] = None
+    cost_usd: Optional[float] = None
+    note: Optional[str] = None
+
+
+def register_agent_tools(mcp: MCPServer) -> None:
+    """The tools beyond the spec's CRUD: claiming work and running it on a local model."""
+
+    @mcp.tool(annotations=WRITE)
+    @tool_errors
+    def tasks_claim(
+        ctx: Context,
+        assignee: Annotated[Name, Field(description="You: the name the claim and assignment are recorded under.")],
+        assignee_type: Annotated[ExecutorName, Field(description="What you are; decides which task types you may take.")],
+        model_name: Annotated[Optional[Name], Field(description="Your model, if an AI.")] = None,
+        type: Annotated[Optional[TypeName], Field(description="Only tasks of this type.")] = None,
+        search: Annotated[Optional[str], Field(max_length=200, description="Only tasks matching these words.")] = None,
+        parent_task_id: Annotated[Optional[int], Field(ge=1, description="Only subtasks of this task.")] = None,
+        lease_minutes: Annotated[
+            Optional[float], Field(gt=0, le=7 * 24 * 60, description="How long the claim holds (default from config).")
+        ] = None,
+    ) -> Annotated[CallToolResult, Claimed]:
+        """Atomically take the most urgent pending task (earliest due date, then oldest): it becomes in_progress, assigned to you, under a lease. Safe when many agents claim at once. Give it back with tasks_status(id, "pending")."""
+        state = app(ctx)
+        task = state.repository.claim(
+            assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,
+            search=search, parent_task_id=parent_task_id, lease_minutes=lease_minutes,
+            actor_type=actor(state, None, "human" if assignee_type == "human" else "ai")[1],
+        )
+        if task is None:
+            return respond(Claimed(claimed=False, task=None, assignment_id=None, lease_expires_at=None, message="No pending task matches."))
+        assignment_id, expires = task.pop("assignment_id"), task.pop("lease_expires_at")
+        return respond(Claimed(
+            claimed=True, task=Task(**task), assignment_id=assignment_id, lease_expires_at=expires,
+            message=f"Task {task['id']} is yours until {expires}; record work with tasks_result, then tasks_status.",
+        ))
+
+    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True))
+    @tool_errors
+    async def tasks_execute(
+        ctx: Context,
+        id: TaskId,
+        executor_type: Annotated[ExecutorName, Field(description="Only ollama runs here.")] = "ollama",
+        model: Annotated[Optional[Name], Field(description="Ollama model; default OLLAMA_MODEL.")] = None,
+        auto_complete: Annotated[bool, Field(description="Complete the task when the model succeeds.")] = False,
+        wait: Annotated[bool, Field(description="false: return at once; the result lands in tasks_get later.")] = True,
+    ) -> Annotated[CallToolResult, Execution]:
+        """Run an ai_task or mixed task on a local Ollama model: streams with progress, stores the answer with tokens, cost and duration. Without auto_complete the task stays in_progress for review."""
+        import anyio
+
+        if executor_type != "ollama":
+            raise InvalidInput(
+                f"executor_type={executor_type!r} cannot run here: tasks_execute runs tasks on a local Ollama model only "
+                "(supported: ollama). Do the work yourself and record it with tasks_result."
+            )
+        state = app(ctx)
+        executor = state.service("executor", lambda: _build_executor(state))
+        model = model or state.config.ollama_model
+        who, kind = actor(state, None, None)
+        run = await anyio.to_thread.run_sync(lambda: executor.start(id, model, who, kind))
+        if not wait:
+            executor.run_in_background(run, auto_complete=auto_complete)
+            return respond(Execution(
+                state="started", task_id=id, model=model, assignment_id=run.assignment_id, task_status=run.task["status"],
+                note="Generation runs in the background; tasks_get shows the result when the model is done.",
+            ))
+        stop = threading.Event()
+        received = {"chars": 0, "last": 0.0}
+
+        def on_text(piece: str) -> None:
+            received["chars"] += len(piece)
+            now = time.monotonic()
+            if now - received["last"] >= PROGRESS_INTERVAL and not stop.is_set():
+                received["last"] = now
+                try:
+                    anyio.from_thread.run(ctx.report_progress, received["chars"], None, f"{received['chars']} characters from {model}")
+                except Exception:  # noqa: BLE001 - progress is best effort; the answer matters
+                    pass
+
+        await ctx.report_progress(0, None, f"{model} started on task {id}")
+        try:
+            result = await anyio.to_thread.run_sync(
+                lambda: executor.run(run, auto_complete=auto_complete, on_text=on_text, should_stop=stop.is_set),
+                abandon_on_cancel=True,
+            )
+        except anyio.get_cancelled_exc_class():
+            stop.set()  # the worker stops streaming and stores what it has as a partial result
+            raise
+        return respond(Execution(**result))
+
+
+PROGRESS_INTERVAL = 0.25  # seconds between progress notifications: a few per second
+
+
+def _build_executor(state):
+    from infrastructure.ollama_client import OllamaClient
+    from infrastructure.task_executor import TaskExecutor
+    from validators.execution_prompt import parse_price_table
+
+    config = state.config
+    client = state.service("ollama", lambda: OllamaClient(config.ollama_host, config.ollama_timeout))
+    return TaskExecutor(
+        state.repository, client, system_prompt=config.ollama_system_prompt,
+        prices=parse_price_table(config.ollama_prices, setting="OLLAMA_PRICES"), response_cap=config.execute_response_cap,
+    )

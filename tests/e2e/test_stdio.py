@@ -136,6 +136,7 @@ async def test_unreachable_database_gives_clear_errors_and_recovers_without_rest
         "tasks_status": {"id": 1, "status": "cancelled"}, "tasks_assign": {"id": 1, "assignee": "a", "assignee_type": "claude"},
         "tasks_result": {"id": 1, "response": "r", "executor": "e", "executor_type": "claude"}, "tasks_delete": {"id": 1},
         "tasks_statistics": {}, "tasks_comment": {"id": 1, "content": "c"},
+        "tasks_claim": {"assignee": "a", "assignee_type": "claude"}, "tasks_execute": {"id": 1},
     }
     errlog = open(tmp_path / "stderr.log", "w+")
     started = time.monotonic()

@@ -1,0 +1,147 @@
+"""tasks_execute: run a task on a local Ollama model and record what it cost.
+
+start() takes the task in one transaction (assignment, in_progress, a lease held by the
+model). run() streams the answer, renews the lease while text arrives, and stores the
+result, the assignment's end and the task's new status in one transaction. A process that
+dies mid-run stores nothing; its lease runs out and the next claim returns the task to
+pending with the attempt counted (task_repository.reap_expired).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from domain.errors import ExecutionError, TaskSystemError
+from domain.models import ActorType, ResultStatus
+from infrastructure.ollama_client import OllamaClient, OllamaError
+from infrastructure.task_repository import TaskRepository
+from validators.execution_prompt import build_messages, cost_usd, prompt_text
+
+log = logging.getLogger(__name__)
+
+REQUEST_MAX_BYTES = 65_535  # task_results.request is TEXT
+RESPONSE_MAX_BYTES = 8 * 1024 * 1024  # stays under MariaDB's default 16 MiB max_allowed_packet
+
+
+@dataclass
+class Run:
+    task_id: int
+    model: str
+    assignment_id: int
+    holder: str
+    started_at: str
+    messages: list[dict]
+    task: dict[str, Any]
+
+
+def fit_bytes(text: str, limit: int) -> str:
+    """Cut text to at most limit UTF-8 bytes without splitting a character."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", "ignore")
+
+
+class TaskExecutor:
+    def __init__(
+        self, repository: TaskRepository, client: OllamaClient, *, system_prompt: str | None,
+        prices: dict[str, tuple[float, float]], response_cap: int,
+    ):
+        self.repository = repository
+        self.client = client
+        self.system_prompt = system_prompt
+        self.prices = prices
+        self.response_cap = response_cap
+
+    def start(self, task_id: int, model: str, actor: str, actor_type: ActorType) -> Run:
+        started = self.repository.start_execution(task_id, model=model, actor=actor, actor_type=actor_type)
+        messages = build_messages(started["task"], started["parent_title"], self.system_prompt)
+        return Run(
+            task_id=task_id, model=model, assignment_id=started["assignment_id"], holder=started["holder"],
+            started_at=started["started_at"], messages=messages, task=started["task"],
+        )
+
+    def run(
+        self, run: Run, *, auto_complete: bool, on_text: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> dict[str, Any]:
+        """Stream, store, settle. Returns the summary; raises ExecutionError (after storing) when the run failed."""
+        began = time.monotonic()
+        renew_every = max(1.0, self.repository.lease_seconds / 3)
+        last_renewal = [began]
+
+        def received(piece: str) -> None:
+            if on_text is not None:
+                on_text(piece)
+            now = time.monotonic()
+            if now - last_renewal[0] >= renew_every:
+                last_renewal[0] = now
+                try:
+                    self.repository.renew_lease(run.task_id, run.holder)
+                except TaskSystemError as exc:  # the run goes on; at worst the lease lapses
+                    log.warning("could not renew the lease of task %s: %s", run.task_id, exc)
+
+        text, error, tokens_in, tokens_out = "", None, None, None
+        try:
+            outcome = self.client.chat_stream(run.model, run.messages, on_text=received, should_stop=should_stop)
+            text, tokens_in, tokens_out = outcome.text, outcome.prompt_eval_count, outcome.eval_count
+            status = ResultStatus.SUCCESS if outcome.completed else ResultStatus.PARTIAL
+            if outcome.stopped:
+                error = f"The client cancelled the call after {len(text)} characters."
+        except OllamaError as exc:
+            text, error = exc.partial_text, str(exc)
+            status = ResultStatus.PARTIAL if text else ResultStatus.ERROR
+        except Exception as exc:  # noqa: BLE001 - a bug must still end the run in the database
+            log.exception("tasks_execute of task %s failed unexpectedly", run.task_id)
+            status, error = ResultStatus.ERROR, f"Internal error while streaming ({type(exc).__name__}); see the server log."
+        duration_ms = int((time.monotonic() - began) * 1000)
+        stored = self.repository.finish_execution(
+            run.task_id, assignment_id=run.assignment_id, holder=run.holder, model=run.model, started_at=run.started_at,
+            request=fit_bytes(prompt_text(run.messages), REQUEST_MAX_BYTES), response=fit_bytes(text, RESPONSE_MAX_BYTES),
+            status=status, error_message=fit_bytes(error, REQUEST_MAX_BYTES) if error else None,
+            tokens_input=tokens_in, tokens_output=tokens_out,
+            cost_usd=cost_usd(run.model, tokens_in, tokens_out, self.prices) if status == ResultStatus.SUCCESS else None,
+            duration_ms=duration_ms, auto_complete=auto_complete,
+        )
+        if status != ResultStatus.SUCCESS:
+            raise ExecutionError(
+                f"{error} Stored as result #{stored['result_id']} ({status.value}, {len(text)} characters); "
+                f"task {run.task_id} is now {stored['task_status']}. Fix the cause and call tasks_execute again to retry."
+            )
+        total = (tokens_in or 0) + (tokens_out or 0) if tokens_in is not None or tokens_out is not None else None
+        return {
+            "state": "finished",
+            "task_id": run.task_id,
+            "model": run.model,
+            "assignment_id": run.assignment_id,
+            "result_id": stored["result_id"],
+            "result_status": status.value,
+            "task_status": stored["task_status"],
+            "response": text[: self.response_cap],
+            "response_truncated": len(text) > self.response_cap,
+            "response_chars": len(text),
+            "tokens_input": tokens_in,
+            "tokens_output": tokens_out,
+            "tokens_total": total,
+            "duration_ms": duration_ms,
+            "cost_usd": cost_usd(run.model, tokens_in, tokens_out, self.prices),
+            "note": stored["note"] or None,
+        }
+
+    def run_in_background(self, run: Run, *, auto_complete: bool) -> threading.Thread:
+        """wait=false: the generation outlives the tool call; its result lands in the database."""
+
+        def work() -> None:
+            try:
+                self.run(run, auto_complete=auto_complete)
+            except ExecutionError as exc:
+                log.info("background execution of task %s ended: %s", run.task_id, exc)
+            except Exception:  # noqa: BLE001 - a background thread has nobody else to tell
+                log.exception("background execution of task %s failed", run.task_id)
+
+        thread = threading.Thread(target=work, name=f"execute-task-{run.task_id}", daemon=True)
+        thread.start()
+        return thread
