@@ -818,10 +818,16 @@ class TaskRepository:
                         f"Claimed by {assignee} [{assignee_type.value}]: pending → in_progress",
                         {"from": "pending", "to": "in_progress", "assignment_id": assignment_id, "lease_seconds": seconds},
                     )
-                    task = _task(self._task_row(tx, task_id))
-                    task["assignment_id"] = assignment_id
-                    task["lease_expires_at"] = _text_time(tx.value("SELECT expires_at FROM task_leases WHERE task_id = %s", [task_id])) if self._has_leases(tx) else None
-                    return task
+                    if self._has_leases(tx):
+                        row = tx.row(
+                            f"SELECT {TASK_COLUMNS}, (SELECT expires_at FROM task_leases WHERE task_id = tasks.id) AS lease_expires_at "
+                            "FROM tasks WHERE id = %s",
+                            [task_id],
+                        )
+                    else:
+                        row = {**self._task_row(tx, task_id), "lease_expires_at": None}
+                    expires = row.pop("lease_expires_at")
+                    return {**_task(row), "assignment_id": assignment_id, "lease_expires_at": _text_time(expires)}
             return None
 
         return self.db.write(run)
