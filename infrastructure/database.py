@@ -39,6 +39,11 @@ _CANNOT_CONNECT = {2002, 2003, 2005, 1040, 1203}  # refused, unknown host, too m
 _RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout: InnoDB rolled the statement back
 _ACCESS = {1044, 1045, 1049}  # denied, wrong password, unknown database
 _SCHEMA = {1146, 1054}  # no such table / column
+_READ_ONLY = {1792}  # statement refused in a READ ONLY transaction
+READ_ONLY_REFUSAL = (
+    "The server runs read-only (READ_ONLY=true): the database session refuses every change, and "
+    "nothing was written. Ask whoever runs the server for a writable instance."
+)
 WRITE_ATTEMPTS = 6
 
 
@@ -89,9 +94,12 @@ class Tx:
 class Database:
     """The task database; `read(fn)` and `write(fn)` run fn(Tx) on a pooled connection."""
 
-    def __init__(self, settings: DatabaseSettings, source: str):
+    def __init__(self, settings: DatabaseSettings, source: str, read_only: bool = False):
         self.settings = settings
         self.source = source
+        # Read-only: write() refuses, and the session itself is read-only (MariaDB
+        # SET SESSION TRANSACTION READ ONLY, SQLite query_only), so no SQL path can write.
+        self.read_only = read_only
         self.dialect = "mysql" if settings.kind == "mysql" else "sqlite"
         self._lock = threading.Lock()
         self._pool: Any = None
@@ -118,9 +126,19 @@ class Database:
 
     def write(self, fn: Callable[[Tx], T]) -> T:
         """Run fn in one transaction: all of it lands, or none. Deadlocks are retried."""
+        if self.read_only:
+            raise StorageError(READ_ONLY_REFUSAL)
+        lost_once = False
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 return self._run(fn, write=True)
+            except _Lost as lost:
+                # COMMIT was never sent, so the server rolled the transaction back: running it
+                # again on a new connection is no blind replay. A second loss means it is down.
+                if lost_once:
+                    raise self._unreachable(lost.__cause__, "Nothing was written.") from lost.__cause__
+                lost_once = True
+                log.warning("database connection lost before commit; retrying once on a new connection")
             except _Retry as retry:
                 if attempt == WRITE_ATTEMPTS:
                     raise StorageError(
@@ -129,11 +147,6 @@ class Database:
                     ) from retry.__cause__
                 # Jittered backoff so that the writers that collided do not collide again.
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))
-            except _Lost as lost:
-                raise StorageError(
-                    f"The connection to {self.describe()} was lost before the change was committed, so "
-                    "nothing was written. It is safe to call the tool again."
-                ) from lost.__cause__
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -267,8 +280,12 @@ class Database:
                 s = self.settings
                 self._pool = PooledDB(
                     creator=pymysql,
+                    # A bounded pool: beyond it a call waits for a connection instead of paying
+                    # for a new one (connect + auth) and closing it again; and ten agents with
+                    # one process each stay well under MariaDB's default max_connections (151).
                     mincached=0,
-                    maxcached=8,
+                    maxcached=10,
+                    maxconnections=10,
                     blocking=True,
                     ping=1,  # check on checkout; DBUtils replaces a dead connection with a new one
                     # Roll back on return only a transaction begun and not ended: ours always
@@ -284,6 +301,7 @@ class Database:
                     connect_timeout=s.connect_timeout,
                     read_timeout=60,
                     write_timeout=60,
+                    init_command="SET SESSION TRANSACTION READ ONLY" if self.read_only else None,
                 )
             return self._pool
 
@@ -300,6 +318,8 @@ class Database:
             con.execute("PRAGMA synchronous = NORMAL")
             if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 con.execute("PRAGMA journal_mode = WAL")
+            if self.read_only:
+                con.execute("PRAGMA query_only = ON")
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(
                 f"The SQLite file {path} cannot be opened ({exc}). Check that its directory is writable, "
@@ -327,11 +347,11 @@ class Database:
 
     # ---- error mapping ---------------------------------------------------------------------
 
-    def _unreachable(self, exc: BaseException | None) -> StorageError:
-        reason = str(exc.args[1] if exc is not None and len(getattr(exc, "args", ())) > 1 else exc)
+    def _unreachable(self, exc: BaseException | None, outcome: str = "") -> StorageError:
+        reason = str(exc.args[1] if exc is not None and len(getattr(exc, "args", ())) > 1 else exc or "")
         return StorageError(
-            f"The database {self.describe()} cannot be reached ({reason}). Start it, or fix the setting "
-            f"{self.source}. The server keeps running and uses the database again once it answers."
+            f"The database {self.describe()} cannot be reached ({reason or 'connection lost'}). {outcome + ' ' if outcome else ''}"
+            f"Start it, or fix the setting {self.source}. The server keeps running and uses the database again once it answers."
         )
 
     def _map_mysql(self, exc: Exception) -> Exception:
@@ -341,6 +361,8 @@ class Database:
         text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
         if code in _RETRYABLE:
             return _Retry()
+        if code in _READ_ONLY:
+            return StorageError(READ_ONLY_REFUSAL)
         if code in _CONNECTION_LOST or isinstance(exc, pymysql.err.InterfaceError):
             return _Lost()
         if code in _CANNOT_CONNECT:
@@ -363,6 +385,8 @@ class Database:
 
     def _map_sqlite(self, exc: sqlite3.Error) -> Exception:
         text = str(exc)
+        if self.read_only and "readonly" in text.replace(" ", "").replace("-", ""):
+            return StorageError(READ_ONLY_REFUSAL)
         if isinstance(exc, sqlite3.IntegrityError):
             return Conflict(f"The database refused the change ({text}); nothing was written. Read the task again and retry.")
         if "locked" in text or "busy" in text:

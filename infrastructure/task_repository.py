@@ -322,7 +322,8 @@ class TaskRepository:
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             if parent_task_id is not None:
-                parent = tx.row("SELECT id, status FROM tasks WHERE id = %s", [parent_task_id])
+                # Locked: a parent being completed right now must not gain an open child.
+                parent = self._locked_parent(tx, parent_task_id)
                 wf.check_parent(None, parent, parent_task_id, [])
             task_id = tx.insert(
                 "INSERT INTO tasks (uuid, title, description, type, status, created_by, created_by_type, "
@@ -364,7 +365,7 @@ class TaskRepository:
             self._renew_lease(tx, task_id, actor)
             if "parent_task_id" in fields and fields["parent_task_id"] is not None:
                 pid = fields["parent_task_id"]
-                parent = tx.row("SELECT id, status FROM tasks WHERE id = %s", [pid])
+                parent = self._locked_parent(tx, pid)
                 wf.check_parent(task_id, parent, pid, self._ancestors(tx, pid))
             values: dict[str, Any] = {}
             for key, value in fields.items():
@@ -504,6 +505,11 @@ class TaskRepository:
             [task_id],
         )
         return f"{change['author']} ({change['author_type']})" if change else None
+
+    @staticmethod
+    def _locked_parent(tx: Tx, parent_id: int) -> dict[str, Any] | None:
+        lock = " FOR UPDATE" if tx.dialect == "mysql" else ""  # SQLite writers run one at a time
+        return tx.row(f"SELECT id, status FROM tasks WHERE id = %s{lock}", [parent_id])
 
     def _ancestors(self, tx: Tx, task_id: int) -> list[int]:
         seen: list[int] = []

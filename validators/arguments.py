@@ -46,9 +46,14 @@ def parse_metadata(value: Any, name: str = "metadata") -> dict | None:
             f"{name} must be a JSON object, got {type(value).__name__} {shorten(value)}. "
             "Wrap the value in an object, e.g. {\"tags\": [...]}."
         )
-    encoded = json.dumps(value, ensure_ascii=False)
-    if len(encoded.encode()) > METADATA_MAX_BYTES:
-        raise InvalidInput(f"{name} is {len(encoded.encode())} bytes of JSON; at most {METADATA_MAX_BYTES} are allowed.")
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+    except ValueError as exc:  # NaN/Infinity, or a lone surrogate (UnicodeEncodeError) that JSON cannot store
+        raise InvalidInput(
+            f"{name} holds a value JSON cannot store ({shorten(str(exc), 60)}). Use plain numbers and text."
+        ) from None
+    if size > METADATA_MAX_BYTES:
+        raise InvalidInput(f"{name} is {size} bytes of JSON; at most {METADATA_MAX_BYTES} are allowed.")
     return value
 
 

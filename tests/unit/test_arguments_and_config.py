@@ -67,6 +67,7 @@ def test_database_url_and_db_settings_choose_mariadb_and_hide_the_password():
 def test_relative_sqlite_paths_are_beside_the_server_not_the_working_directory():
     assert parse_database_url("sqlite://data/t.db").sqlite_path == SERVER_DIR / "data" / "t.db"
     assert parse_database_url("sqlite:///abs/t.db").sqlite_path == Path("/abs/t.db")
+    assert parse_database_url("sqlite:////abs/t.db").sqlite_path == Path("/abs/t.db")
 
 
 @pytest.mark.parametrize(
