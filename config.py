@@ -55,6 +55,16 @@ class Config:
     lease_minutes: float = 30.0
     max_attempts: int = 3
     log_level: str = "INFO"
+    read_only: bool = False  # write tools unlisted, database session read-only
+    # HTTP transport (server.py serve --transport http); the command line overrides these.
+    transport: str = "stdio"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8765
+    http_stateless: bool = False
+    # (name, key) pairs: a request's bearer key decides its default actor. Never logged.
+    api_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    allowed_hosts: tuple[str, ...] = ()  # extra Host header values (a load balancer's name)
+    allowed_origins: tuple[str, ...] = ()  # extra browser Origins
 
 
 def default_data_dir(env: Mapping[str, str], platform: str = sys.platform) -> Path:
@@ -93,6 +103,39 @@ def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     raise InvalidInput(f"Setting {key}={raw!r} is not a yes/no value. Use true or false.")
 
 
+API_KEY_MIN_LENGTH = 16
+
+
+def parse_api_keys(raw: str) -> tuple[tuple[str, str], ...]:
+    """`MCP_API_KEYS=alice:key1,ci-bot:key2`: each key's name becomes the actor of its calls."""
+    keys: list[tuple[str, str]] = []
+    for number, entry in enumerate((e.strip() for e in raw.split(",")), start=1):
+        if not entry:
+            continue
+        name, sep, key = entry.partition(":")
+        name, key = name.strip(), key.strip()
+        # Messages name the entry by position and name only: a key never appears in a message.
+        if not sep or not name or not key:
+            raise InvalidInput(
+                f"Setting MCP_API_KEYS, entry {number}, is not name:key. Write MCP_API_KEYS=alice:<key>,ci-bot:<key>."
+            )
+        if len(name) > 100:
+            raise InvalidInput(f"Setting MCP_API_KEYS, entry {number}: the name is longer than 100 characters.")
+        if len(key) < API_KEY_MIN_LENGTH:
+            raise InvalidInput(
+                f"Setting MCP_API_KEYS: the key of {name!r} is shorter than {API_KEY_MIN_LENGTH} characters. Make one with "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'."
+            )
+        if any(key == other for _, other in keys):
+            raise InvalidInput(f"Setting MCP_API_KEYS: {name!r} has the same key as another entry. Give every name its own key.")
+        keys.append((name, key))
+    return tuple(keys)
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
 def _paths(raw: str, relative_to: Path) -> tuple[Path, ...]:
     parts = [p.strip() for p in raw.replace(";", os.pathsep).split(os.pathsep) if p.strip()]
     return tuple((relative_to / Path(p).expanduser()).resolve() for p in parts)
@@ -108,7 +151,8 @@ def parse_database_url(url: str) -> DatabaseSettings:
             "or sqlite:///absolute/path/tasks.db."
         )
     if scheme == "sqlite":
-        path = Path(unquote(rest)).expanduser()
+        # sqlite:///abs and sqlite:////abs (SQLAlchemy's spelling) both mean /abs.
+        path = Path("/" + unquote(rest).lstrip("/") if rest.startswith("/") else unquote(rest)).expanduser()
         if not path.is_absolute():
             path = SERVER_DIR / path
         return DatabaseSettings(kind="sqlite", sqlite_path=path)
@@ -158,6 +202,12 @@ def load_config(env: Mapping[str, str]) -> Config:
     actor_type = env.get("MCP_TASKS_ACTOR_TYPE", "ai").strip() or "ai"
     if actor_type not in ("human", "ai"):
         raise InvalidInput(f"Setting MCP_TASKS_ACTOR_TYPE={actor_type!r} is not allowed. Use human or ai.")
+    transport = (env.get("MCP_TRANSPORT", "").strip() or "stdio").lower()
+    if transport not in ("stdio", "http"):
+        raise InvalidInput(f"Setting MCP_TRANSPORT={transport!r} is not allowed. Use stdio or http.")
+    http_port = int(_number(env, "MCP_HTTP_PORT", 8765, int, 1))
+    if http_port > 65535:
+        raise InvalidInput(f"Setting MCP_HTTP_PORT={http_port} is not a TCP port. Use 1 to 65535.")
     cwd = Path(env.get("PWD") or os.getcwd())
     return Config(
         database=database,
@@ -176,6 +226,14 @@ def load_config(env: Mapping[str, str]) -> Config:
         lease_minutes=_number(env, "LEASE_MINUTES", 30.0, low=0.001),
         max_attempts=int(_number(env, "MAX_ATTEMPTS", 3, int, 1)),
         log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
+        read_only=_flag(env, "READ_ONLY", False),
+        transport=transport,
+        http_host=env.get("MCP_HTTP_HOST", "").strip() or "127.0.0.1",
+        http_port=http_port,
+        http_stateless=_flag(env, "MCP_HTTP_STATELESS", False),
+        api_keys=parse_api_keys(env.get("MCP_API_KEYS", "")),
+        allowed_hosts=_list(env.get("MCP_ALLOWED_HOSTS", "")),
+        allowed_origins=_list(env.get("MCP_ALLOWED_ORIGINS", "")),
     )
 
 

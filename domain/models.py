@@ -66,6 +66,7 @@ FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELLED})
 OPEN_STATUSES = frozenset({TaskStatus.PENDING, TaskStatus.IN_PROGRESS})
 
 # Column lengths of the shared schema; inputs are checked against them before any SQL runs.
+ID_MAX = 2**63 - 1  # the largest id both backends store (SQLite INTEGER, BIGINT)
 TITLE_MAX = 255
 NAME_MAX = 100  # created_by, assignee, assigned_by, executor, model_name, comment author
 TEXT_MAX = 65_535  # TEXT columns (description, notes, request, error_message, comment content)

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from config import Config
 from domain.errors import TaskSystemError
 from domain.models import ActorType
+from tools.http_auth import authenticated_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,8 +85,8 @@ def respond(model: BaseModel) -> CallToolResult:
 
 
 def actor(state: AppState, name: str | None, kind: str | None) -> tuple[str, ActorType]:
-    """Who acts: the caller's name if given, else the configured default."""
-    return (name or state.config.actor), ActorType(kind or state.config.actor_type)
+    """Who acts: the caller's name if given, else the HTTP request's API-key name, else the configured default."""
+    return (name or authenticated_name() or state.config.actor), ActorType(kind or state.config.actor_type)
 
 
 def strip_titles(schema: dict[str, Any]) -> None:

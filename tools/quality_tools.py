@@ -10,7 +10,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from domain.errors import InvalidInput
-from domain.models import NAME_MAX, CommentType
+from domain.models import ID_MAX, NAME_MAX, CommentType
 from infrastructure.contract_loader import ContractCatalog, load_contracts, parse_contract_yaml
 from infrastructure.quality_checker import run_quality_check
 from tools.common import actor, app, respond, tool_errors
@@ -134,10 +134,10 @@ def register_quality_tools(mcp: MCPServer) -> None:
         ctx: Context,
         status: Annotated[Optional[StatusName], Field(description="Only contracts in this status.")] = None,
         search: Annotated[
-            Optional[str], Field(max_length=200, description="Text that must occur in the name, description or a rule id.")
+            Optional[str], Field(max_length=200, description="Text in the name, description or a rule id.")
         ] = None,
     ) -> Annotated[CallToolResult, ContractList]:
-        """List the quality contracts (versioned YAML code rules) quality_check can apply, and any files that failed to load."""
+        """List the quality contracts (versioned YAML code rules) quality_check applies, and files that failed to load."""
         catalog = _catalog(ctx)
         needle = (search or "").strip().lower()
         rows = [
@@ -180,19 +180,19 @@ def register_quality_tools(mcp: MCPServer) -> None:
         ctx: Context,
         path: Annotated[
             str,
-            Field(min_length=1, max_length=4096, description="Directory or file to check, inside QUALITY_ALLOWED_PATHS; a relative path starts at the first allowed directory."),
+            Field(min_length=1, max_length=4096, description="Directory or file inside QUALITY_ALLOWED_PATHS; a relative path starts at the first one."),
         ],
         contract: Annotated[
             Optional[str], Field(max_length=NAME_MAX, description="One contract by name (contracts_list); default: every active contract.")
         ] = None,
         task_id: Annotated[
             Optional[int],
-            Field(ge=1, le=2**63 - 1, description="Store the summary on this task; a task with critical violations cannot be completed."),
+            Field(ge=1, le=ID_MAX, description="Store the summary on this task; a task with critical violations cannot be completed."),
         ] = None,
         format: Annotated[Literal["json", "markdown"], Field(description="json, or markdown for a report a person reads.")] = "json",
         max_violations: Annotated[int, Field(ge=1, le=2000, description="Most violations to list; counts and verdict cover all.")] = 200,
     ) -> Annotated[CallToolResult, QualityReport]:
-        """Check source code against the quality contracts: verdict (rejected, revision_required, approved_with_notes, approved), counts per severity and each violation with file and line. Run it before completing a coding task, with task_id to record it; fix critical violations first. Reads files only."""
+        """Check source code against the quality contracts: verdict, counts per severity, each violation with file and line. Run it with task_id before completing a coding task; critical violations block completion. Reads files only."""
         state = app(ctx)
         catalog = load_contracts(state.config.contracts_dirs)
         contracts = [catalog.get(contract)] if contract else catalog.active()

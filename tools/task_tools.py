@@ -11,7 +11,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from domain.errors import InvalidInput
-from domain.models import NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
+from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
 from tools.common import actor, app, respond, tool_errors
 from validators.arguments import parse_due_date, parse_metadata, require_some_change
 
@@ -21,7 +21,7 @@ ActorTypeName = Literal["human", "ai"]
 ExecutorName = Literal["human", "ollama", "claude", "anthropic_api"]
 AssignmentStatusName = Literal["pending", "accepted", "rejected", "in_progress", "completed"]
 
-TaskId = Annotated[int, Field(ge=1, le=2**63 - 1, description="Task id (from tasks_list).")]
+TaskId = Annotated[int, Field(ge=1, le=ID_MAX, description="Task id (from tasks_list).")]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 Timestamp = Optional[str]
 
@@ -190,7 +190,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         ] = None,
         limit: Annotated[int, Field(ge=1, le=500, description="Page size.")] = 50,
         offset: Annotated[int, Field(ge=0, le=10_000_000, description="Rows to skip (use next_offset).")] = 0,
-        parent_task_id: Annotated[Optional[int], Field(ge=1, description="Only subtasks of this task.")] = None,
+        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Only subtasks of this task.")] = None,
         assignee: Annotated[Optional[Name], Field(description="Only tasks ever assigned to this assignee.")] = None,
     ) -> Annotated[CallToolResult, TaskPage]:
         """List tasks, newest first, with filters and full-text search. Rows are compact; use tasks_get for one task's details."""
@@ -213,7 +213,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX, description="Short task title.")],
         description: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="Full description.")] = None,
         type: Annotated[TypeName, Field(description="Who may do it: human_task, ai_task or mixed.")] = "ai_task",
-        parent_task_id: Annotated[Optional[int], Field(ge=1, description="Make it a subtask of this open task.")] = None,
+        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Make it a subtask of this open task.")] = None,
         due_date: Annotated[Optional[str], Field(max_length=40, description="ISO 8601, e.g. 2026-12-31T17:00:00Z.")] = None,
         metadata: Annotated[Optional[dict[str, Any]], Field(description="JSON object of extra data.")] = None,
         created_by: Annotated[Optional[Name], Field(description="Creator; default: the server's actor.")] = None,
@@ -244,7 +244,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         type: Annotated[Optional[TypeName], Field(description="New type.")] = None,
         due_date: Annotated[Optional[str], Field(max_length=40, description="New ISO 8601 due date; \"\" clears it.")] = None,
         metadata: Annotated[Optional[dict[str, Any]], Field(description="Replaces the metadata object.")] = None,
-        parent_task_id: Annotated[Optional[int], Field(ge=0, description="New parent; 0 makes it top-level.")] = None,
+        parent_task_id: Annotated[Optional[int], Field(ge=0, le=ID_MAX, description="New parent; 0 makes it top-level.")] = None,
         updated_by: Annotated[Optional[Name], Field(description="Who changes it; default: the server's actor.")] = None,
         updated_by_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
         expected_updated_at: Annotated[
@@ -276,7 +276,7 @@ def register_task_tools(mcp: MCPServer) -> None:
     def tasks_status(
         ctx: Context,
         id: TaskId,
-        status: Annotated[StatusName, Field(description="New status; see the workflow in the server instructions.")],
+        status: Annotated[StatusName, Field(description="New status.")],
         updated_by: Annotated[Optional[Name], Field(description="Who changes it; default: the server's actor.")] = None,
         updated_by_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
         expected_updated_at: Annotated[
@@ -316,7 +316,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         id: TaskId,
         response: Annotated[str, Field(min_length=1, max_length=1_000_000, description="The answer or work product.")],
         executor: Annotated[Name, Field(description="Who produced it, e.g. claude.")],
-        executor_type: Annotated[ExecutorName, Field(description="human, ollama, claude or anthropic_api.")],
+        executor_type: Annotated[ExecutorName, Field(description="Kind of executor.")],
         model_name: Annotated[Optional[Name], Field(description="Model used.")] = None,
         status: Annotated[Literal["success", "error", "partial"], Field(description="Outcome.")] = "success",
         tokens_input: Annotated[Optional[int], Field(ge=0, le=4_294_967_295, description="Input tokens.")] = None,
@@ -409,17 +409,17 @@ def register_agent_tools(mcp: MCPServer) -> None:
     @tool_errors
     def tasks_claim(
         ctx: Context,
-        assignee: Annotated[Name, Field(description="You: the name the claim and assignment are recorded under.")],
+        assignee: Annotated[Name, Field(description="Your name; the claim is recorded under it.")],
         assignee_type: Annotated[ExecutorName, Field(description="What you are; decides which task types you may take.")],
         model_name: Annotated[Optional[Name], Field(description="Your model, if an AI.")] = None,
         type: Annotated[Optional[TypeName], Field(description="Only tasks of this type.")] = None,
         search: Annotated[Optional[str], Field(max_length=200, description="Only tasks matching these words.")] = None,
-        parent_task_id: Annotated[Optional[int], Field(ge=1, description="Only subtasks of this task.")] = None,
+        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Only subtasks of this task.")] = None,
         lease_minutes: Annotated[
-            Optional[float], Field(gt=0, le=7 * 24 * 60, description="How long the claim holds (default from config).")
+            Optional[float], Field(gt=0, le=7 * 24 * 60, description="Claim duration; default LEASE_MINUTES.")
         ] = None,
     ) -> Annotated[CallToolResult, Claimed]:
-        """Atomically take the most urgent pending task (earliest due date, then oldest): it becomes in_progress, assigned to you, under a lease. Safe when many agents claim at once. Give it back with tasks_status(id, "pending")."""
+        """Atomically take the most urgent pending task (earliest due date, then oldest) as in_progress, assigned to you under a lease. Safe with many agents. Give it back with tasks_status(id, "pending")."""
         state = app(ctx)
         task = state.repository.claim(
             assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,

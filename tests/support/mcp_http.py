@@ -1,0 +1,97 @@
+"""The server as a subprocess serving streamable HTTP on a free loopback port, and the
+SDK's real client talking to it with a bearer key.
+
+    with http_server(env, "--stateless") as server:     # waits until the port answers
+        async with http_session(server.url, key) as client:
+            await client.call_tool(...)
+    server.stdout_text(), server.stderr_text()            # what the process printed
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.support.mcp_stdio import SERVER
+
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class HttpServer:
+    url: str
+    port: int
+    process: subprocess.Popen
+    stdout_path: Path
+    stderr_path: Path
+    final: dict[str, str] | None = None  # what it printed, kept once it has stopped
+
+    def stdout_text(self) -> str:
+        return self.final["stdout"] if self.final else self.stdout_path.read_text(errors="replace")
+
+    def stderr_text(self) -> str:
+        return self.final["stderr"] if self.final else self.stderr_path.read_text(errors="replace")
+
+
+@contextmanager
+def http_server(env: dict[str, str], *args: str, host: str = "127.0.0.1") -> Iterator[HttpServer]:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="mcp-http-") as tmp:
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, str(SERVER), "--transport", "http", "--host", host, "--port", str(port), *args],
+                env=env, cwd=str(SERVER.parent), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+            )
+        server = HttpServer(f"http://127.0.0.1:{port}/mcp", port, process, out, err)
+        try:
+            _wait_until_listening(server)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+            server.final = {"stdout": server.stdout_text(), "stderr": server.stderr_text()}
+
+
+def _wait_until_listening(server: HttpServer) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise AssertionError(f"the HTTP server exited with {server.process.returncode}:\n{server.stderr_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"the HTTP server did not listen within {START_TIMEOUT} s:\n{server.stderr_text()}")
+
+
+@asynccontextmanager
+async def http_session(url: str, key: str | None, mode: str = "legacy") -> AsyncIterator[Client]:
+    """A connected client; `mode="legacy"` is the initialize handshake (sessions unless the
+    server is stateless), `"auto"` lets the SDK pick the newest protocol both sides speak."""
+    import httpx2
+
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120)) as http:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+            yield client

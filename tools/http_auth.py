@@ -1,0 +1,55 @@
+"""Bearer API keys for the HTTP transport, and who the current request acts for.
+
+`MCP_API_KEYS=alice:<key>,ci-bot:<key>`: a request that presents one of the keys as
+`Authorization: Bearer <key>` is let in as that key's name; any other request gets 401
+from the SDK's bearer middleware before the MCP layer sees it, so it reads and writes
+nothing. The name is the request's principal (the access token's client_id and subject):
+the SDK binds an HTTP session to the principal that opened it, and `tools.common.actor`
+records it as created_by / updated_by / author when a call names nobody.
+
+Keys are compared in constant time: both sides are hashed to equal length first and
+every configured key is compared, so neither the timing nor an early exit tells a
+caller how much of a key was right or which key came close.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Iterable
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
+class ApiKeyVerifier:
+    """A `mcp.server.auth.provider.TokenVerifier` over a fixed set of named keys."""
+
+    def __init__(self, keys: Iterable[tuple[str, str]]):
+        self._keys = [(name, _digest(key)) for name, key in keys]
+        if not self._keys:
+            raise ValueError("ApiKeyVerifier needs at least one (name, key) pair")
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        presented = _digest(token)
+        found: str | None = None
+        for name, key in self._keys:
+            if hmac.compare_digest(presented, key) and found is None:
+                found = name
+        if found is None:
+            return None
+        # The key itself is not kept on the token: nothing downstream can log it.
+        return AccessToken(token=f"api-key:{found}", client_id=found, subject=found, scopes=[])
+
+
+def authenticated_name() -> str | None:
+    """The key name of the HTTP request being served; None over stdio or in-process.
+
+    The SDK's auth middleware puts the verified token in a context variable that the
+    request's handler task (and the worker thread of a sync tool) inherits.
+    """
+    token = get_access_token()
+    return token.client_id if token is not None else None
