@@ -22,7 +22,7 @@ log = logging.getLogger("mcp-tasks")
 
 INSTRUCTIONS = """Task system shared by people and AI agents (MariaDB/SQLite).
 Workflow: pending → in_progress → completed | failed | cancelled; in_progress → pending releases a task; failed → pending retries; completed and cancelled are final.
-Typical loop: tasks_list(status="pending", type="ai_task") → tasks_get(id) → tasks_status(id, "in_progress") → work → tasks_result(...) → tasks_status(id, "completed").
+Typical loop: tasks_claim(assignee, assignee_type) takes the most urgent pending task atomically (safer than tasks_list → tasks_status(id, "in_progress") when several agents work) → work → quality_check(path, task_id) for code → tasks_result(...) → tasks_status(id, "completed").
 Every change is recorded in the task's history (tasks_get shows it). Refusals say what to do next."""
 
 
@@ -38,6 +38,7 @@ def build_server(config: Config, *, http_url: str | None = None):
     from infrastructure.task_repository import TaskRepository
     from tools.common import AppState, strip_titles
     from tools.lean_schema import lean_input_schema
+    from tools.quality_tools import register_quality_tools
     from tools.resources import register_prompts, register_resources
     from tools.task_tools import register_agent_tools, register_task_tools
 
@@ -81,12 +82,7 @@ def build_server(config: Config, *, http_url: str | None = None):
     )
     register_task_tools(mcp)
     register_agent_tools(mcp)
-    try:
-        from tools.quality_tools import register_quality_tools
-    except ImportError:  # the quality tools are optional while they are being built
-        register_quality_tools = None
-    if register_quality_tools:
-        register_quality_tools(mcp)
+    register_quality_tools(mcp)
     register_resources(mcp, current_state)
     if config.read_only:
         # Not even listed: an agent cannot call, or spend context on, what it may not use.
@@ -125,6 +121,7 @@ def cmd_init_db(config: Config) -> int:
 
 def cmd_doctor(config: Config) -> int:
     """One line per check, OK or FAIL with the fix; exit 1 when anything failed."""
+    from infrastructure.contract_loader import load_contracts
     from infrastructure.database import Database
     from infrastructure.ollama_client import OllamaClient
 
@@ -144,17 +141,12 @@ def cmd_doctor(config: Config) -> int:
     with OllamaClient(config.ollama_host, min(config.ollama_timeout, 10)) as client:
         ok, text = client.check(config.ollama_model)
     lines.append((ok, text.removeprefix("OK ").removeprefix("FAIL ")))
-    try:
-        from infrastructure.contract_loader import load_contracts
-
-        catalog = load_contracts(config.contracts_dirs)
-        problems = [f"{e['file']}: {e['reason']}" for e in catalog.load_errors]
-        lines.append(
-            (not problems, f"contracts: {len(catalog.contracts)} loaded from {', '.join(map(str, config.contracts_dirs))}"
-             + (f"; problems: {'; '.join(problems)} (fix the file or CONTRACTS_DIR)" if problems else ""))
-        )
-    except ImportError:
-        lines.append((False, "contracts: the contract loader is not installed"))
+    catalog = load_contracts(config.contracts_dirs)
+    problems = [f"{e['file']}: {e['reason']}" for e in catalog.load_errors]
+    lines.append(
+        (not problems, f"contracts: {len(catalog.contracts)} loaded from {', '.join(map(str, config.contracts_dirs))}"
+         + (f"; problems: {'; '.join(problems)} (fix the file or CONTRACTS_DIR)" if problems else ""))
+    )
     for ok, text in lines:
         print(f"{'OK  ' if ok else 'FAIL'} {text}")
     return 0 if all(ok for ok, _ in lines) else 1
