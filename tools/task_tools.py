@@ -25,6 +25,13 @@ TaskId = Annotated[int, Field(ge=1, le=ID_MAX, description="Task id (from tasks_
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 Timestamp = Optional[str]
 
+# Shared by tasks_update and tasks_status.
+UpdatedBy = Annotated[Optional[Name], Field(description="Who changes it; default: the server's actor.")]
+UpdatedByType = Annotated[Optional[ActorTypeName], Field(description="human or ai.")]
+ExpectedUpdatedAt = Annotated[
+    Optional[str], Field(max_length=40, description="updated_at you read; refuses if it changed since.")
+]
+
 READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
 DELETE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
@@ -245,11 +252,9 @@ def register_task_tools(mcp: MCPServer) -> None:
         due_date: Annotated[Optional[str], Field(max_length=40, description="New ISO 8601 due date; \"\" clears it.")] = None,
         metadata: Annotated[Optional[dict[str, Any]], Field(description="Replaces the metadata object.")] = None,
         parent_task_id: Annotated[Optional[int], Field(ge=0, le=ID_MAX, description="New parent; 0 makes it top-level.")] = None,
-        updated_by: Annotated[Optional[Name], Field(description="Who changes it; default: the server's actor.")] = None,
-        updated_by_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
-        expected_updated_at: Annotated[
-            Optional[str], Field(max_length=40, description="updated_at you read; refuses if it changed since.")
-        ] = None,
+        updated_by: UpdatedBy = None,
+        updated_by_type: UpdatedByType = None,
+        expected_updated_at: ExpectedUpdatedAt = None,
     ) -> Annotated[CallToolResult, Task]:
         """Change a task's fields (not its status: use tasks_status). Give at least one field."""
         fields: dict[str, Any] = {}
@@ -277,11 +282,9 @@ def register_task_tools(mcp: MCPServer) -> None:
         ctx: Context,
         id: TaskId,
         status: Annotated[StatusName, Field(description="New status.")],
-        updated_by: Annotated[Optional[Name], Field(description="Who changes it; default: the server's actor.")] = None,
-        updated_by_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
-        expected_updated_at: Annotated[
-            Optional[str], Field(max_length=40, description="updated_at you read; refuses if it changed since.")
-        ] = None,
+        updated_by: UpdatedBy = None,
+        updated_by_type: UpdatedByType = None,
+        expected_updated_at: ExpectedUpdatedAt = None,
     ) -> Annotated[CallToolResult, Task]:
         """Move a task through the workflow: pending→in_progress|cancelled; in_progress→completed|failed|cancelled|pending; failed→pending|cancelled. Atomic: if another agent moved it first, this is refused."""
         state = app(ctx)
