@@ -76,6 +76,36 @@ class Tx:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
+    def rows_within(self, seconds: float, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]] | None:
+        """rows() of a SELECT, or None when it ran longer than `seconds` (and was stopped).
+
+        MariaDB: SET STATEMENT max_statement_time=... FOR SELECT (error 1969 when it fires;
+        MySQL would take the optimizer hint /*+ MAX_EXECUTION_TIME(ms) */, error 3024).
+        SQLite: a progress handler that interrupts the statement past the deadline.
+        """
+        if self.dialect == "mysql":
+            import pymysql
+
+            try:
+                return self.rows(f"SET STATEMENT max_statement_time={seconds:.3f} FOR {sql}", params)
+            except pymysql.err.MySQLError as exc:  # 188 arrives as InternalError, 1969 as OperationalError
+                # 1969 max_statement_time; 188 the same interrupt surfacing from inside InnoDB full-text
+                # search ("Operation was interrupted by end user"); 3024 is MySQL's MAX_EXECUTION_TIME.
+                if exc.args and exc.args[0] in (1969, 188, 3024):
+                    return None
+                raise
+        con = self._cursor.connection
+        deadline = time.monotonic() + seconds
+        con.set_progress_handler(lambda: time.monotonic() > deadline, 2000)
+        try:
+            return self.rows(sql, params)
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                return None
+            raise
+        finally:
+            con.set_progress_handler(None, 0)
+
     def row(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params)
         return found[0] if found else None

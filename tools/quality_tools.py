@@ -11,11 +11,10 @@ from pydantic import BaseModel, Field
 
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, CommentType
-from infrastructure.contract_loader import ContractCatalog, load_contracts, parse_contract_yaml
-from infrastructure.quality_checker import run_quality_check
 from tools.common import actor, app, respond, tool_errors
-from validators.contract_rules import Contract
-from validators.quality_report import format_markdown, summarise
+
+# The contract engine (loader, rules, checker, report: ~9 ms of imports) is imported on the
+# first quality call, not at start-up: every client launch pays for what is imported here.
 
 StatusName = Literal["draft", "active", "deprecated"]
 SeverityName = Literal["critical", "major", "minor", "info"]
@@ -112,7 +111,7 @@ class QualityReport(BaseModel):
     report: Optional[str] = Field(default=None, description="The Markdown report, when format='markdown'.")
 
 
-def _row(contract: Contract) -> ContractRow:
+def _row(contract: "Contract") -> ContractRow:
     summary = contract.summary()
     description = summary["description"]
     if len(description) > DESCRIPTION_PREVIEW:
@@ -123,7 +122,9 @@ def _row(contract: Contract) -> ContractRow:
     )
 
 
-def _catalog(ctx: Context) -> ContractCatalog:
+def _catalog(ctx: Context) -> "ContractCatalog":
+    from infrastructure.contract_loader import load_contracts
+
     return load_contracts(app(ctx).config.contracts_dirs)
 
 
@@ -161,6 +162,8 @@ def register_quality_tools(mcp: MCPServer) -> None:
         if (name is None) == (yaml is None):
             raise InvalidInput("Give exactly one of name (a contract in CONTRACTS_DIR) or yaml (the text of a contract).")
         if yaml is not None:
+            from infrastructure.contract_loader import parse_contract_yaml
+
             contract, errors = parse_contract_yaml(yaml)
             return respond(ContractValidation(
                 valid=contract is not None, contract=_row(contract) if contract else None, file=None,
@@ -194,6 +197,10 @@ def register_quality_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, QualityReport]:
         """Check source code against the quality contracts: verdict, counts per severity, each violation with file and line. Run it with task_id before completing a coding task; critical violations block completion. Reads files only."""
         state = app(ctx)
+        from infrastructure.contract_loader import load_contracts
+        from infrastructure.quality_checker import run_quality_check
+        from validators.quality_report import format_markdown, summarise
+
         catalog = load_contracts(state.config.contracts_dirs)
         contracts = [catalog.get(contract)] if contract else catalog.active()
         if task_id is not None:

@@ -58,6 +58,7 @@ class TaskPage(BaseModel):
     total: int = Field(description="Matching tasks; a lower bound when total_exact is false.")
     total_exact: bool
     next_offset: Optional[int] = Field(description="offset of the next page; null on the last page.")
+    next_cursor: Optional[str] = Field(default=None, description="cursor of the next page (same cost at any depth); null on the last page.")
 
 
 class Task(BaseModel):
@@ -199,11 +200,12 @@ def register_task_tools(mcp: MCPServer) -> None:
         offset: Annotated[int, Field(ge=0, le=10_000_000, description="Rows to skip (use next_offset).")] = 0,
         parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Only subtasks of this task.")] = None,
         assignee: Annotated[Optional[Name], Field(description="Only tasks ever assigned to this assignee.")] = None,
+        cursor: Annotated[Optional[str], Field(max_length=200, description="next_cursor of the previous page; replaces offset.")] = None,
     ) -> Annotated[CallToolResult, TaskPage]:
         """List tasks, newest first, with filters and full-text search. Rows are compact; use tasks_get for one task's details."""
         page = app(ctx).repository.list_tasks(
             status=status, type=type, search=search, parent_task_id=parent_task_id,
-            assignee=assignee, limit=limit, offset=offset,
+            assignee=assignee, limit=limit, offset=offset, cursor=cursor,
         )
         return respond(TaskPage(**page))
 

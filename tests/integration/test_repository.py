@@ -298,3 +298,54 @@ def test_two_threads_racing_for_a_task_one_wins_one_learns_who(repo, database):
         assert outcomes.count("won") == 1
         loser = next(o for o in outcomes if o != "won")
         assert "already in_progress" in loser and "agent-" in loser
+
+
+def test_cursor_pages_through_every_task_once_in_list_order(repo):
+    ids = [make(repo, f"Task {i}")["id"] for i in range(7)]
+    seen, cursor = [], None
+    while True:
+        page = repo.list_tasks(limit=3, cursor=cursor)
+        seen += [t["id"] for t in page["tasks"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
+    assert [t["id"] for t in repo.list_tasks(limit=7)["tasks"]] == seen
+
+
+def test_a_cursor_that_is_not_one_is_refused(repo):
+    with pytest.raises(InvalidInput, match="cursor"):
+        repo.list_tasks(cursor="not-a-cursor!")
+
+
+def test_offset_pages_and_cursor_pages_agree_with_filters(repo):
+    for i in range(6):
+        make(repo, f"Task {i}", type=TaskType.MIXED if i % 2 else TaskType.AI_TASK)
+    by_offset = repo.list_tasks(type="mixed", limit=2, offset=2)["tasks"]
+    first = repo.list_tasks(type="mixed", limit=2)
+    by_cursor = repo.list_tasks(type="mixed", limit=2, cursor=first["next_cursor"])["tasks"]
+    assert [t["id"] for t in by_offset] == [t["id"] for t in by_cursor]
+
+
+def test_a_common_word_search_returns_the_newest_matches(repo):
+    ids = [make(repo, f"alpha job {i}")["id"] for i in range(60)]
+    make(repo, "beta job")
+    page = repo.list_tasks(search="alpha", limit=50)
+    assert [t["id"] for t in page["tasks"]] == ids[::-1][:50]
+    assert page["total"] >= 60 or not page["total_exact"]
+    rest = repo.list_tasks(search="alpha", limit=50, cursor=page["next_cursor"])
+    assert [t["id"] for t in rest["tasks"]] == ids[::-1][50:]
+
+
+def test_statistics_follow_new_and_deleted_results(repo):
+    task = make(repo)
+    assert repo.statistics()["results"] == 0
+    for _ in range(2):
+        repo.add_result(
+            task["id"], response="r", executor="c", executor_type=ExecutorType.CLAUDE, model_name="m", status=ResultStatus.SUCCESS,
+            tokens_input=1, tokens_output=1, cost_usd=None, error_message=None, request=None, duration_ms=None, actor_type=AI,
+        )
+        assert repo.statistics()["tokens_total"] == 2 * (_ + 1)
+    repo.delete_task(task["id"], actor="a", actor_type=AI)
+    stats = repo.statistics()
+    assert (stats["results"], stats["tokens_total"], stats["models"]) == (0, 0, [])
