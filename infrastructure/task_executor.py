@@ -111,7 +111,6 @@ class TaskExecutor:
                 f"{error} Stored as result #{stored['result_id']} ({status.value}, {len(text)} characters); "
                 f"task {run.task_id} is now {stored['task_status']}. Fix the cause and call tasks_execute again to retry."
             )
-        total = (tokens_in or 0) + (tokens_out or 0) if tokens_in is not None or tokens_out is not None else None
         return {
             "state": "finished",
             "task_id": run.task_id,
@@ -125,7 +124,7 @@ class TaskExecutor:
             "response_chars": len(text),
             "tokens_input": tokens_in,
             "tokens_output": tokens_out,
-            "tokens_total": total,
+            "tokens_total": stored["tokens_total"],
             "duration_ms": duration_ms,
             "cost_usd": cost_usd(run.model, tokens_in, tokens_out, self.prices),
             "note": stored["note"] or None,

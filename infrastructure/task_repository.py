@@ -136,6 +136,12 @@ def like_pattern(word: str) -> str:
     return "%" + word.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
 
 
+def _like_clauses(words: list[str]) -> tuple[list[str], list[str]]:
+    """One condition per search word (it must occur in title or description), with its parameters."""
+    parts = ["(title LIKE %s ESCAPE '!' OR description LIKE %s ESCAPE '!')"] * len(words)
+    return parts, [p for w in words for p in (like_pattern(w),) * 2]
+
+
 class TaskRepository:
     def __init__(self, db: Database, *, quality_gate: bool = True, lease_minutes: float = 30.0, max_attempts: int = 3):
         self.db = db
@@ -246,8 +252,8 @@ class TaskRepository:
           MariaDB has no cheap count, so it runs the index plan under a time cap and falls back.
         """
         words = search_words(search)
-        like_sql = " AND ".join("(title LIKE %s ESCAPE '!' OR description LIKE %s ESCAPE '!')" for _ in words)
-        like_params = [p for w in words for p in (like_pattern(w),) * 2]
+        like_parts, like_params = _like_clauses(words)
+        like_sql = " AND ".join(like_parts)
         fts = self._fulltext_clause(tx, words)
         columns = self._list_columns(tx)
         rows = None
@@ -344,9 +350,9 @@ class TaskRepository:
             if fts is not None:
                 where.append(fts[0])
                 params.append(fts[1])
-            for word in words:
-                where.append("(title LIKE %s ESCAPE '!' OR description LIKE %s ESCAPE '!')")
-                params.extend([like_pattern(word)] * 2)
+            like_parts, like_params = _like_clauses(words)
+            where.extend(like_parts)
+            params.extend(like_params)
         return where, params
 
     def _has_fulltext(self, tx: Tx) -> bool:
@@ -749,20 +755,9 @@ class TaskRepository:
                 "SELECT id FROM task_assignments WHERE task_id = %s AND assignee = %s ORDER BY id DESC LIMIT 1",
                 [task_id, executor],
             )
-            total = (tokens_input or 0) + (tokens_output or 0) if tokens_input is not None or tokens_output is not None else None
-            result_id = tx.insert(
-                "INSERT INTO task_results (task_id, assignment_id, executor, executor_type, model_name, request, response, "
-                "request_timestamp, response_timestamp, duration_ms, tokens_input, tokens_output, tokens_total, cost_usd, "
-                f"status, error_message, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, {tx.now}, {tx.now}, %s, %s, %s, %s, %s, %s, %s, {tx.now})",
-                [
-                    task_id, assignment["id"] if assignment else None, executor, executor_type.value, model_name, request,
-                    response, duration_ms, tokens_input, tokens_output, total, cost_usd, status.value, error_message,
-                ],
-            )
-            tokens = f", {total} tokens" if total is not None else ""
-            self._history(
-                tx, task_id, executor, actor_type, CommentType.RESULT,
-                f"Result ({status.value}) by {executor}{tokens}", {"result_id": result_id, "status": status.value},
+            result_id, _ = self._insert_result(
+                tx, task_id, assignment["id"] if assignment else None, executor, executor_type, actor_type, model_name,
+                request, response, None, duration_ms, tokens_input, tokens_output, cost_usd, status, error_message,
             )
             tx.execute(f"UPDATE tasks SET {tx.touch} WHERE id = %s", [task_id])
             return _normalise(tx.row("SELECT * FROM task_results WHERE id = %s", [result_id]))
@@ -812,6 +807,47 @@ class TaskRepository:
             return {**_normalise(row), "metadata": _json(row["metadata"])}
 
         return self.db.write(run)
+
+    @staticmethod
+    def _insert_active_assignment(
+        tx: Tx, task_id: int, assignee: str, assignee_type: ExecutorType, model_name: str | None,
+        assigned_by: str, assigned_by_type: ActorType, notes: str,
+    ) -> int:
+        """An assignment that is already being worked on (a claim, a model run): in_progress, accepted now."""
+        return tx.insert(
+            "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, assigned_by_type, "
+            f"status, assigned_at, accepted_at, notes) VALUES (%s, %s, %s, %s, %s, %s, 'in_progress', {tx.now}, {tx.now}, %s)",
+            [task_id, assignee, assignee_type.value, model_name, assigned_by, assigned_by_type.value, notes],
+        )
+
+    def _insert_result(
+        self, tx: Tx, task_id: int, assignment_id: int | None, executor: str, executor_type: ExecutorType,
+        actor_type: ActorType, model_name: str | None, request: str | None, response: str, requested_at: str | None,
+        duration_ms: int | None, tokens_input: int | None, tokens_output: int | None, cost_usd: float | None,
+        status: ResultStatus, error_message: str | None, *, show_duration: bool = False,
+    ) -> tuple[int, int | None]:
+        """A task_results row (tokens_total computed) and its history comment; (result id, tokens_total).
+
+        requested_at: when the request went out (database clock, read at the start); None means now.
+        """
+        total = (tokens_input or 0) + (tokens_output or 0) if tokens_input is not None or tokens_output is not None else None
+        requested = "%s" if requested_at is not None else tx.now
+        result_id = tx.insert(
+            "INSERT INTO task_results (task_id, assignment_id, executor, executor_type, model_name, request, response, "
+            "request_timestamp, response_timestamp, duration_ms, tokens_input, tokens_output, tokens_total, cost_usd, "
+            f"status, error_message, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, {requested}, {tx.now}, "
+            f"%s, %s, %s, %s, %s, %s, %s, {tx.now})",
+            [task_id, assignment_id, executor, executor_type.value, model_name, request, response,
+             *([requested_at] if requested_at is not None else []), duration_ms, tokens_input, tokens_output, total,
+             cost_usd, status.value, error_message],
+        )
+        tokens = f", {total} tokens" if total is not None else ""
+        took = f", {duration_ms} ms" if show_duration else ""
+        self._history(
+            tx, task_id, executor, actor_type, CommentType.RESULT,
+            f"Result ({status.value}) by {executor}{tokens}{took}", {"result_id": result_id, "status": status.value},
+        )
+        return result_id, total
 
     def _history(
         self, tx: Tx, task_id: int, author: str, author_type: ActorType, comment_type: CommentType | str,
@@ -986,10 +1022,8 @@ class TaskRepository:
                     )
                     if won != 1:
                         continue
-                    assignment_id = tx.insert(
-                        "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, assigned_by_type, "
-                        f"status, assigned_at, accepted_at, notes) VALUES (%s, %s, %s, %s, %s, %s, 'in_progress', {tx.now}, {tx.now}, %s)",
-                        [task_id, assignee, assignee_type.value, model_name, assignee, actor_type.value, "claimed with tasks_claim"],
+                    assignment_id = self._insert_active_assignment(
+                        tx, task_id, assignee, assignee_type, model_name, assignee, actor_type, "claimed with tasks_claim"
                     )
                     self._take_lease(tx, task_id, assignee, actor_type.value, assignment_id, seconds)
                     self._history(
@@ -1040,10 +1074,8 @@ class TaskRepository:
                     "(tasks_get shows it), or cancel the task."
                 )
             holder = f"{model} (ollama)"[:100]
-            assignment_id = tx.insert(
-                "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, assigned_by_type, "
-                f"status, assigned_at, accepted_at, notes) VALUES (%s, %s, 'ollama', %s, %s, %s, 'in_progress', {tx.now}, {tx.now}, %s)",
-                [task_id, holder, model[:100], actor, actor_type.value, "tasks_execute"],
+            assignment_id = self._insert_active_assignment(
+                tx, task_id, holder, ExecutorType.OLLAMA, model[:100], actor, actor_type, "tasks_execute"
             )
             self._history(tx, task_id, actor, actor_type, CommentType.ASSIGNMENT, f"Executing on {model} (ollama)", {"assignment_id": assignment_id})
             if status == TaskStatus.FAILED:
@@ -1090,18 +1122,9 @@ class TaskRepository:
             row = tx.row(f"SELECT id, status FROM tasks WHERE id = %s{' FOR UPDATE' if tx.dialect == 'mysql' else ''}", [task_id])
             if row is None:
                 raise NotFound(f"Task {task_id} was deleted while the model ran; its result (status {status.value}) was not stored.")
-            total = (tokens_input or 0) + (tokens_output or 0) if tokens_input is not None or tokens_output is not None else None
-            result_id = tx.insert(
-                "INSERT INTO task_results (task_id, assignment_id, executor, executor_type, model_name, request, response, "
-                "request_timestamp, response_timestamp, duration_ms, tokens_input, tokens_output, tokens_total, cost_usd, "
-                f"status, error_message, created_at) VALUES (%s, %s, %s, 'ollama', %s, %s, %s, %s, {tx.now}, %s, %s, %s, %s, %s, %s, %s, {tx.now})",
-                [task_id, assignment_id, holder, model[:100], request, response, started_at, duration_ms,
-                 tokens_input, tokens_output, total, cost_usd, status.value, error_message],
-            )
-            tokens = f", {total} tokens" if total is not None else ""
-            self._history(
-                tx, task_id, holder, ActorType.AI, CommentType.RESULT,
-                f"Result ({status.value}) by {holder}{tokens}, {duration_ms} ms", {"result_id": result_id, "status": status.value},
+            result_id, total = self._insert_result(
+                tx, task_id, assignment_id, holder, ExecutorType.OLLAMA, ActorType.AI, model[:100], request, response,
+                started_at, duration_ms, tokens_input, tokens_output, cost_usd, status, error_message, show_duration=True,
             )
             note = ""
             current = TaskStatus(row["status"])
@@ -1128,7 +1151,7 @@ class TaskRepository:
                 if current == TaskStatus.IN_PROGRESS:
                     self._move(tx, task_id, current, TaskStatus.FAILED, holder, ActorType.AI, note=f" ({status.value} result #{result_id})")
             task_status = tx.value("SELECT status FROM tasks WHERE id = %s", [task_id])
-            return {"result_id": result_id, "task_status": task_status, "note": note}
+            return {"result_id": result_id, "tokens_total": total, "task_status": task_status, "note": note}
 
         return self.db.write(run)
 
