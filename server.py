@@ -7,15 +7,17 @@ stdout belongs to the protocol: every log line goes to stderr.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
 from config import Config, config_from_environment
 from domain.errors import TaskSystemError
+
+if TYPE_CHECKING:
+    import argparse
 
 VERSION = "0.1.0"
 log = logging.getLogger("mcp-tasks")
@@ -244,7 +246,7 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
     return 0
 
 
-def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+def cmd_serve(config: Config, args: argparse.Namespace | None) -> int:
     changes = {}
     if getattr(args, "read_only", False):
         changes["read_only"] = True
@@ -277,12 +279,16 @@ Settings come from the environment and .env beside server.py; see .env.example."
 
 
 def _port(text: str) -> int:
+    import argparse
+
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)")
     return int(text)
 
 
 def _serve_options(parser: argparse.ArgumentParser) -> None:
+    import argparse
+
     # SUPPRESS: an option given before `serve` is not reset by the subcommand's own default.
     parser.add_argument("--transport", choices=("stdio", "http"), default=argparse.SUPPRESS,
                         help="stdio (default; MCP_TRANSPORT) or streamable HTTP")
@@ -297,6 +303,8 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="server.py", description="mcp-tasks: task tools for AI agents over MCP.",
         usage="%(prog)s [serve] [--transport {stdio,http}] [--host HOST] [--port PORT] [--stateless] [--read-only]\n"
@@ -317,12 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command not in (None, "serve") and any(
-        hasattr(args, option) for option in ("transport", "host", "port", "stateless", "read_only")
-    ):
-        parser.error("--transport, --host, --port, --stateless and --read-only belong to serve")
+    argv = sys.argv[1:] if argv is None else argv
+    args = None  # plain `server.py`, what MCP clients start: no argparse (its import and parser are ~7 ms of a cold start)
+    if argv:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command not in (None, "serve") and any(
+            hasattr(args, option) for option in ("transport", "host", "port", "stateless", "read_only")
+        ):
+            parser.error("--transport, --host, --port, --stateless and --read-only belong to serve")
+    command = getattr(args, "command", None)
 
     try:
         config = config_from_environment()
@@ -332,11 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _setup_logging(config)
     try:
-        if args.command == "init-db":
+        if command == "init-db":
             return cmd_init_db(config)
-        if args.command == "doctor":
+        if command == "doctor":
             return cmd_doctor(config)
-        if args.command == "call":
+        if command == "call":
             return cmd_call(config, args.tool, args.arguments)
         return cmd_serve(config, args)
     except TaskSystemError as exc:

@@ -114,6 +114,46 @@ def test_get_shows_assignments_results_comments_subtasks_and_parent(repo):
     assert [c["comment_type"] for c in full["comments"]] == ["status_change", "assignment", "status_change", "result"]
 
 
+def test_get_bounds_comments_and_response_and_keeps_each_list_in_id_order(repo):
+    from infrastructure.task_repository import GET_COMMENTS_MAX, GET_RESPONSE_CHARS
+
+    task = make(repo, "Busy", metadata={"k": [1, 2]}, due_date=datetime(2026, 12, 31, 17, 0))
+    subtasks = [make(repo, f"Sub {i}", parent_task_id=task["id"])["id"] for i in range(3)]
+    move(repo, subtasks[1], "in_progress")
+    for i in range(GET_COMMENTS_MAX + 5):
+        repo.add_comment(task["id"], content=f"note {i}", author="bob", author_type="human", metadata={"i": i})
+    for text in ("x" * (GET_RESPONSE_CHARS + 7), "short", "y" * GET_RESPONSE_CHARS):
+        repo.add_result(
+            task["id"], response=text, executor="llama", executor_type=ExecutorType.OLLAMA, model_name="llama3",
+            status=ResultStatus.SUCCESS, tokens_input=3, tokens_output=4, cost_usd=0.000125, error_message=None,
+            request="r", duration_ms=9, actor_type=AI,
+        )
+    full = repo.get_task(task["id"])
+    assert (full["title"], full["metadata"], full["due_date"]) == ("Busy", {"k": [1, 2]}, "2026-12-31T17:00:00")
+    assert full["parent"] is None
+    assert full["subtasks"] == [
+        {"id": subtasks[0], "title": "Sub 0", "status": "pending"},
+        {"id": subtasks[1], "title": "Sub 1", "status": "in_progress"},
+        {"id": subtasks[2], "title": "Sub 2", "status": "pending"},
+    ]
+    # The newest GET_COMMENTS_MAX, oldest first; the 3 result history rows are the newest.
+    assert full["comments_truncated"] and len(full["comments"]) == GET_COMMENTS_MAX
+    ids = [c["id"] for c in full["comments"]]
+    assert ids == sorted(ids)
+    assert [c["content"] for c in full["comments"][:2]] == ["note 8", "note 9"]
+    assert full["comments"][0]["metadata"] == {"i": 8}
+    assert [c["comment_type"] for c in full["comments"][-3:]] == ["result"] * 3
+    responses = [(len(r["response"]), r["response_truncated"]) for r in full["results"]]
+    assert responses == [(GET_RESPONSE_CHARS, True), (5, False), (GET_RESPONSE_CHARS, False)]
+    first = full["results"][0]
+    assert (first["tokens_total"], first["cost_usd"], first["duration_ms"]) == (7, 0.000125, 9)
+    assert isinstance(first["cost_usd"], float) and isinstance(first["tokens_input"], int)
+    assert datetime.fromisoformat(first["created_at"]) and len(first["request_timestamp"]) == 26
+    assert full["created_at"] == repo.list_tasks(search="Busy")["tasks"][0]["created_at"]
+    with pytest.raises(NotFound, match="Task 999999 does not exist"):
+        repo.get_task(999_999)
+
+
 def test_update_changes_fields_clears_due_date_and_records_history(repo):
     task = make(repo, due_date=datetime(2026, 1, 1))
     updated = repo.update_task(
