@@ -40,6 +40,7 @@ def build_server(config: Config, *, http_url: str | None = None):
     from infrastructure.task_repository import TaskRepository
     from tools.common import AppState, strip_titles
     from tools.lean_schema import lean_input_schema
+    from tools.output_schemas import publish as publish_output_schemas
     from tools.quality_tools import register_quality_tools
     from tools.resources import register_prompts, register_resources
     from tools.task_tools import register_agent_tools, register_task_tools
@@ -93,11 +94,11 @@ def build_server(config: Config, *, http_url: str | None = None):
                 mcp.remove_tool(tool.name)
     else:
         register_prompts(mcp)  # both prompts walk an agent through writes
-    for tool in mcp._tool_manager.list_tools():
+    tools = mcp._tool_manager.list_tools()
+    for tool in tools:
         strip_titles(tool.parameters)
         lean_input_schema(tool.parameters)
-        if tool.output_schema:
-            strip_titles(tool.output_schema)
+    publish_output_schemas(tools)
     return mcp
 
 

@@ -129,7 +129,7 @@ def _catalog(ctx: Context) -> "ContractCatalog":
 
 
 def register_quality_tools(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ, structured_output=False)
     @tool_errors
     def contracts_list(
         ctx: Context,
@@ -149,7 +149,7 @@ def register_quality_tools(mcp: MCPServer) -> None:
         ]
         return respond(ContractList(contracts=rows, total=len(rows), load_errors=[LoadError(**e) for e in catalog.load_errors]))
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ, structured_output=False)
     @tool_errors
     def contracts_validate(
         ctx: Context,
@@ -177,7 +177,7 @@ def register_quality_tools(mcp: MCPServer) -> None:
         contract = catalog.get(name)
         return respond(ContractValidation(valid=True, contract=_row(contract), file=contract.source, errors=[]))
 
-    @mcp.tool(annotations=CHECK)
+    @mcp.tool(annotations=CHECK, structured_output=False)
     @tool_errors
     def quality_check(
         ctx: Context,

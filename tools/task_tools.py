@@ -186,7 +186,7 @@ def _title(value: str) -> str:
 
 
 def register_task_tools(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ, structured_output=False)
     @tool_errors
     def tasks_list(
         ctx: Context,
@@ -209,13 +209,13 @@ def register_task_tools(mcp: MCPServer) -> None:
         )
         return respond(TaskPage(**page))
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ, structured_output=False)
     @tool_errors
     def tasks_get(ctx: Context, id: TaskId) -> Annotated[CallToolResult, TaskDetail]:
         """Get one task with its assignments, results, comment history, subtasks and parent."""
         return respond(TaskDetail(**app(ctx).repository.get_task(id)))
 
-    @mcp.tool(annotations=WRITE)
+    @mcp.tool(annotations=WRITE, structured_output=False)
     @tool_errors
     def tasks_create(
         ctx: Context,
@@ -243,7 +243,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         )
         return respond(Task(**task))
 
-    @mcp.tool(annotations=WRITE)
+    @mcp.tool(annotations=WRITE, structured_output=False)
     @tool_errors
     def tasks_update(
         ctx: Context,
@@ -278,7 +278,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         task = state.repository.update_task(id, fields, actor=who, actor_type=kind, expected_updated_at=expected_updated_at)
         return respond(Task(**task))
 
-    @mcp.tool(annotations=WRITE)
+    @mcp.tool(annotations=WRITE, structured_output=False)
     @tool_errors
     def tasks_status(
         ctx: Context,
@@ -294,7 +294,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         task = state.repository.set_status(id, TaskStatus(status), actor=who, actor_type=kind, expected_updated_at=expected_updated_at)
         return respond(Task(**task))
 
-    @mcp.tool(annotations=WRITE)
+    @mcp.tool(annotations=WRITE, structured_output=False)
     @tool_errors
     def tasks_assign(
         ctx: Context,
@@ -314,7 +314,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         )
         return respond(Assignment(**assignment))
 
-    @mcp.tool(annotations=WRITE)
+    @mcp.tool(annotations=WRITE, structured_output=False)
     @tool_errors
     def tasks_result(
         ctx: Context,
@@ -343,7 +343,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         )
         return respond(Result(**result))
 
-    @mcp.tool(annotations=DELETE)
+    @mcp.tool(annotations=DELETE, structured_output=False)
     @tool_errors
     def tasks_delete(
         ctx: Context,
@@ -355,13 +355,13 @@ def register_task_tools(mcp: MCPServer) -> None:
         who, kind = actor(state, deleted_by, None)
         return respond(Deleted(**state.repository.delete_task(id, actor=who, actor_type=kind)))
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ, structured_output=False)
     @tool_errors
     def tasks_statistics(ctx: Context) -> Annotated[CallToolResult, Statistics]:
         """Counts by status and type; tokens and cost over all results; usage per model."""
         return respond(Statistics(**app(ctx).repository.statistics()))
 
-    @mcp.tool(annotations=WRITE)
+    @mcp.tool(annotations=WRITE, structured_output=False)
     @tool_errors
     def tasks_comment(
         ctx: Context,
@@ -410,7 +410,7 @@ class Execution(BaseModel):
 def register_agent_tools(mcp: MCPServer) -> None:
     """The tools beyond the spec's CRUD: claiming work and running it on a local model."""
 
-    @mcp.tool(annotations=WRITE)
+    @mcp.tool(annotations=WRITE, structured_output=False)
     @tool_errors
     def tasks_claim(
         ctx: Context,
@@ -439,7 +439,10 @@ def register_agent_tools(mcp: MCPServer) -> None:
             message=f"Task {task['id']} is yours until {expires}; record work with tasks_result, then tasks_status.",
         ))
 
-    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True))
+    @mcp.tool(
+        annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True),
+        structured_output=False,
+    )
     @tool_errors
     async def tasks_execute(
         ctx: Context,

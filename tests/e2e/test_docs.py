@@ -1,4 +1,4 @@
-"""The README's tool table is generated from tools/list; this keeps them in step."""
+"""Generated files stay in step with the code: the README tool table, the stored output schemas."""
 import subprocess
 import sys
 from pathlib import Path
@@ -19,3 +19,14 @@ def test_ci_runs_the_readme_test_command():
     command = "python3 -m venv .venv && .venv/bin/pip install -q -r requirements-dev.txt && .venv/bin/python -m pytest"
     assert readme.count(command) >= 1
     assert command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_stored_output_schemas_match_the_result_models():
+    sys.path.insert(0, str(ROOT / "docs"))
+    from output_schemas import all_tools
+
+    from tools.output_schemas import SCHEMA_FILE, generate
+
+    assert SCHEMA_FILE.read_text() == generate(all_tools()), (
+        "tools/output_schemas.json is stale: run .venv/bin/python docs/output_schemas.py"
+    )
