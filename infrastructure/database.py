@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import logging
 import random
-import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 from config import DatabaseSettings
 from domain.errors import Conflict, InvalidInput, OutcomeUnknown, StorageError, TaskSystemError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 log = logging.getLogger(__name__)
 logging.getLogger("yoyo").setLevel(logging.WARNING)  # one line per applied step is noise on stderr
@@ -94,6 +96,8 @@ class Tx:
                 if exc.args and exc.args[0] in (1969, 188, 3024):
                     return None
                 raise
+        import sqlite3
+
         con = self._cursor.connection
         deadline = time.monotonic() + seconds
         con.set_progress_handler(lambda: time.monotonic() > deadline, 2000)
@@ -185,10 +189,7 @@ class Database:
                 self._pool.close()
                 self._pool = None
             for con in self._sqlite_connections:
-                try:
-                    con.close()
-                except sqlite3.Error:
-                    pass
+                _quietly(con.close)
             self._sqlite_connections.clear()
 
     def health(self) -> tuple[int, list[str]]:
@@ -273,6 +274,8 @@ class Database:
             _quietly(con.close)  # back to the pool
 
     def _run_sqlite(self, con: sqlite3.Connection, fn: Callable[[Tx], T], write: bool) -> T:
+        import sqlite3
+
         cursor = con.cursor()
         try:
             if write:
@@ -339,6 +342,8 @@ class Database:
         con = getattr(self._local, "con", None)
         if con is not None:
             return con
+        import sqlite3  # only SQLite servers pay for it, and only on their first call
+
         path = self.settings.sqlite_path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -414,6 +419,8 @@ class Database:
         return StorageError(f"The database {self.describe()} reported an error ({text}); nothing was written.")
 
     def _map_sqlite(self, exc: sqlite3.Error) -> Exception:
+        import sqlite3
+
         text = str(exc)
         if self.read_only and "readonly" in text.replace(" ", "").replace("-", ""):
             return StorageError(READ_ONLY_REFUSAL)
