@@ -6,7 +6,7 @@ import pytest
 
 from config import load_config
 from domain.errors import InvalidInput
-from server import is_loopback, transport_security
+from server_commands import is_loopback, transport_security
 from tools.http_auth import ApiKeyVerifier
 
 KEY_A = "a" * 24
