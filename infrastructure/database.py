@@ -8,9 +8,12 @@ errors (`raise ... from exc`), so no other module needs to know a driver error c
   BEGIN ... COMMIT, so no transaction (and no metadata lock) stays open between calls. The
   pool pings a connection when it is handed out and replaces a dead one, which is how a
   restarted server is reconnected without `ping(reconnect=True)`.
-- SQLite: one connection per worker thread (the SDK runs sync tools in a thread pool, and
-  a sqlite3 connection must not be shared across threads), WAL, foreign keys on, a busy
-  timeout, and BEGIN IMMEDIATE for writes so two writers queue instead of deadlocking.
+- SQLite: a small pool too. Each call takes an idle connection (or opens one) and gives
+  it back, so one connection serves one call at a time whichever worker thread runs it.
+  (One connection per thread leaked: the SDK's worker threads end after 10 s idle, and
+  each left an open connection behind.) WAL, foreign keys on, a busy timeout, BEGIN
+  IMMEDIATE for writes so two writers queue instead of deadlocking, and a 64 MiB page
+  cache per connection, since a pooled connection keeps its cache from call to call.
 
 Nothing connects at import or construction time; drivers are imported on first use.
 """
@@ -47,6 +50,8 @@ READ_ONLY_REFUSAL = (
     "nothing was written. Ask whoever runs the server for a writable instance."
 )
 WRITE_ATTEMPTS = 6
+SQLITE_IDLE_MAX = 4  # idle SQLite connections kept; more are opened while more calls run at once
+SQLITE_CACHE_KIB = 64 * 1024  # page cache per SQLite connection
 
 
 class Tx:
@@ -137,8 +142,7 @@ class Database:
         self.dialect = "mysql" if settings.kind == "mysql" else "sqlite"
         self._lock = threading.Lock()
         self._pool: Any = None
-        self._local = threading.local()
-        self._sqlite_connections: list[sqlite3.Connection] = []
+        self._sqlite_idle: list[sqlite3.Connection] = []
         self._schema_lock = threading.Lock()
         self._schema_checked = False
 
@@ -188,9 +192,9 @@ class Database:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
-            for con in self._sqlite_connections:
+            for con in self._sqlite_idle:
                 _quietly(con.close)
-            self._sqlite_connections.clear()
+            self._sqlite_idle.clear()
 
     def health(self) -> tuple[int, list[str]]:
         """For doctor: how many tasks there are, and which of the server's tables are missing."""
@@ -222,10 +226,13 @@ class Database:
             folder = SQL_DIR / "mariadb"
         try:
             backend = get_backend(url)
-            migrations = read_migrations(str(folder))
-            with backend.lock():
-                pending = backend.to_apply(migrations)
-                backend.apply_migrations(pending)
+            try:
+                migrations = read_migrations(str(folder))
+                with backend.lock():
+                    pending = backend.to_apply(migrations)
+                    backend.apply_migrations(pending)
+            finally:
+                backend.connection.close()  # yoyo keeps it open otherwise, for the life of the process
             return [m.id for m in pending]
         except TaskSystemError:
             raise
@@ -238,7 +245,10 @@ class Database:
         con = self._connect()
         if self.dialect == "mysql":
             return self._run_mysql(con, fn, write)
-        return self._run_sqlite(con, fn, write)
+        try:
+            return self._run_sqlite(con, fn, write)
+        finally:
+            self._release_sqlite(con)
 
     def _run_mysql(self, con: Any, fn: Callable[[Tx], T], write: bool) -> T:
         import pymysql
@@ -339,18 +349,24 @@ class Database:
             return self._pool
 
     def _sqlite_connection(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is not None:
-            return con
+        with self._lock:
+            if self._sqlite_idle:
+                return self._sqlite_idle.pop()
         import sqlite3  # only SQLite servers pay for it, and only on their first call
 
         path = self.settings.sqlite_path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(str(path), timeout=self.settings.connect_timeout, isolation_level=None)
+            # check_same_thread=False: a pooled connection moves between worker threads, one call at a time.
+            con = sqlite3.connect(
+                str(path), timeout=self.settings.connect_timeout, isolation_level=None, check_same_thread=False
+            )
             con.execute("PRAGMA foreign_keys = ON")
             con.execute("PRAGMA busy_timeout = 5000")
             con.execute("PRAGMA synchronous = NORMAL")
+            # 64 MiB instead of SQLite's 2 MiB: at a million tasks the statistics index alone is
+            # ~50 MB, and where the OS keeps little file cache every call read it from disk again.
+            con.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 con.execute("PRAGMA journal_mode = WAL")
             if self.read_only:
@@ -360,18 +376,26 @@ class Database:
                 f"The SQLite file {path} cannot be opened ({exc}). Check that its directory is writable, "
                 f"or point {self.source.split(' ')[0]} at another file."
             ) from exc
-        with self._lock:
-            self._sqlite_connections.append(con)
-        with self._schema_lock:  # held through the migration: parallel first calls wait for it
-            if not self._schema_checked:
-                if self._sqlite_schema_behind(con):
-                    # A newcomer with nothing configured gets a working file on first use,
-                    # and an upgraded server brings its file up to date.
-                    log.info("creating or upgrading the task schema in %s", path)
-                    self.migrate()
-                self._schema_checked = True
-        self._local.con = con
+        try:
+            with self._schema_lock:  # held through the migration: parallel first calls wait for it
+                if not self._schema_checked:
+                    if self._sqlite_schema_behind(con):
+                        # A newcomer with nothing configured gets a working file on first use,
+                        # and an upgraded server brings its file up to date.
+                        log.info("creating or upgrading the task schema in %s", path)
+                        self.migrate()
+                    self._schema_checked = True
+        except BaseException:
+            con.close()
+            raise
         return con
+
+    def _release_sqlite(self, con: sqlite3.Connection) -> None:
+        with self._lock:
+            if len(self._sqlite_idle) < SQLITE_IDLE_MAX:
+                self._sqlite_idle.append(con)
+                return
+        _quietly(con.close)  # more calls ran at once than the pool keeps
 
     @staticmethod
     def _sqlite_schema_behind(con: sqlite3.Connection) -> bool:

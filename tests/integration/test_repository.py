@@ -389,3 +389,43 @@ def test_statistics_follow_new_and_deleted_results(repo):
     repo.delete_task(task["id"], actor="a", actor_type=AI)
     stats = repo.statistics()
     assert (stats["results"], stats["tokens_total"], stats["models"]) == (0, 0, [])
+
+
+def test_sqlite_connections_stay_few_however_many_threads_call(tmp_path):
+    """The SDK runs each call on a worker thread, and its idle threads end after 10 s:
+    connections must outlive threads in a bounded pool, not pile up one per thread."""
+    import os
+
+    from config import load_config
+    from infrastructure.database import SQLITE_IDLE_MAX
+
+    path = tmp_path / "tasks.db"
+    config = load_config({"DATABASE_URL": f"sqlite://{path}"})
+    db = Database(config.database, config.database_source)
+    repo = TaskRepository(db)
+    task = make(repo)
+
+    def open_files() -> int:  # each open connection holds the write-ahead log open once
+        wal = f"{path}-wal"
+        return sum(1 for fd in os.listdir("/proc/self/fd") if os.path.realpath(f"/proc/self/fd/{fd}") == wal)
+
+    seen = []
+    for _ in range(30):  # one short-lived thread per call, as after each idle pause
+        worker = threading.Thread(target=lambda: seen.append(repo.get_task(task["id"])["title"]))
+        worker.start()
+        worker.join()
+    barrier = threading.Barrier(8)
+
+    def together():
+        barrier.wait()
+        seen.append(repo.get_task(task["id"])["title"])
+
+    workers = [threading.Thread(target=together) for _ in range(8)]  # more at once than the pool keeps
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert seen == ["Write the report"] * 38
+    assert 1 <= open_files() <= SQLITE_IDLE_MAX
+    db.close()
+    assert open_files() == 0
