@@ -429,3 +429,50 @@ def test_sqlite_connections_stay_few_however_many_threads_call(tmp_path):
     assert 1 <= open_files() <= SQLITE_IDLE_MAX
     db.close()
     assert open_files() == 0
+
+
+def test_mariadb_connections_that_died_right_after_use_are_replaced_for_reads_and_writes(mariadb_url):
+    """The pool pings only connections idle for a second; a server restart within that second
+    must still cost no call: the first statement fails, and the retry gets a live connection."""
+    from urllib.parse import quote
+
+    from config import parse_database_url
+    from tests.conftest import empty_mariadb
+    from tests.support.tcp_proxy import TcpProxy
+
+    empty_mariadb(mariadb_url)
+    s = parse_database_url(mariadb_url)
+    proxy = TcpProxy(s.host, s.port).start()
+    settings = parse_database_url(f"mysql://{quote(s.user)}:{quote(s.password)}@127.0.0.1:{proxy.port}/{s.name}")
+    db = Database(settings, "DATABASE_URL")
+    repo = TaskRepository(db)
+    try:
+        task = make(repo, "Survives a blip")
+        barrier = threading.Barrier(5)
+
+        def read_together():
+            barrier.wait()
+            repo.get_task(task["id"])
+
+        workers = [threading.Thread(target=read_together) for _ in range(5)]  # five pooled connections, all just used
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        for step in ("read", "write", "claim", "read"):
+            proxy.stop()  # every pooled connection dies, well within the second
+            proxy.start()
+            if step == "read":
+                assert repo.get_task(task["id"])["title"] == "Survives a blip"
+            elif step == "write":
+                assert repo.add_comment(task["id"], content="after the blip", author="bob", author_type="human")
+            else:
+                claimed = repo.claim(
+                    assignee="agent-9", assignee_type=ExecutorType.CLAUDE, model_name=None, type=None, search=None,
+                    parent_task_id=None, lease_minutes=None, actor_type=AI,
+                )
+                assert claimed is not None and claimed["id"] == task["id"]
+        assert repo.get_task(task["id"])["status"] == "in_progress"
+    finally:
+        db.close()
+        proxy.stop()
