@@ -451,14 +451,14 @@ class TaskRepository:
         task["subtasks"] = sorted((_ref(r) for r in found["subtask"]), key=lambda r: r["id"])
         task["assignments"] = sorted((_normalise(r) for r in found["assignment"]), key=lambda r: r["id"])
         results = []
-        for r in sorted(found["result"], key=lambda r: int(r["id"])):
+        for r in sorted(found["result"], key=lambda r: r["id"]):
             r = _normalise(r)
             r["response_truncated"] = r["response"] is not None and len(r["response"]) > GET_RESPONSE_CHARS
             if r["response_truncated"]:
                 r["response"] = r["response"][:GET_RESPONSE_CHARS]
             results.append(r)
         task["results"] = results
-        comments = sorted(found["comment"], key=lambda r: int(r["id"]))  # the newest GET_COMMENTS_MAX + 1
+        comments = sorted(found["comment"], key=lambda r: r["id"])  # the newest GET_COMMENTS_MAX + 1
         task["comments_truncated"] = len(comments) > GET_COMMENTS_MAX
         task["comments"] = [{**_normalise(c), "metadata": _json(c["metadata"])} for c in comments[-GET_COMMENTS_MAX:]]
         return task
