@@ -373,6 +373,28 @@ class Database:
         with self._lock:
             if self._sqlite_idle:
                 return self._sqlite_idle.pop()
+        if self._schema_checked:
+            return self._open_sqlite()
+        # The first connection sets the file up (WAL, then the schema) while parallel first
+        # calls wait: switching to WAL while another connection holds the new file fails at
+        # once with "database is locked", whatever the busy timeout.
+        with self._schema_lock:
+            con = self._open_sqlite()
+            if self._schema_checked:
+                return con
+            try:
+                if self._sqlite_schema_behind(con):
+                    # A newcomer with nothing configured gets a working file on first use,
+                    # and an upgraded server brings its file up to date.
+                    log.info("creating or upgrading the task schema in %s", self.settings.sqlite_path)
+                    self.migrate()
+                self._schema_checked = True
+            except BaseException:
+                con.close()
+                raise
+            return con
+
+    def _open_sqlite(self) -> sqlite3.Connection:
         import sqlite3  # only SQLite servers pay for it, and only on their first call
 
         path = self.settings.sqlite_path
@@ -388,8 +410,7 @@ class Database:
             # 64 MiB instead of SQLite's 2 MiB: at a million tasks the statistics index alone is
             # ~50 MB, and where the OS keeps little file cache every call read it from disk again.
             con.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-            if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                con.execute("PRAGMA journal_mode = WAL")
+            self._wal(con)
             if self.read_only:
                 con.execute("PRAGMA query_only = ON")
         except (OSError, sqlite3.Error) as exc:
@@ -397,19 +418,23 @@ class Database:
                 f"The SQLite file {path} cannot be opened ({exc}). Check that its directory is writable, "
                 f"or point {self.source.split(' ')[0]} at another file."
             ) from exc
-        try:
-            with self._schema_lock:  # held through the migration: parallel first calls wait for it
-                if not self._schema_checked:
-                    if self._sqlite_schema_behind(con):
-                        # A newcomer with nothing configured gets a working file on first use,
-                        # and an upgraded server brings its file up to date.
-                        log.info("creating or upgrading the task schema in %s", path)
-                        self.migrate()
-                    self._schema_checked = True
-        except BaseException:
-            con.close()
-            raise
         return con
+
+    @staticmethod
+    def _wal(con: sqlite3.Connection) -> None:
+        """Switch a new file to WAL. Another process doing the same at that moment makes
+        SQLite answer "database is locked" at once, not after the busy timeout: try again."""
+        import sqlite3
+
+        for attempt in range(50):
+            try:
+                if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    con.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.02)
 
     def _release_sqlite(self, con: sqlite3.Connection) -> None:
         with self._lock:

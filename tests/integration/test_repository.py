@@ -476,3 +476,33 @@ def test_mariadb_connections_that_died_right_after_use_are_replaced_for_reads_an
     finally:
         db.close()
         proxy.stop()
+
+
+def test_parallel_first_calls_on_a_new_sqlite_file_all_succeed(tmp_path):
+    """A client may send its first calls at once: one sets the new file up (WAL, schema),
+    the others wait. (Two connections switching a new file to WAL together get "database
+    is locked" at once, whatever the busy timeout: seen once from a fresh clone.)"""
+    from config import load_config
+
+    for attempt in range(10):
+        config = load_config({"DATABASE_URL": f"sqlite://{tmp_path / str(attempt) / 'tasks.db'}"})
+        db = Database(config.database, config.database_source)
+        repo = TaskRepository(db)
+        barrier = threading.Barrier(8)
+        outcomes: list = []
+
+        def first_call(i):
+            barrier.wait()
+            try:
+                outcomes.append(make(repo, f"Task {i}")["id"] if i % 2 else repo.statistics()["total"])
+            except Exception as exc:  # noqa: BLE001 - the test reports every failure
+                outcomes.append(exc)
+
+        workers = [threading.Thread(target=first_call, args=(i,)) for i in range(8)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+        assert repo.list_tasks()["total"] == 4
+        db.close()
