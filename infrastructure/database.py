@@ -70,6 +70,8 @@ class Tx:
             if dialect == "mysql"
             else "updated_at = max(strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', updated_at, '+0.001 seconds'))"
         )
+        # Row locks for a read inside a write; SQLite needs none: BEGIN IMMEDIATE lets one writer in at a time.
+        self.for_update = " FOR UPDATE" if dialect == "mysql" else ""
 
     def _run(self, sql: str, params: Iterable[Any]) -> Any:
         if self.dialect == "sqlite":

@@ -464,8 +464,7 @@ class TaskRepository:
         return task
 
     def _task_row(self, tx: Tx, task_id: int, lock: bool = False) -> dict[str, Any]:
-        suffix = " FOR UPDATE" if lock and tx.dialect == "mysql" else ""
-        row = tx.row(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s{suffix}", [task_id])
+        row = tx.row(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s{tx.for_update if lock else ''}", [task_id])
         if row is None:
             raise NotFound(f"Task {task_id} does not exist. Find ids with tasks_list (e.g. search=...).")
         return row
@@ -561,7 +560,7 @@ class TaskRepository:
         def run(tx: Tx) -> dict[str, Any]:
             if parent_task_id is not None:
                 # Locked: a parent being completed right now must not gain an open child.
-                parent = self._locked_parent(tx, parent_task_id)
+                parent = self._locked_status(tx, parent_task_id)
                 wf.check_parent(None, parent, parent_task_id, [])
             task_id = tx.insert(
                 "INSERT INTO tasks (uuid, title, description, type, status, created_by, created_by_type, "
@@ -603,7 +602,7 @@ class TaskRepository:
             self._renew_lease(tx, task_id, actor)
             if "parent_task_id" in fields and fields["parent_task_id"] is not None:
                 pid = fields["parent_task_id"]
-                parent = self._locked_parent(tx, pid)
+                parent = self._locked_status(tx, pid)
                 wf.check_parent(task_id, parent, pid, self._ancestors(tx, pid))
             values: dict[str, Any] = {}
             for key, value in fields.items():
@@ -727,7 +726,7 @@ class TaskRepository:
     def _holder(self, tx: Tx, task_id: int) -> str | None:
         if self._has_leases(tx):
             lease = tx.row(
-                f"SELECT holder, holder_type, expires_at FROM task_leases WHERE task_id = %s AND holder IS NOT NULL", [task_id]
+                "SELECT holder, holder_type, expires_at FROM task_leases WHERE task_id = %s AND holder IS NOT NULL", [task_id]
             )
             if lease:
                 return f"{lease['holder']} ({lease['holder_type']}, lease until {_text_time(lease['expires_at'])})"
@@ -745,9 +744,9 @@ class TaskRepository:
         return f"{change['author']} ({change['author_type']})" if change else None
 
     @staticmethod
-    def _locked_parent(tx: Tx, parent_id: int) -> dict[str, Any] | None:
-        lock = " FOR UPDATE" if tx.dialect == "mysql" else ""  # SQLite writers run one at a time
-        return tx.row(f"SELECT id, status FROM tasks WHERE id = %s{lock}", [parent_id])
+    def _locked_status(tx: Tx, task_id: int) -> dict[str, Any] | None:
+        """A task's id and status, its row locked until the transaction ends; None if it is gone."""
+        return tx.row(f"SELECT id, status FROM tasks WHERE id = %s{tx.for_update}", [task_id])
 
     def _ancestors(self, tx: Tx, task_id: int) -> list[int]:
         seen: list[int] = []
@@ -986,9 +985,9 @@ class TaskRepository:
         """If the task's lease has run out: back to pending (or failed after max attempts). True if reaped."""
         if not self._has_leases(tx):
             return False
-        lock = " FOR UPDATE" if tx.dialect == "mysql" else ""
         lease = tx.row(
-            f"SELECT holder, holder_type, attempts FROM task_leases WHERE task_id = %s AND expires_at < {tx.now}{lock}", [task_id]
+            f"SELECT holder, holder_type, attempts FROM task_leases WHERE task_id = %s AND expires_at < {tx.now}{tx.for_update}",
+            [task_id],
         )
         status = tx.value("SELECT status FROM tasks WHERE id = %s", [task_id])
         if not lease:
@@ -1018,8 +1017,7 @@ class TaskRepository:
             ]
 
         def reap(tx: Tx, task_id: int) -> bool:
-            lock = " FOR UPDATE" if tx.dialect == "mysql" else ""
-            if tx.value(f"SELECT id FROM tasks WHERE id = %s{lock}", [task_id]) is None:
+            if tx.value(f"SELECT id FROM tasks WHERE id = %s{tx.for_update}", [task_id]) is None:
                 return False  # deleted meanwhile; its lease row went with it
             return self._reap_one(tx, task_id)
 
@@ -1180,7 +1178,7 @@ class TaskRepository:
         """Store the run's result; settle the assignment and the task in the same transaction."""
 
         def run(tx: Tx) -> dict[str, Any]:
-            row = tx.row(f"SELECT id, status FROM tasks WHERE id = %s{' FOR UPDATE' if tx.dialect == 'mysql' else ''}", [task_id])
+            row = self._locked_status(tx, task_id)
             if row is None:
                 raise NotFound(f"Task {task_id} was deleted while the model ran; its result (status {status.value}) was not stored.")
             result_id, total = self._insert_result(
