@@ -37,6 +37,26 @@ def table_counts(db: Database) -> dict[str, int]:
     )
 
 
+def at_once(n: int, call) -> list:
+    """call(i) on n threads released together: each result, or the exception it raised, in order of i."""
+    barrier = threading.Barrier(n)
+    outcomes: list = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = call(i)
+        except Exception as exc:  # noqa: BLE001 - the caller asserts on every outcome
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
 def test_created_task_is_pending_with_uuid_metadata_and_history(repo):
     task = make(repo, metadata={"priority": "high", "tags": ["a"]}, due_date=datetime(2026, 12, 31, 17, 0))
     assert task["status"] == "pending" and len(task["uuid"]) == 36
@@ -278,7 +298,8 @@ def test_delete_reports_what_went_and_frees_the_subtasks(repo, database):
 
 
 def test_statistics_count_statuses_types_tokens_and_models(repo):
-    a, b = make(repo), make(repo, type=TaskType.MIXED)
+    a = make(repo)
+    make(repo, type=TaskType.MIXED)
     move(repo, a["id"], "in_progress")
     for tokens, duration in ((100, 1000), (50, 3000)):
         repo.add_result(
@@ -319,25 +340,11 @@ def test_two_threads_racing_for_a_task_one_wins_one_learns_who(repo, database):
     """Threads of one process share the pool; each call gets its own connection."""
     for _ in range(5):
         task = make(repo)
-        outcomes: list[str] = []
-        barrier = threading.Barrier(2)
-
-        def claim(name: str) -> None:
-            barrier.wait()
-            try:
-                move(repo, task["id"], "in_progress", actor=name)
-                outcomes.append("won")
-            except Conflict as exc:
-                outcomes.append(str(exc))
-
-        threads = [threading.Thread(target=claim, args=(n,)) for n in ("agent-a", "agent-b")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert outcomes.count("won") == 1
-        loser = next(o for o in outcomes if o != "won")
-        assert "already in_progress" in loser and "agent-" in loser
+        outcomes = at_once(2, lambda i: move(repo, task["id"], "in_progress", actor=("agent-a", "agent-b")[i]))
+        assert sum(not isinstance(o, Exception) for o in outcomes) == 1
+        loser = next(o for o in outcomes if isinstance(o, Exception))
+        assert isinstance(loser, Conflict), loser
+        assert "already in_progress" in str(loser) and "agent-" in str(loser)
 
 
 def test_cursor_pages_through_every_task_once_in_list_order(repo):
@@ -414,17 +421,7 @@ def test_sqlite_connections_stay_few_however_many_threads_call(tmp_path):
         worker = threading.Thread(target=lambda: seen.append(repo.get_task(task["id"])["title"]))
         worker.start()
         worker.join()
-    barrier = threading.Barrier(8)
-
-    def together():
-        barrier.wait()
-        seen.append(repo.get_task(task["id"])["title"])
-
-    workers = [threading.Thread(target=together) for _ in range(8)]  # more at once than the pool keeps
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    seen += at_once(8, lambda i: repo.get_task(task["id"])["title"])  # more at once than the pool keeps
     assert seen == ["Write the report"] * 38
     assert 1 <= open_files() <= SQLITE_IDLE_MAX
     db.close()
@@ -448,17 +445,8 @@ def test_mariadb_connections_that_died_right_after_use_are_replaced_for_reads_an
     repo = TaskRepository(db)
     try:
         task = make(repo, "Survives a blip")
-        barrier = threading.Barrier(5)
-
-        def read_together():
-            barrier.wait()
-            repo.get_task(task["id"])
-
-        workers = [threading.Thread(target=read_together) for _ in range(5)]  # five pooled connections, all just used
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
+        titles = at_once(5, lambda i: repo.get_task(task["id"])["title"])  # five pooled connections, all just used
+        assert titles == ["Survives a blip"] * 5
         for step in ("read", "write", "claim", "read"):
             proxy.stop()  # every pooled connection dies, well within the second
             proxy.start()
@@ -488,21 +476,7 @@ def test_parallel_first_calls_on_a_new_sqlite_file_all_succeed(tmp_path):
         config = load_config({"DATABASE_URL": f"sqlite://{tmp_path / str(attempt) / 'tasks.db'}"})
         db = Database(config.database, config.database_source)
         repo = TaskRepository(db)
-        barrier = threading.Barrier(8)
-        outcomes: list = []
-
-        def first_call(i):
-            barrier.wait()
-            try:
-                outcomes.append(make(repo, f"Task {i}")["id"] if i % 2 else repo.statistics()["total"])
-            except Exception as exc:  # noqa: BLE001 - the test reports every failure
-                outcomes.append(exc)
-
-        workers = [threading.Thread(target=first_call, args=(i,)) for i in range(8)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
+        outcomes = at_once(8, lambda i: make(repo, f"Task {i}")["id"] if i % 2 else repo.statistics()["total"])
         assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
         assert repo.list_tasks()["total"] == 4
         db.close()
