@@ -200,8 +200,8 @@ async def bench_server(args, results: dict, facts: dict) -> None:
                              calls=min(slow, args.calls), warmup=min(args.warmup, 3))
             if on("offset"):
                 await r.case("tasks_list offset 0", "tasks_list", lambda i: {"limit": 50, "offset": 0}, calls=min(slow, args.calls))
-                last = await r.case("tasks_list offset end", "tasks_list", lambda i: {"limit": 50, "offset": deep},
-                                    calls=min(slow, args.calls), warmup=min(args.warmup, 3))
+                await r.case("tasks_list offset end", "tasks_list", lambda i: {"limit": 50, "offset": deep},
+                             calls=min(slow, args.calls), warmup=min(args.warmup, 3))
                 if "cursor" in list_params:
                     # The keyset cursor of the page just before the deep one, taken from an offset call.
                     before = await session.call_tool("tasks_list", {"limit": 50, "offset": max(0, deep - 50)})

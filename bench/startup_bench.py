@@ -54,20 +54,23 @@ def _cpu_ms(pid: int) -> float:
     return total / 1e6
 
 
+# What a client sends first: initialize, then (after its answer) initialized and tools/list.
+INITIALIZE = (json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "startup-bench", "version": "1"}}}) + "\n").encode()
+LIST_TOOLS = b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n{"jsonrpc":"2.0","id":2,"method":"tools/list"}\n'
+
+
 def measure(argv: list[str], env: dict[str, str]) -> dict[str, float]:
-    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "startup-bench", "version": "1"}}}
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=str(REPO))
     try:
-        proc.stdin.write((json.dumps(init) + "\n").encode())
+        proc.stdin.write(INITIALIZE)
         proc.stdin.flush()
         line = proc.stdout.readline()
         t_init = time.perf_counter() - t0
         if b'"result"' not in line:
             raise RuntimeError(f"{argv}: initialize failed: {line[:300]!r}")
-        proc.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
-        proc.stdin.write(b'{"jsonrpc":"2.0","id":2,"method":"tools/list"}\n')
+        proc.stdin.write(LIST_TOOLS)
         proc.stdin.flush()
         line = proc.stdout.readline()
         t_list = time.perf_counter() - t0

@@ -19,11 +19,8 @@ import re
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-PROTOCOL = "2025-11-25"
+from startup_bench import BENCH, INITIALIZE, LIST_TOOLS, REPO
 
 
 def instructions(argv: list[str], env: dict[str, str]) -> tuple[int, int]:
@@ -33,13 +30,11 @@ def instructions(argv: list[str], env: dict[str, str]) -> tuple[int, int]:
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/out", *argv],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(REPO),
         )
-        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "startup-instructions", "version": "1"}}}
-        proc.stdin.write((json.dumps(init) + "\n").encode())
+        proc.stdin.write(INITIALIZE)
         proc.stdin.flush()
         if b'"result"' not in proc.stdout.readline():
             raise RuntimeError(f"{argv}: initialize failed")
-        proc.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n{"jsonrpc":"2.0","id":2,"method":"tools/list"}\n')
+        proc.stdin.write(LIST_TOOLS)
         proc.stdin.flush()
         tools = len(json.loads(proc.stdout.readline())["result"]["tools"])
         proc.stdin.close()

@@ -53,9 +53,12 @@ def publish(tools: list[Any]) -> None:
 
 def generate(tools: list[Any]) -> str:
     """The file's text for these tools, built from the models (what the file must hold)."""
-    schemas = {}
+    schemas: dict[str, dict[str, Any]] = {}
+    models: dict[str, type[BaseModel]] = {}
     for tool in tools:
         model = result_model(tool)
-        if schemas.setdefault(model.__name__, build_schema(model)) != build_schema(model):
+        if models.setdefault(model.__name__, model) is not model:
             raise TypeError(f"two result models are named {model.__name__}; the file keys them by name")
+        if model.__name__ not in schemas:
+            schemas[model.__name__] = build_schema(model)
     return json.dumps(dict(sorted(schemas.items())), indent=1, sort_keys=True) + "\n"

@@ -3,7 +3,7 @@ call (a few small files: an edited contract counts at once, without a restart); 
 reads only inside QUALITY_ALLOWED_PATHS and never writes a file or runs a program.
 """
 
-from typing import Annotated, Any, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -12,6 +12,10 @@ from pydantic import BaseModel, Field
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, CommentType
 from tools.common import actor, app, respond, tool_errors
+
+if TYPE_CHECKING:  # for the annotations only: the engine itself is imported on first use (below)
+    from infrastructure.contract_loader import ContractCatalog
+    from validators.contract_rules import Contract
 
 # The contract engine (loader, rules, checker, report: ~9 ms of imports) is imported on the
 # first quality call, not at start-up: every client launch pays for what is imported here.

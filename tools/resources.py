@@ -95,7 +95,7 @@ def _work_steps(task: dict[str, Any]) -> str:
         )
     else:  # in_progress
         claim = (
-            f"1. It is already in_progress. Check in its history (step 2) that you hold it; if someone else does, "
+            "1. It is already in_progress. Check in its history (step 2) that you hold it; if someone else does, "
             "stop and say so."
         )
     return "\n".join([

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import anyio
 import pytest
 
 from config import parse_database_url
-from tests.conftest import MARIADB_URL, server_env
+from tests.conftest import server_env
 from tests.support.mcp_stdio import SERVER, stdio_session
 from tests.support.tcp_proxy import TcpProxy
 

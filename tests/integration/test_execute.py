@@ -7,7 +7,7 @@ import time
 import pytest
 
 from domain.errors import ExecutionError, WorkflowError
-from domain.models import ActorType, TaskStatus, TaskType
+from domain.models import ActorType, TaskType
 from infrastructure.ollama_client import OllamaClient
 from infrastructure.task_executor import TaskExecutor
 from tests.integration.test_repository import make, move
