@@ -1,55 +1,80 @@
 """The errors of the task system, written for the model that reads them.
 
-Every message names the input, what was wrong and what to do next. The tool layer
-turns any ``TaskSystemError`` into an MCP ``ToolError`` with the message unchanged;
-anything else is a bug and is logged with its traceback.
+Every message names the input, what was wrong and what to do next. Each class carries a
+stable ``code`` (what kind of refusal, for programs) and ``retryable`` (whether the very
+same call may succeed later). The tool layer turns any ``TaskSystemError`` into an MCP
+error result whose text is ``[code] message``; anything else is a bug, logged with its
+traceback, and reaches the caller as ``[internal]``.
 
-    TaskSystemError
-    ├── InvalidInput          an argument is malformed or out of range
-    ├── NotFound              an id names no row
-    ├── WorkflowError         the workflow forbids the change (final status, open children, ...)
-    ├── Conflict              another writer got there first (lost race, stale expected_updated_at)
-    ├── StorageError          the database cannot be used right now
-    │   └── OutcomeUnknown    a write may or may not have landed (connection lost mid-commit)
-    ├── QualityError          a quality contract or path cannot be used
-    └── ExecutionError        the model runner (Ollama) failed
+    TaskSystemError                              code               retryable
+    ├── InvalidInput          bad or unknown argument      invalid_argument   no
+    ├── NotFound              an id names no row           not_found          no
+    ├── WorkflowError         the workflow forbids it      conflict           no
+    ├── Conflict              another writer got there     conflict           per instance (a held task: yes)
+    ├── Forbidden             read-only, outside roots     forbidden          no
+    ├── StorageError          database unusable now        unavailable        yes
+    │   └── OutcomeUnknown    write may or may not have    unavailable        no (check first: tasks_get)
+    │                         landed
+    ├── QualityError          a contract or path unusable  invalid_argument   no
+    ├── ExecutionError        Ollama failed or is absent   unavailable        yes
+    └── LimitExceeded         a bound tripped (time, size) invalid_argument   no
 """
 
 
 class TaskSystemError(Exception):
     """Base of every anticipated failure; ``str(err)`` is the message for the caller."""
 
+    code = "internal"
+    retryable = False
+
+    def __init__(self, message: str = "", *, retryable: bool | None = None):
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
+
 
 class InvalidInput(TaskSystemError):
-    pass
+    code = "invalid_argument"
 
 
 class NotFound(TaskSystemError):
-    pass
+    code = "not_found"
 
 
 class WorkflowError(TaskSystemError):
-    pass
+    code = "conflict"
 
 
 class Conflict(TaskSystemError):
-    pass
+    code = "conflict"
+
+
+class Forbidden(TaskSystemError):
+    code = "forbidden"
 
 
 class StorageError(TaskSystemError):
-    pass
+    code = "unavailable"
+    retryable = True
 
 
 class OutcomeUnknown(StorageError):
-    pass
+    retryable = False
 
 
 class QualityError(TaskSystemError):
-    pass
+    code = "invalid_argument"
 
 
 class ExecutionError(TaskSystemError):
-    pass
+    code = "unavailable"
+    retryable = True
+
+
+class LimitExceeded(TaskSystemError):
+    """A bound on time or size tripped: the input is too big or too costly as given."""
+
+    code = "invalid_argument"
 
 
 def shorten(value: object, limit: int = 80) -> str:
