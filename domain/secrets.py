@@ -7,17 +7,15 @@ stored error message, a log line, `doctor`) runs it through `scrub()`. It remove
 - every value registered with `register()` (database passwords, API keys), wherever it appears.
 
 The registry is process-wide on purpose: secrets are known when the configuration is
-loaded, and the places that print are many and far from it.
+loaded (once, at start-up), and the places that print are many and far from it.
 """
 from __future__ import annotations
 
 import re
-import threading
 
 MASK = "***"
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^\s/@:]*):(?P<password>[^\s@]*)@")
 _MIN_SECRET = 4  # shorter values are too common to replace anywhere in a text
-_lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()
 
 
@@ -26,8 +24,7 @@ def register(*values: str | None) -> None:
     global _secrets
     new = {v for v in values if v and len(v) >= _MIN_SECRET}
     if new - _secrets:
-        with _lock:
-            _secrets = _secrets | new
+        _secrets = _secrets | new  # one assignment: readers see the old set or the new one
 
 
 def scrub(text: str) -> str:
