@@ -1,0 +1,206 @@
+"""Reads: tasks_list (pages by offset or keyset cursor, capped counts) and tasks_get (a task
+with its parent and child lists in one statement).
+
+Belongs here: what a read returns and how its rows are fetched. WHERE clauses for filters and
+search are in search.py; the row conversion helpers in base.py.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from domain.errors import NotFound
+from infrastructure.database import Tx
+from infrastructure.repository.base import (
+    COUNT_CAP,
+    GET_COMMENTS_MAX,
+    GET_RESPONSE_CHARS,
+    PREVIEW_CHARS,
+    RepositoryBase,
+    _date_time,
+    _json,
+    _normalise,
+    _ref,
+    _task,
+    _text_time,
+    decode_cursor,
+    encode_cursor,
+)
+
+
+# tasks_get reads a task, its parent and its four child lists in one UNION ALL: one round
+# trip instead of six (each is ~0.1 ms of PyMySQL work on MariaDB even when every page is
+# cached; bench/RESULTS.md). Each part puts its columns into shared slots of one type family
+# (text s*, time t*, number n*, money), so both databases keep each slot's type: datetimes
+# and decimals arrive as such. Part: (kind, source table, columns as (name, slot), what follows FROM).
+_DETAIL_PARTS: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
+    ("task", "tasks", (
+        ("id", "id"), ("uuid", "s1"), ("title", "s2"), ("description", "s3"), ("type", "s4"), ("status", "s5"),
+        ("created_by", "s6"), ("created_by_type", "s7"), ("metadata", "s8"), ("parent_task_id", "n1"),
+        ("due_date", "t1"), ("created_at", "t2"), ("updated_at", "t3"), ("completed_at", "t4"),
+    ), "WHERE id = %s"),
+    ("parent", "tasks", (("id", "id"), ("title", "s2"), ("status", "s5")),
+     "WHERE id = (SELECT parent_task_id FROM tasks WHERE id = %s)"),
+    ("subtask", "tasks", (("id", "id"), ("title", "s2"), ("status", "s5")), "WHERE parent_task_id = %s"),
+    ("assignment", "task_assignments", (
+        ("id", "id"), ("task_id", "n1"), ("assignee", "s1"), ("assignee_type", "s2"), ("model_name", "s3"),
+        ("assigned_by", "s4"), ("assigned_by_type", "s5"), ("status", "s6"), ("notes", "s7"),
+        ("assigned_at", "t1"), ("accepted_at", "t2"), ("completed_at", "t3"),
+    ), "WHERE task_id = %s"),
+    ("result", "task_results", (
+        ("id", "id"), ("task_id", "n1"), ("executor", "s1"), ("executor_type", "s2"), ("model_name", "s3"),
+        ("request", "s4"), (f"SUBSTR(response, 1, {GET_RESPONSE_CHARS + 1})", "s8"), ("status", "s6"),
+        ("error_message", "s7"), ("request_timestamp", "t1"), ("response_timestamp", "t2"), ("created_at", "t3"),
+        ("assignment_id", "n2"), ("duration_ms", "n3"), ("tokens_input", "n4"), ("tokens_output", "n5"),
+        ("tokens_total", "n6"), ("cost_usd", "money"),
+    ), "WHERE task_id = %s"),
+    # The newest comments only, one more than shown to tell that some were left out.
+    ("comment", "task_comments", (
+        ("id", "id"), ("task_id", "n1"), ("author", "s1"), ("author_type", "s2"), ("comment_type", "s3"),
+        ("content", "s4"), ("metadata", "s8"), ("created_at", "t1"),
+    ), f"WHERE task_id = %s ORDER BY id DESC LIMIT {GET_COMMENTS_MAX + 1}"),
+)
+_SLOTS = ("id", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "n1", "n2", "n3", "n4", "n5", "n6",
+          "t1", "t2", "t3", "t4", "money")
+# kind → (output name, slot); the SUBSTR of response is named response.
+_DETAIL_SLOTS = {
+    kind: tuple(("response" if name.startswith("SUBSTR(") else name, slot) for name, slot in columns)
+    for kind, _, columns, _ in _DETAIL_PARTS
+}
+_DETAIL_SQL: dict[str, str] = {}
+
+
+def _detail_sql(dialect: str) -> str:
+    if dialect not in _DETAIL_SQL:
+        parts = []
+        for kind, table, columns, rest in _DETAIL_PARTS:
+            by_slot = {slot: name for name, slot in columns}
+            part = f"SELECT '{kind}' AS kind, " + ", ".join(f"{by_slot.get(slot, 'NULL')} AS {slot}" for slot in _SLOTS)
+            part += f" FROM {table} {rest}"
+            # Each part's ORDER BY ... LIMIT stays its own: MariaDB in parentheses (a derived table
+            # there doubles the statement's time, 0.6 → 1.2 ms), SQLite, which has no parentheses
+            # in a compound SELECT, in a subquery.
+            parts.append(f"({part})" if dialect == "mysql" else f"SELECT * FROM ({part})")
+        _DETAIL_SQL[dialect] = " UNION ALL ".join(parts)
+    return _DETAIL_SQL[dialect]
+
+
+def _slot_value(slot: str, value: Any) -> Any:
+    # MariaDB types a number slot that is NULL in some parts as DECIMAL: give ids and counts back as ints.
+    if value is not None and (slot == "id" or slot[0] == "n"):
+        return int(value)
+    return value
+
+
+class ReadsMixin(RepositoryBase):
+    def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        search: str | None = None,
+        parent_task_id: int | None = None,
+        assignee: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        after = decode_cursor(cursor) if cursor else None
+
+        def run(tx: Tx) -> dict[str, Any]:
+            where, params = self._filters(tx, status, type, None, parent_task_id, assignee)
+            if after is not None:
+                # Keyset: the rows after the cursor's (created_at, id) in the page order. In this form
+                # both planners seek idx_created_at: MariaDB does not range-scan the row comparison
+                # (created_at, id) < (%s, %s) (4 s), SQLite not the bound form created_at < %s OR
+                # (created_at = %s AND id < %s) (0.1 s: it scans the index from the top).
+                where.append("created_at <= %s AND (created_at < %s OR id < %s)")
+                params.extend([after[0], after[0], after[1]])
+            skip = 0 if after is not None else offset
+            total: int | None = None
+            exact = False
+            if search:
+                rows, total, exact = self._search_page(tx, where, params, search, limit, skip)
+            else:
+                clause = f" WHERE {' AND '.join(where)}" if where else ""
+                if skip:
+                    # Deferred join: skip over the (created_at, id) index alone, then read 51 rows
+                    # (MariaDB otherwise reads every skipped row in full: 5.6 s at offset 999,950).
+                    sql = (
+                        f"SELECT {self._list_columns(tx)} FROM tasks JOIN (SELECT id AS page_id FROM tasks{clause} "
+                        "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s) AS page ON page.page_id = tasks.id "
+                        "ORDER BY created_at DESC, id DESC"
+                    )
+                else:
+                    sql = f"SELECT {self._list_columns(tx)} FROM tasks{clause} ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s"
+                rows = tx.rows(sql, [*params, limit + 1, skip])
+            more = len(rows) > limit
+            rows = rows[:limit]
+            if total is None and after is not None:
+                # A cursor page is not counted: without ORDER BY the planner may walk the whole table
+                # to count the few rows past a deep cursor (SQLite: 60 ms at the end of 1M rows).
+                total, exact = len(rows) + (1 if more else 0), False
+            if total is None:
+                if skip == 0 and not more:
+                    total, exact = len(rows), True  # the page holds everything: no count needed
+                else:
+                    clause = f" WHERE {' AND '.join(where)}" if where else ""
+                    counted = tx.value(
+                        f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM tasks{clause} LIMIT %s) AS capped", [*params, COUNT_CAP + 1]
+                    )
+                    total, exact = min(int(counted), COUNT_CAP), int(counted) <= COUNT_CAP
+            if after is not None:
+                exact = False  # counted from the cursor on, not from the first page
+            tasks = []
+            last_key = None
+            for row in rows:
+                # The cursor keeps created_at as the database stored it: SQLite's text has
+                # milliseconds, and a normalised value would compare as later than the row itself.
+                raw = row["created_at"]
+                last_key = (raw if isinstance(raw, str) else _text_time(raw), int(row["id"]))
+                row.pop("total_rows", None)
+                preview = row.pop("description_preview") or ""
+                length = int(row.pop("description_length") or 0)
+                row["description_preview"] = preview[:PREVIEW_CHARS] + ("…" if length > PREVIEW_CHARS else "")
+                row["id"] = int(row["id"])
+                row["parent_task_id"] = int(row["parent_task_id"]) if row["parent_task_id"] is not None else None
+                row["due_date"] = _date_time(row["due_date"])
+                row["created_at"] = _text_time(row["created_at"])
+                row["updated_at"] = _text_time(row["updated_at"])
+                tasks.append(row)
+            return {
+                "tasks": tasks,
+                "total": max(total, skip + len(rows)),
+                "total_exact": exact,
+                "next_offset": skip + len(rows) if more and after is None else None,
+                "next_cursor": encode_cursor(*last_key) if more and last_key else None,
+            }
+
+        return self.db.read(run)
+
+    def get_task(self, task_id: int) -> dict[str, Any]:
+        return self.db.read(lambda tx: self._full_task(tx, task_id))
+
+    def _full_task(self, tx: Tx, task_id: int) -> dict[str, Any]:
+        """The task with its parent and child lists, read in one statement (see _DETAIL_PARTS)."""
+        found: dict[str, list[dict[str, Any]]] = {kind: [] for kind, _, _, _ in _DETAIL_PARTS}
+        for row in tx.rows(_detail_sql(tx.dialect), [task_id] * len(_DETAIL_PARTS)):
+            kind = row["kind"]
+            found[kind].append({name: _slot_value(slot, row[slot]) for name, slot in _DETAIL_SLOTS[kind]})
+        if not found["task"]:
+            raise NotFound(f"Task {task_id} does not exist. Find ids with tasks_list (e.g. search=...).")
+        task = _task(found["task"][0])
+        task["parent"] = _ref(found["parent"][0]) if found["parent"] else None
+        task["subtasks"] = sorted((_ref(r) for r in found["subtask"]), key=lambda r: r["id"])
+        task["assignments"] = sorted((_normalise(r) for r in found["assignment"]), key=lambda r: r["id"])
+        results = []
+        for r in sorted(found["result"], key=lambda r: r["id"]):
+            r = _normalise(r)
+            r["response_truncated"] = r["response"] is not None and len(r["response"]) > GET_RESPONSE_CHARS
+            if r["response_truncated"]:
+                r["response"] = r["response"][:GET_RESPONSE_CHARS]
+            results.append(r)
+        task["results"] = results
+        comments = sorted(found["comment"], key=lambda r: r["id"])  # the newest GET_COMMENTS_MAX + 1
+        task["comments_truncated"] = len(comments) > GET_COMMENTS_MAX
+        task["comments"] = [{**_normalise(c), "metadata": _json(c["metadata"])} for c in comments[-GET_COMMENTS_MAX:]]
+        return task
