@@ -13,9 +13,11 @@ from pydantic import BaseModel, Field
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
 from tools.common import actor, app, respond, tool_errors
+from validators import work_order as wo
 from validators.arguments import parse_due_date, parse_metadata, require_some_change
 
 StatusName = Literal["pending", "in_progress", "completed", "failed", "cancelled"]
+PriorityName = Literal["low", "normal", "high", "urgent"]
 TypeName = Literal["human_task", "ai_task", "mixed"]
 ActorTypeName = Literal["human", "ai"]
 ExecutorName = Literal["human", "ollama", "claude", "anthropic_api"]
@@ -30,6 +32,15 @@ UpdatedBy = Annotated[Optional[Name], Field(description="Who changes it; default
 UpdatedByType = Annotated[Optional[ActorTypeName], Field(description="human or ai.")]
 ExpectedUpdatedAt = Annotated[
     Optional[str], Field(max_length=40, description="updated_at you read; refuses if it changed since.")
+]
+# Shared by tasks_create and tasks_update.
+Priority = Annotated[Optional[PriorityName], Field(description="Claims serve urgent first; default normal.")]
+Labels = Annotated[
+    Optional[list[Annotated[str, Field(max_length=50)]]], Field(max_length=20, description="Short tags; replaces the set.")
+]
+DependsOn = Annotated[
+    Optional[list[Annotated[int, Field(ge=1, le=ID_MAX)]]],
+    Field(max_length=100, description="Task ids that must be completed before this one may start; replaces the set, [] clears."),
 ]
 
 READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
@@ -46,6 +57,8 @@ class TaskRow(BaseModel):
     description_preview: str
     type: str
     status: str
+    priority: str
+    labels: list[str]
     created_by: str
     parent_task_id: Optional[int]
     due_date: Timestamp
@@ -76,6 +89,8 @@ class Task(BaseModel):
     updated_at: Timestamp = Field(description="Pass back as expected_updated_at to refuse lost updates.")
     completed_at: Timestamp
     metadata: Optional[dict[str, Any]]
+    priority: str = "normal"
+    labels: list[str] = []
 
 
 class TaskRef(BaseModel):
@@ -139,6 +154,13 @@ class TaskDetail(Task):
     results: list[Result]
     comments: list[Comment] = Field(description="History, oldest first (the latest 100).")
     comments_truncated: bool
+    depends_on: list[TaskRef] = Field(description="Blockers: must be completed before this task may start.")
+    blocks: list[TaskRef] = Field(description="Tasks waiting for this one (the first 100).")
+    blocks_truncated: bool
+    ready: Optional[bool] = Field(description="Pending with every blocker completed; null unless pending.")
+    held_by: Optional[str] = Field(description="Who holds the task's lease (in_progress).")
+    lease_expires_at: Timestamp
+    lease_expired: Optional[bool] = Field(description="The holder may still finish while nobody else takes it.")
 
 
 class Deleted(BaseModel):
@@ -164,6 +186,9 @@ class Statistics(BaseModel):
     total: int
     by_status: dict[str, int]
     by_type: dict[str, int]
+    ready: int = Field(description="Pending tasks whose blockers are all completed.")
+    blocked: int = Field(description="Pending tasks still waiting for a blocker.")
+    by_priority: dict[str, int] = Field(description="Open (pending, in_progress) tasks by priority.")
     results: int
     tokens_input: int
     tokens_output: int
@@ -177,6 +202,11 @@ def _text_bytes(name: str, value: str | None, limit: int = TEXT_MAX) -> str | No
     if value is not None and len(value.encode("utf-8", "surrogatepass")) > limit:
         raise InvalidInput(f"{name} is {len(value.encode('utf-8', 'surrogatepass'))} bytes; at most {limit} bytes fit. Shorten it.")
     return value
+
+
+def _session(state) -> str:
+    """The calling session's own name (its default actor): counts as the holder of what it took."""
+    return actor(state, None, None)[0]
 
 
 def _title(value: str) -> str:
@@ -201,18 +231,21 @@ def register_task_tools(mcp: MCPServer) -> None:
         parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Only subtasks of this task.")] = None,
         assignee: Annotated[Optional[Name], Field(description="Only tasks ever assigned to this assignee.")] = None,
         cursor: Annotated[Optional[str], Field(max_length=200, description="next_cursor of the previous page; replaces offset.")] = None,
+        priority: Annotated[Optional[PriorityName], Field(description="Only tasks of this priority.")] = None,
+        label: Annotated[Optional[str], Field(max_length=50, description="Only tasks with this label.")] = None,
+        ready: Annotated[Optional[bool], Field(description="true: pending, all blockers completed; false: pending, blocked.")] = None,
     ) -> Annotated[CallToolResult, TaskPage]:
         """List tasks, newest first, with filters and full-text search. Rows are compact; use tasks_get for one task's details."""
         page = app(ctx).repository.list_tasks(
             status=status, type=type, search=search, parent_task_id=parent_task_id,
-            assignee=assignee, limit=limit, offset=offset, cursor=cursor,
+            assignee=assignee, limit=limit, offset=offset, cursor=cursor, priority=priority, label=label, ready=ready,
         )
         return respond(TaskPage(**page))
 
     @mcp.tool(annotations=READ, structured_output=False)
     @tool_errors
     def tasks_get(ctx: Context, id: TaskId) -> Annotated[CallToolResult, TaskDetail]:
-        """Get one task with its assignments, results, comment history, subtasks and parent."""
+        """Get one task with its assignments, results, history, subtasks, parent, dependencies and who holds it."""
         return respond(TaskDetail(**app(ctx).repository.get_task(id)))
 
     @mcp.tool(annotations=WRITE, structured_output=False)
@@ -227,11 +260,17 @@ def register_task_tools(mcp: MCPServer) -> None:
         metadata: Annotated[Optional[dict[str, Any]], Field(description="JSON object of extra data.")] = None,
         created_by: Annotated[Optional[Name], Field(description="Creator; default: the server's actor.")] = None,
         created_by_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
+        priority: Priority = None,
+        labels: Labels = None,
+        depends_on: DependsOn = None,
     ) -> Annotated[CallToolResult, Task]:
         """Create a task (status pending). Returns it with its id and uuid."""
         state = app(ctx)
         who, kind = actor(state, created_by, created_by_type)
         task = state.repository.create_task(
+            priority=priority,
+            labels=wo.normalise_labels(labels),
+            depends_on=wo.normalise_dependencies(None, depends_on),
             title=_title(title),
             description=_text_bytes("description", description),
             type=TaskType(type),
@@ -254,6 +293,9 @@ def register_task_tools(mcp: MCPServer) -> None:
         due_date: Annotated[Optional[str], Field(max_length=40, description="New ISO 8601 due date; \"\" clears it.")] = None,
         metadata: Annotated[Optional[dict[str, Any]], Field(description="Replaces the metadata object.")] = None,
         parent_task_id: Annotated[Optional[int], Field(ge=0, le=ID_MAX, description="New parent; 0 makes it top-level.")] = None,
+        priority: Priority = None,
+        labels: Labels = None,
+        depends_on: DependsOn = None,
         updated_by: UpdatedBy = None,
         updated_by_type: UpdatedByType = None,
         expected_updated_at: ExpectedUpdatedAt = None,
@@ -272,10 +314,18 @@ def register_task_tools(mcp: MCPServer) -> None:
             fields["metadata"] = parse_metadata(metadata)
         if parent_task_id is not None:
             fields["parent_task_id"] = parent_task_id or None
-        require_some_change(fields, "title, description, type, due_date, metadata, parent_task_id")
+        if priority is not None:
+            fields["priority"] = priority
+        if labels is not None:
+            fields["labels"] = wo.normalise_labels(labels)
+        if depends_on is not None:
+            fields["depends_on"] = wo.normalise_dependencies(id, depends_on)
+        require_some_change(fields, "title, description, type, due_date, metadata, parent_task_id, priority, labels, depends_on")
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
-        task = state.repository.update_task(id, fields, actor=who, actor_type=kind, expected_updated_at=expected_updated_at)
+        task = state.repository.update_task(
+            id, fields, actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=_session(state)
+        )
         return respond(Task(**task))
 
     @mcp.tool(annotations=WRITE, structured_output=False)
@@ -288,10 +338,12 @@ def register_task_tools(mcp: MCPServer) -> None:
         updated_by_type: UpdatedByType = None,
         expected_updated_at: ExpectedUpdatedAt = None,
     ) -> Annotated[CallToolResult, Task]:
-        """Move a task through the workflow: pending→in_progress|cancelled; in_progress→completed|failed|cancelled|pending; failed→pending|cancelled. Atomic: if another agent moved it first, this is refused."""
+        """Move a task through the workflow: pending→in_progress|cancelled; in_progress→completed|failed|cancelled|pending; failed→pending|cancelled. in_progress takes a lease and needs every blocker completed. Atomic: if another agent moved it or holds it, this is refused."""
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
-        task = state.repository.set_status(id, TaskStatus(status), actor=who, actor_type=kind, expected_updated_at=expected_updated_at)
+        task = state.repository.set_status(
+            id, TaskStatus(status), actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=_session(state)
+        )
         return respond(Task(**task))
 
     @mcp.tool(annotations=WRITE, structured_output=False)
@@ -310,7 +362,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         who, kind = actor(state, assigned_by, None)
         assignment = state.repository.assign(
             id, assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name,
-            notes=_text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind,
+            notes=_text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind, session=_session(state),
         )
         return respond(Assignment(**assignment))
 
@@ -340,6 +392,7 @@ def register_task_tools(mcp: MCPServer) -> None:
             status=ResultStatus(status), tokens_input=tokens_input, tokens_output=tokens_output, cost_usd=cost_usd,
             error_message=_text_bytes("error_message", error_message), request=_text_bytes("request", request),
             duration_ms=duration_ms, actor_type=actor(state, None, "human" if executor_type == "human" else "ai")[1],
+            session=_session(state),
         )
         return respond(Result(**result))
 
@@ -371,11 +424,12 @@ def register_task_tools(mcp: MCPServer) -> None:
         author_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
         comment_type: Annotated[Literal["comment", "note"], Field(description="comment or note.")] = "comment",
     ) -> Annotated[CallToolResult, Comment]:
-        """Add a comment to a task's history (shown in the web app)."""
+        """Add a comment to a task's history (shown in the web app). From the task's holder it also renews the lease: the cheapest way to say "still working"."""
         state = app(ctx)
         who, kind = actor(state, author, author_type)
         comment = state.repository.add_comment(
-            id, content=_text_bytes("content", content), author=who, author_type=kind, comment_type=comment_type
+            id, content=_text_bytes("content", content), author=who, author_type=kind, comment_type=comment_type,
+            session=_session(state),
         )
         return respond(Comment(**comment))
 
@@ -424,15 +478,15 @@ def register_agent_tools(mcp: MCPServer) -> None:
             Optional[float], Field(gt=0, le=7 * 24 * 60, description="Claim duration; default LEASE_MINUTES.")
         ] = None,
     ) -> Annotated[CallToolResult, Claimed]:
-        """Atomically take the most urgent pending task (earliest due date, then oldest) as in_progress, assigned to you under a lease. Safe with many agents. Give it back with tasks_status(id, "pending")."""
+        """Atomically take the next ready task (pending, blockers completed; urgent first, then due date, then oldest) as in_progress, assigned to you under a lease. Safe with many agents. Any write of yours to it renews the lease (tasks_comment is cheapest); after it runs out you can still finish unless another agent took it. Give it back with tasks_status(id, "pending")."""
         state = app(ctx)
         task = state.repository.claim(
             assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,
             search=search, parent_task_id=parent_task_id, lease_minutes=lease_minutes,
-            actor_type=actor(state, None, "human" if assignee_type == "human" else "ai")[1],
+            actor_type=actor(state, None, "human" if assignee_type == "human" else "ai")[1], session=_session(state),
         )
         if task is None:
-            return respond(Claimed(claimed=False, task=None, assignment_id=None, lease_expires_at=None, message="No pending task matches."))
+            return respond(Claimed(claimed=False, task=None, assignment_id=None, lease_expires_at=None, message="No ready task matches."))
         assignment_id, expires = task.pop("assignment_id"), task.pop("lease_expires_at")
         return respond(Claimed(
             claimed=True, task=Task(**task), assignment_id=assignment_id, lease_expires_at=expires,

@@ -16,15 +16,22 @@ from validators import workflow_validator as wf
 
 
 class ExecutionMixin(RepositoryBase):
-    def start_execution(self, task_id: int, *, model: str, actor: str, actor_type: ActorType) -> dict[str, Any]:
+    def start_execution(
+        self, task_id: int, *, model: str, actor: str, actor_type: ActorType, session: str | None = None,
+    ) -> dict[str, Any]:
         """Take the task for a model run: refuse what may not run, assign the model, in_progress, lease."""
 
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
             if row["status"] == "in_progress":
-                self._reap_one(tx, task_id)
-                row = self._task_row(tx, task_id)
+                # Another agent's live lease stands: running the model would overwrite and then
+                # drop it, leaving the task in_progress with nobody holding it.
+                self._check_not_held_by_other(tx, task_id, actor, session, "running it on a model")
+                if self._reap_one(tx, task_id):
+                    row = self._task_row(tx, task_id)
             status, task_type = TaskStatus(row["status"]), TaskType(row["type"])
+            if status == TaskStatus.PENDING:
+                self._check_unblocked(tx, task_id)
             if task_type == TaskType.HUMAN_TASK:
                 raise WorkflowError(
                     f"Task {task_id} is a human_task; a model cannot execute it. Change its type to ai_task or mixed "

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
-from domain.errors import InvalidInput
+from domain.errors import Conflict, InvalidInput, TaskSystemError
 from domain.models import ActorType, CommentType, ExecutorType, TaskStatus, TaskType
 from infrastructure.database import Tx
 from infrastructure.repository.base import TASK_COLUMNS, RepositoryBase, _task, _text_time
 from validators import workflow_validator as wf
 
 log = logging.getLogger("infrastructure.task_repository")  # the logger's name before the split
+UNREAPABLE_RETRY_SECONDS = 300  # a task whose expired lease cannot be returned is tried again after this
 
 
 class LeasesMixin(RepositoryBase):
@@ -40,50 +42,108 @@ class LeasesMixin(RepositoryBase):
             return "NOW(6) + INTERVAL %s SECOND"
         return "strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || %s || ' seconds')"
 
-    def _take_lease(self, tx: Tx, task_id: int, holder: str, holder_type: str, assignment_id: int | None, seconds: int | None) -> None:
+    def _take_lease(
+        self, tx: Tx, task_id: int, holder: str, holder_type: str, assignment_id: int | None, seconds: int | None,
+        session: str | None = None,
+    ) -> None:
         if not self._has_leases(tx):
             return
         seconds = seconds or self.lease_seconds
         if tx.dialect == "mysql":
             sql = (
-                "INSERT INTO task_leases (task_id, holder, holder_type, assignment_id, lease_seconds, expires_at) "
-                f"VALUES (%s, %s, %s, %s, %s, {self._expires(tx)}) ON DUPLICATE KEY UPDATE holder = VALUES(holder), "
+                "INSERT INTO task_leases (task_id, holder, holder_type, assignment_id, lease_seconds, expires_at, holder_session) "
+                f"VALUES (%s, %s, %s, %s, %s, {self._expires(tx)}, %s) ON DUPLICATE KEY UPDATE holder = VALUES(holder), "
                 "holder_type = VALUES(holder_type), assignment_id = VALUES(assignment_id), "
-                "lease_seconds = VALUES(lease_seconds), expires_at = VALUES(expires_at)"
+                "lease_seconds = VALUES(lease_seconds), expires_at = VALUES(expires_at), reaped_holder = NULL, "
+                "holder_session = VALUES(holder_session)"
             )
         else:
             sql = (
-                "INSERT INTO task_leases (task_id, holder, holder_type, assignment_id, lease_seconds, expires_at) "
-                f"VALUES (%s, %s, %s, %s, %s, {self._expires(tx)}) ON CONFLICT(task_id) DO UPDATE SET holder = excluded.holder, "
+                "INSERT INTO task_leases (task_id, holder, holder_type, assignment_id, lease_seconds, expires_at, holder_session) "
+                f"VALUES (%s, %s, %s, %s, %s, {self._expires(tx)}, %s) ON CONFLICT(task_id) DO UPDATE SET holder = excluded.holder, "
                 "holder_type = excluded.holder_type, assignment_id = excluded.assignment_id, "
-                "lease_seconds = excluded.lease_seconds, expires_at = excluded.expires_at"
+                "lease_seconds = excluded.lease_seconds, expires_at = excluded.expires_at, reaped_holder = NULL, "
+                "holder_session = excluded.holder_session"
             )
-        tx.execute(sql, [task_id, holder, holder_type, assignment_id, seconds, seconds])
+        tx.execute(sql, [task_id, holder, holder_type, assignment_id, seconds, seconds, session if session != holder else None])
 
     def _drop_lease(self, tx: Tx, task_id: int) -> None:
         if self._has_leases(tx):
-            tx.execute("UPDATE task_leases SET holder = NULL, holder_type = NULL, assignment_id = NULL, expires_at = NULL WHERE task_id = %s", [task_id])
+            tx.execute(
+                "UPDATE task_leases SET holder = NULL, holder_type = NULL, assignment_id = NULL, expires_at = NULL, "
+                "reaped_holder = NULL, holder_session = NULL WHERE task_id = %s",
+                [task_id],
+            )
 
-    def _renew_lease(self, tx: Tx, task_id: int, holder: str) -> None:
-        """Any write by the holder on its task renews its lease for the lease's own length."""
+    def _renew_lease(self, tx: Tx, task_id: int, holder: str, session: str | None = None) -> None:
+        """Any write by the holder on its task renews its lease for the lease's own length, even
+        one that ran out, as long as the reaper has not given the task to anyone else."""
         if self._has_leases(tx):
             expires = self._expires(tx).replace("%s", "lease_seconds")
             tx.execute(
-                f"UPDATE task_leases SET expires_at = {expires} WHERE task_id = %s AND holder = %s AND expires_at IS NOT NULL",
-                [task_id, holder],
+                f"UPDATE task_leases SET expires_at = {expires} WHERE task_id = %s AND expires_at IS NOT NULL "
+                "AND (holder IN (%s, %s) OR holder_session IN (%s, %s))",
+                [task_id, holder, session or holder, holder, session or holder],
             )
+
+    def _lease(self, tx: Tx, task_id: int) -> dict[str, Any] | None:
+        """The task's lease row, with `expired` read on the database clock; None without leases."""
+        if not self._has_leases(tx):
+            return None
+        return tx.row(
+            "SELECT holder, holder_type, holder_session, reaped_holder, expires_at, "
+            f"CASE WHEN expires_at < {tx.now} THEN 1 ELSE 0 END AS expired FROM task_leases WHERE task_id = %s",
+            [task_id],
+        )
+
+    @staticmethod
+    def _names(lease: dict[str, Any]) -> set[str]:
+        return {n for n in (lease["holder"], lease["holder_session"]) if n}
+
+    def _check_not_held_by_other(self, tx: Tx, task_id: int, actor: str, session: str | None, action: str) -> None:
+        """Refuse a move of a task that another agent holds under a live lease (retryable: it ends)."""
+        lease = self._lease(tx, task_id)
+        if not lease or not lease["holder"] or int(lease["expired"]) or self._names(lease) & {actor, session}:
+            return
+        raise Conflict(
+            f"Task {task_id} is held by {lease['holder']} ({lease['holder_type']}) under a lease until "
+            f"{_text_time(lease['expires_at'])}; {action} is refused so their work is not lost. Nothing was changed. "
+            "Take another task (tasks_claim), or wait: tasks_get shows the holder and the lease.",
+            retryable=True,
+        )
+
+    def _resume(self, tx: Tx, task_id: int, actor: str, actor_type: ActorType, session: str | None = None) -> bool:
+        """The agent whose lease ran out is back: if the reaper gave its task back to pending and
+        nobody has taken it since, it is the agent's again (in_progress, a fresh lease). True if resumed."""
+        lease = self._lease(tx, task_id)
+        if not lease or not lease["reaped_holder"]:
+            return False
+        names = {lease["reaped_holder"], lease["holder_session"]} - {None}
+        if not names & {actor, session}:
+            return False
+        if tx.value(f"SELECT status FROM tasks WHERE id = %s{tx.for_update}", [task_id]) != "pending":
+            return False
+        self._move(
+            tx, task_id, TaskStatus.PENDING, TaskStatus.IN_PROGRESS, lease["reaped_holder"], actor_type,
+            note=f" (resumed by {lease['reaped_holder']} after its lease ran out; nobody had taken it)",
+            session=lease["holder_session"],
+        )
+        return True
+
+    def _holder_speaks(self, tx: Tx, task_id: int, actor: str, actor_type: ActorType, session: str | None = None) -> None:
+        """A write by the holder: renew its lease, or take its task back if the reaper had returned it."""
+        if not self._resume(tx, task_id, actor, actor_type, session):
+            self._renew_lease(tx, task_id, actor, session)
 
     def renew_lease(self, task_id: int, holder: str) -> None:
         """For a running execution: keep its claim alive while it streams."""
         self.db.write(lambda tx: self._renew_lease(tx, task_id, holder))
 
     def _holder(self, tx: Tx, task_id: int) -> str | None:
-        if self._has_leases(tx):
-            lease = tx.row(
-                "SELECT holder, holder_type, expires_at FROM task_leases WHERE task_id = %s AND holder IS NOT NULL", [task_id]
-            )
-            if lease:
-                return f"{lease['holder']} ({lease['holder_type']}, lease until {_text_time(lease['expires_at'])})"
+        lease = self._lease(tx, task_id)
+        if lease and lease["holder"]:
+            state = "ran out at" if int(lease["expired"]) else "until"
+            return f"{lease['holder']} ({lease['holder_type']}, lease {state} {_text_time(lease['expires_at'])})"
         assignment = tx.row(
             "SELECT assignee, assignee_type FROM task_assignments WHERE task_id = %s "
             "AND status IN ('pending', 'accepted', 'in_progress') ORDER BY id DESC LIMIT 1",
@@ -102,7 +162,8 @@ class LeasesMixin(RepositoryBase):
         if not self._has_leases(tx):
             return False
         lease = tx.row(
-            f"SELECT holder, holder_type, attempts FROM task_leases WHERE task_id = %s AND expires_at < {tx.now}{tx.for_update}",
+            "SELECT holder, holder_type, holder_session, attempts FROM task_leases "
+            f"WHERE task_id = %s AND expires_at < {tx.now}{tx.for_update}",
             [task_id],
         )
         status = tx.value("SELECT status FROM tasks WHERE id = %s", [task_id])
@@ -119,17 +180,29 @@ class LeasesMixin(RepositoryBase):
             + ("; no attempts left)" if target == TaskStatus.FAILED else ")")
         )
         self._move(tx, task_id, TaskStatus.IN_PROGRESS, target, "mcp-tasks", ActorType.AI, note=why)
+        # Remembered, so the holder can still finish while nobody else has taken the task.
+        tx.execute(
+            "UPDATE task_leases SET reaped_holder = %s, holder_session = %s WHERE task_id = %s",
+            [lease["holder"], lease["holder_session"], task_id],
+        )
         return True
 
     def reap_expired(self, limit: int = 20) -> list[int]:
         """Return expired claims to pending (or failed); run by every claim, so no daemon is needed."""
 
+        now = time.monotonic()
+        skipped = [t for t, until in self._unreapable.items() if until > now]
+
         def find(tx: Tx) -> list[int]:
             if not self._has_leases(tx):
                 return []
+            skip = f" AND task_id NOT IN ({', '.join(['%s'] * len(skipped))})" if skipped else ""
             return [
                 int(r["task_id"])
-                for r in tx.rows(f"SELECT task_id FROM task_leases WHERE expires_at < {tx.now} ORDER BY expires_at LIMIT %s", [limit])
+                for r in tx.rows(
+                    f"SELECT task_id FROM task_leases WHERE expires_at < {tx.now}{skip} ORDER BY expires_at LIMIT %s",
+                    [*skipped, limit],
+                )
             ]
 
         def reap(tx: Tx, task_id: int) -> bool:
@@ -137,8 +210,18 @@ class LeasesMixin(RepositoryBase):
                 return False  # deleted meanwhile; its lease row went with it
             return self._reap_one(tx, task_id)
 
-        # One transaction per task: a concurrent reaper or a renewal wins cleanly.
-        return [t for t in self.db.read(find) if self.db.write(lambda tx, t=t: reap(tx, t))]
+        # One transaction per task: a concurrent reaper or a renewal wins cleanly. A task that
+        # cannot be reaped (a row the database refuses to change) is skipped for a while and
+        # reported, never fatal to the claim that ran the reaper.
+        reaped = []
+        for task_id in self.db.read(find):
+            try:
+                if self.db.write(lambda tx, t=task_id: reap(tx, t)):
+                    reaped.append(task_id)
+            except TaskSystemError as exc:  # if the database itself is away, the claim says so next
+                self._unreapable[task_id] = now + UNREAPABLE_RETRY_SECONDS
+                log.warning("task %s: its expired lease cannot be returned (%s); skipped for %s s", task_id, exc, UNREAPABLE_RETRY_SECONDS)
+        return reaped
 
     def _can_skip_locked(self, tx: Tx) -> bool:
         """MariaDB ≥ 10.6 and MySQL ≥ 8.0.1 have SKIP LOCKED; older servers get a compare-and-set loop."""
@@ -159,8 +242,11 @@ class LeasesMixin(RepositoryBase):
         parent_task_id: int | None,
         lease_minutes: float | None,
         actor_type: ActorType,
+        session: str | None = None,
     ) -> dict[str, Any] | None:
-        """Atomically take the most urgent matching pending task: earliest due date, then oldest."""
+        """Atomically take the first ready task that matches: priority (urgent first), then
+        earliest due date, then oldest. `session` is the calling session's own name, which
+        counts as the holder beside `assignee`."""
         self.reap_expired()
         allowed_types = [t.value for t in TaskType if assignee_type in wf.ALLOWED_ASSIGNEES[t]]
         if type is not None and type not in allowed_types:
@@ -176,18 +262,17 @@ class LeasesMixin(RepositoryBase):
                 where.append("type IN (" + ", ".join(["%s"] * len(allowed_types)) + ")")
                 params.extend(allowed_types)
             base = " AND ".join(where)
-            # Two index-friendly passes instead of ORDER BY due_date IS NULL: dated tasks first.
-            passes = (
-                (f"{base} AND due_date IS NOT NULL", "due_date, created_at, id"),
-                (f"{base} AND due_date IS NULL", "created_at, id"),
-            )
+            # Ready tasks only, by priority (urgent first), then due date, then age: one
+            # index-friendly pass each (work_order.claim_passes), instead of one ORDER BY that
+            # would sort every pending task.
             skip_locked = tx.dialect == "mysql" and self._can_skip_locked(tx)
-            for clause, order in passes:
+            for source, clause, order in self.work.claim_passes(tx, base):
+                select = f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}"
                 if skip_locked:
-                    row = tx.row(f"SELECT id FROM tasks WHERE {clause} ORDER BY {order} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
+                    row = tx.row(f"{select} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
                     candidates = [row["id"]] if row else []
                 else:
-                    candidates = [r["id"] for r in tx.rows(f"SELECT id FROM tasks WHERE {clause} ORDER BY {order} LIMIT 10", params)]
+                    candidates = [r["id"] for r in tx.rows(f"{select} LIMIT 10", params)]
                 for task_id in candidates:
                     task_id = int(task_id)
                     # Compare-and-set: on an old server another claimer may have taken it meanwhile.
@@ -200,7 +285,7 @@ class LeasesMixin(RepositoryBase):
                     assignment_id = self._insert_active_assignment(
                         tx, task_id, assignee, assignee_type, model_name, assignee, actor_type, "claimed with tasks_claim"
                     )
-                    self._take_lease(tx, task_id, assignee, actor_type.value, assignment_id, seconds)
+                    self._take_lease(tx, task_id, assignee, actor_type.value, assignment_id, seconds, session)
                     self._history(
                         tx, task_id, assignee, actor_type, CommentType.STATUS_CHANGE,
                         f"Claimed by {assignee} [{assignee_type.value}]: pending → in_progress",
@@ -215,7 +300,10 @@ class LeasesMixin(RepositoryBase):
                     else:
                         row = {**self._task_row(tx, task_id), "lease_expires_at": None}
                     expires = row.pop("lease_expires_at")
-                    return {**_task(row), "assignment_id": assignment_id, "lease_expires_at": _text_time(expires)}
+                    return {
+                        **_task(row), **self.work.attributes(tx, [task_id])[task_id],
+                        "assignment_id": assignment_id, "lease_expires_at": _text_time(expires),
+                    }
             return None
 
         return self.db.write(run)

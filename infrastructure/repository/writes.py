@@ -13,10 +13,25 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import Conflict, WorkflowError
+from validators import work_order as wo
 from domain.models import FINAL_STATUSES, ActorType, CommentType, ExecutorType, ResultStatus, TaskStatus, TaskType
 from infrastructure.database import Tx
 from infrastructure.repository.base import RepositoryBase, _json, _normalise, _task, _text_time
 from validators import workflow_validator as wf
+
+NOTES_KEEP_CHARS = 16_000  # of an assignment's notes when a note is appended: 16,000 × 4 bytes + the note fit 65,535
+NOTES_SUFFIX_CHARS = 200
+
+
+def _order_note(order: dict[str, Any]) -> str:
+    parts = []
+    if "priority" in order:
+        parts.append(f"priority {order['priority']}")
+    if "labels" in order:
+        parts.append("labels " + (", ".join(order["labels"]) or "cleared"))
+    if "depends_on" in order:
+        parts.append("depends on " + (", ".join(map(str, order["depends_on"])) or "nothing"))
+    return "; ".join(parts)
 
 
 class WritesMixin(RepositoryBase):
@@ -31,6 +46,9 @@ class WritesMixin(RepositoryBase):
         metadata: dict | None,
         created_by: str,
         created_by_type: ActorType,
+        priority: str | None = None,
+        labels: list[str] | None = None,
+        depends_on: list[int] | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             if parent_task_id is not None:
@@ -54,7 +72,10 @@ class WritesMixin(RepositoryBase):
                 ],
             )
             self._history(tx, task_id, created_by, created_by_type, CommentType.STATUS_CHANGE, "Task created (pending)", {"status": "pending"})
-            return _task(self._task_row(tx, task_id))
+            order = self._set_order(tx, task_id, priority, labels, depends_on)
+            if order:
+                self._history(tx, task_id, created_by, created_by_type, CommentType.UPDATE, _order_note(order), order)
+            return self._task_with_order(tx, task_id)
 
         return self.db.write(run)
 
@@ -66,19 +87,28 @@ class WritesMixin(RepositoryBase):
         actor: str,
         actor_type: ActorType,
         expected_updated_at: str | None = None,
+        session: str | None = None,
     ) -> dict[str, Any]:
-        """fields: title, description, type, due_date (None clears), metadata, parent_task_id."""
+        """fields: title, description, type, due_date (None clears), metadata, parent_task_id,
+        and the order of work: priority, labels, depends_on (each replaces what was there)."""
+        fields = dict(fields)
+        order_fields = {k: fields.pop(k) for k in ("priority", "labels", "depends_on") if k in fields}
 
         def run(tx: Tx) -> dict[str, Any]:
+            if fields.get("parent_task_id") is not None or "depends_on" in order_fields:
+                # First, before any read: InnoDB's snapshot starts at the first plain read, and the
+                # cycle check must see every graph change that committed before this one got the lock.
+                self.work.lock_graph(tx)
             row = self._task_row(tx, task_id, lock=True)
             self._check_expected(tx, task_id, row, expected_updated_at)
             status = TaskStatus(row["status"])
             wf.check_open_for(task_id, status, "edited")
-            self._renew_lease(tx, task_id, actor)
+            self._holder_speaks(tx, task_id, actor, actor_type, session)
             if "parent_task_id" in fields and fields["parent_task_id"] is not None:
                 pid = fields["parent_task_id"]
                 parent = self._locked_status(tx, pid)
-                wf.check_parent(task_id, parent, pid, self._ancestors(tx, pid))
+                wf.check_parent(task_id, parent, pid, self.work.ancestors(tx, pid) if parent else [])
+            order = self._set_order(tx, task_id, **order_fields)
             values: dict[str, Any] = {}
             for key, value in fields.items():
                 if key == "type":
@@ -88,14 +118,15 @@ class WritesMixin(RepositoryBase):
                 elif key == "metadata":
                     value = json.dumps(value, ensure_ascii=False) if value is not None else None
                 values[key] = value
-            assignments = ", ".join(f"{column} = %s" for column in values)  # column names are ours, never input
+            assignments = "".join(f"{column} = %s, " for column in values)  # column names are ours, never input
             tx.execute(
-                f"UPDATE tasks SET {assignments}, {tx.touch} WHERE id = %s",
+                f"UPDATE tasks SET {assignments}{tx.touch} WHERE id = %s",
                 [*values.values(), task_id],
             )
-            changed = sorted(values)
-            self._history(tx, task_id, actor, actor_type, CommentType.UPDATE, f"Updated: {', '.join(changed)}", {"fields": changed})
-            return _task(self._task_row(tx, task_id))
+            changed = sorted([*values, *order_fields])
+            note = f"Updated: {', '.join(changed)}" + (f"; {_order_note(order)}" if order else "")
+            self._history(tx, task_id, actor, actor_type, CommentType.UPDATE, note, {"fields": changed, **order})
+            return self._task_with_order(tx, task_id)
 
         return self.db.write(run)
 
@@ -107,25 +138,38 @@ class WritesMixin(RepositoryBase):
         actor: str,
         actor_type: ActorType,
         expected_updated_at: str | None = None,
+        session: str | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
             self._check_expected(tx, task_id, row, expected_updated_at)
-            if row["status"] == "in_progress" and self._reap_one(tx, task_id):
-                row = self._task_row(tx, task_id)  # the holder's lease had run out: the task went back
             current = TaskStatus(row["status"])
-            self._renew_lease(tx, task_id, actor)
+            # No reaping here: a lease that ran out only ends when someone else takes the task,
+            # so the holder can still finish, and a refusal never hides a take-back (tasks_get agrees).
+            if current == TaskStatus.PENDING and target in (TaskStatus.COMPLETED, TaskStatus.FAILED):
+                if self._resume(tx, task_id, actor, actor_type, session):
+                    current = TaskStatus.IN_PROGRESS
+            elif current == TaskStatus.IN_PROGRESS and target == TaskStatus.IN_PROGRESS:
+                # Taking over a task whose holder's lease ran out: the take-back and the take land together.
+                lease = self._lease(tx, task_id)
+                if lease and lease["expired"] and not self._names(lease) & {actor, session} and self._reap_one(tx, task_id):
+                    current = TaskStatus(self._task_row(tx, task_id)["status"])
+            elif current == TaskStatus.IN_PROGRESS and target != TaskStatus.CANCELLED:  # a cancel overrides
+                self._check_not_held_by_other(tx, task_id, actor, session, f"moving it to {target.value}")
+            self._renew_lease(tx, task_id, actor, session)
             wf.check_transition(task_id, current, target, self._holder(tx, task_id) if current == target else None)
+            if target == TaskStatus.IN_PROGRESS:
+                self._check_unblocked(tx, task_id)
             if target == TaskStatus.COMPLETED:
                 self._check_completion(tx, task_id)
-            self._move(tx, task_id, current, target, actor, actor_type)
-            return _task(self._task_row(tx, task_id))
+            self._move(tx, task_id, current, target, actor, actor_type, session=session)
+            return self._task_with_order(tx, task_id)
 
         return self.db.write(run)
 
     def _move(
         self, tx: Tx, task_id: int, current: TaskStatus, target: TaskStatus, actor: str, actor_type: ActorType,
-        *, assignment_id: int | None = None, lease_seconds: int | None = None, note: str = "",
+        *, assignment_id: int | None = None, lease_seconds: int | None = None, note: str = "", session: str | None = None,
     ) -> None:
         """Compare-and-set the status, keep completed_at, open assignments and the lease in step, write history."""
         completed = f"{tx.now}" if target == TaskStatus.COMPLETED else "NULL"
@@ -147,16 +191,18 @@ class WritesMixin(RepositoryBase):
             )
         elif target in (TaskStatus.PENDING, TaskStatus.CANCELLED, TaskStatus.FAILED) and current == TaskStatus.IN_PROGRESS:
             # The holder gave the task back (or it ended without success): its assignment ends too.
+            # The note is appended to what is there, cut first so the sum always fits the TEXT
+            # column (65,535 bytes; 4 bytes a character at worst), whoever wrote the notes before.
             tx.execute(
-                "UPDATE task_assignments SET status = 'rejected', notes = CONCAT(COALESCE(notes, ''), %s) "
+                f"UPDATE task_assignments SET status = 'rejected', notes = CONCAT(LEFT(COALESCE(notes, ''), {NOTES_KEEP_CHARS}), %s) "
                 "WHERE task_id = %s AND status IN ('pending', 'accepted', 'in_progress')"
                 if tx.dialect == "mysql"
-                else "UPDATE task_assignments SET status = 'rejected', notes = COALESCE(notes, '') || %s "
+                else f"UPDATE task_assignments SET status = 'rejected', notes = substr(COALESCE(notes, ''), 1, {NOTES_KEEP_CHARS}) || %s "
                 "WHERE task_id = %s AND status IN ('pending', 'accepted', 'in_progress')",
-                [f"[{target.value} by {actor}]", task_id],
+                [f"[{target.value} by {actor}]"[:NOTES_SUFFIX_CHARS], task_id],
             )
         if target == TaskStatus.IN_PROGRESS:
-            self._take_lease(tx, task_id, actor, actor_type.value, assignment_id, lease_seconds)
+            self._take_lease(tx, task_id, actor, actor_type.value, assignment_id, lease_seconds, session)
         elif current == TaskStatus.IN_PROGRESS:
             self._drop_lease(tx, task_id)
         self._history(
@@ -208,13 +254,6 @@ class WritesMixin(RepositoryBase):
                 "with tasks_get and decide on the current values."
             )
 
-    def _ancestors(self, tx: Tx, task_id: int) -> list[int]:
-        seen: list[int] = []
-        current: int | None = task_id
-        while current is not None and current not in seen and len(seen) < 1000:
-            seen.append(current)
-            current = tx.value("SELECT parent_task_id FROM tasks WHERE id = %s", [current])
-        return seen
 
     def assign(
         self,
@@ -226,11 +265,12 @@ class WritesMixin(RepositoryBase):
         notes: str | None,
         assigned_by: str,
         assigned_by_type: ActorType,
+        session: str | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
             wf.check_assignable(task_id, TaskStatus(row["status"]), TaskType(row["type"]), assignee_type)
-            self._renew_lease(tx, task_id, assigned_by)
+            self._holder_speaks(tx, task_id, assigned_by, assigned_by_type, session)
             assignment_id = tx.insert(
                 "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, "
                 f"assigned_by_type, status, assigned_at, notes) VALUES (%s, %s, %s, %s, %s, %s, 'pending', {tx.now}, %s)",
@@ -262,6 +302,7 @@ class WritesMixin(RepositoryBase):
         request: str | None,
         duration_ms: int | None,
         actor_type: ActorType,
+        session: str | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
@@ -270,7 +311,7 @@ class WritesMixin(RepositoryBase):
                     f"Task {task_id} is {row['status']}; {row['status']} is final, so it takes no new results. "
                     f"{wf.follow_up_hint(task_id)}"
                 )
-            self._renew_lease(tx, task_id, executor)
+            self._holder_speaks(tx, task_id, executor, actor_type, session)
             assignment = tx.row(
                 "SELECT id FROM task_assignments WHERE task_id = %s AND assignee = %s ORDER BY id DESC LIMIT 1",
                 [task_id, executor],
@@ -318,12 +359,39 @@ class WritesMixin(RepositoryBase):
         author_type: ActorType | str,
         comment_type: str = "comment",
         metadata: dict | None = None,
+        session: str | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             self._task_row(tx, task_id)
-            self._renew_lease(tx, task_id, author)
+            self._holder_speaks(tx, task_id, author, ActorType(author_type), session)
             comment_id = self._history(tx, task_id, author, ActorType(author_type), comment_type, content, metadata)
             row = tx.row("SELECT * FROM task_comments WHERE id = %s", [comment_id])
             return {**_normalise(row), "metadata": _json(row["metadata"])}
 
         return self.db.write(run)
+
+    def _set_order(
+        self, tx: Tx, task_id: int, priority: str | None = None, labels: list[str] | None = None,
+        depends_on: list[int] | None = None,
+    ) -> dict[str, Any]:
+        """Store what was given of priority, labels and dependencies; what changed, for history."""
+        order: dict[str, Any] = {}
+        if priority is not None:
+            self.work.set_priority(tx, task_id, priority)
+            order["priority"] = priority
+        if labels is not None:
+            self.work.set_labels(tx, task_id, labels)
+            order["labels"] = labels
+        if depends_on is not None:
+            self.work.set_dependencies(tx, task_id, depends_on)
+            order["depends_on"] = depends_on
+        return order
+
+    def _task_with_order(self, tx: Tx, task_id: int) -> dict[str, Any]:
+        """The task row as the write tools return it, with its priority and labels."""
+        return {**_task(self._task_row(tx, task_id)), **self.work.attributes(tx, [task_id])[task_id]}
+
+    def _check_unblocked(self, tx: Tx, task_id: int) -> None:
+        blockers = self.work.open_blockers(tx, task_id)
+        if blockers:
+            raise WorkflowError(wo.blocked_message(task_id, blockers))

@@ -124,7 +124,7 @@ def test_taking_an_expired_task_with_tasks_status_reaps_it_first(database):
 
 def test_status_with_a_stale_expected_updated_at_is_refused(repo):
     task = make(repo)
-    moved = move(repo, task["id"], "in_progress")
+    moved = move(repo, task["id"], "in_progress", actor="x")
     with pytest.raises(Conflict, match="after you read it"):
         repo.set_status(task["id"], TaskStatus.COMPLETED, actor="x", actor_type=AI, expected_updated_at=task["updated_at"])
     done = repo.set_status(task["id"], TaskStatus.COMPLETED, actor="x", actor_type=AI, expected_updated_at=moved["updated_at"])

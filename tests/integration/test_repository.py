@@ -20,6 +20,9 @@ def make(repo: TaskRepository, title: str = "Write the report", **kw):
         parent_task_id=kw.pop("parent_task_id", None), due_date=kw.pop("due_date", None),
         metadata=kw.pop("metadata", None), created_by=kw.pop("created_by", "alice"), created_by_type=AI,
     )
+    for key in ("priority", "labels", "depends_on"):  # the order of work
+        if key in kw:
+            args[key] = kw.pop(key)
     assert not kw
     return repo.create_task(**args)
 

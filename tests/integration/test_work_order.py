@@ -1,0 +1,234 @@
+"""The order of work on both backends: dependencies, priority and labels, the ready queue,
+and leases that survive long work."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+
+from domain.errors import Conflict, InvalidInput, NotFound, WorkflowError
+from domain.models import ActorType, ExecutorType, TaskStatus
+from infrastructure.task_repository import TaskRepository
+from tests.integration.test_claims import claim
+from tests.integration.test_repository import at_once, make, move, table_counts
+
+AI = ActorType.AI
+
+
+def deps(repo, task_id, blockers, actor="planner"):
+    return repo.update_task(task_id, {"depends_on": blockers}, actor=actor, actor_type=AI)
+
+
+def test_dependencies_show_both_ways_and_replace_and_clear(repo):
+    build, test, deploy = make(repo, "build"), make(repo, "test"), make(repo, "deploy")
+    deps(repo, deploy["id"], [build["id"], test["id"]])
+    full = repo.get_task(deploy["id"])
+    assert [d["id"] for d in full["depends_on"]] == [build["id"], test["id"]]
+    assert full["depends_on"][0] == {"id": build["id"], "title": "build", "status": "pending"}
+    assert full["ready"] is False
+    assert [b["id"] for b in repo.get_task(build["id"])["blocks"]] == [deploy["id"]]
+    deps(repo, deploy["id"], [test["id"]])
+    assert [d["id"] for d in repo.get_task(deploy["id"])["depends_on"]] == [test["id"]]
+    assert repo.get_task(build["id"])["blocks"] == []
+    deps(repo, deploy["id"], [])
+    after = repo.get_task(deploy["id"])
+    assert after["depends_on"] == [] and after["ready"] is True
+    assert "depends on nothing" in after["comments"][-1]["content"]
+
+
+def test_created_with_dependencies_priority_and_labels(repo):
+    build = make(repo, "build")
+    deploy = make(repo, "deploy", depends_on=[build["id"]], priority="urgent", labels=["release", "ops"])
+    assert (deploy["priority"], deploy["labels"]) == ("urgent", ["ops", "release"])
+    full = repo.get_task(deploy["id"])
+    assert (full["priority"], full["labels"], [d["id"] for d in full["depends_on"]]) == ("urgent", ["ops", "release"], [build["id"]])
+
+
+def test_unknown_blockers_and_cycles_are_refused_with_nothing_written(repo, database):
+    a, b, c = make(repo, "a"), make(repo, "b"), make(repo, "c")
+    deps(repo, b["id"], [a["id"]])
+    deps(repo, c["id"], [b["id"]])
+    before = table_counts(database)
+    with pytest.raises(NotFound, match="99999"):
+        deps(repo, a["id"], [c["id"], 99999])
+    with pytest.raises(WorkflowError, match=rf"{a['id']} → {c['id']} → {b['id']} → {a['id']}"):
+        deps(repo, a["id"], [c["id"]])
+    with pytest.raises(NotFound, match="99999"):
+        make(repo, "d", depends_on=[99999])
+    assert table_counts(database) == before
+    assert repo.get_task(a["id"])["depends_on"] == []
+
+
+def test_a_blocked_task_cannot_start_and_the_refusal_names_the_open_blockers(repo):
+    build, deploy = make(repo, "build the thing"), make(repo, "deploy")
+    deps(repo, deploy["id"], [build["id"]])
+    with pytest.raises(WorkflowError, match=rf"depends on {build['id']} \(pending: 'build the thing'\)"):
+        move(repo, deploy["id"], "in_progress")
+    move(repo, build["id"], "in_progress", "completed")
+    assert move(repo, deploy["id"], "in_progress")["status"] == "in_progress"
+
+
+def test_a_cancelled_or_failed_blocker_still_blocks(repo):
+    cancelled, failed, task = make(repo, "dropped"), make(repo, "broke"), make(repo, "needs both")
+    deps(repo, task["id"], [cancelled["id"], failed["id"]])
+    move(repo, cancelled["id"], "cancelled")
+    move(repo, failed["id"], "in_progress", "failed")
+    assert repo.get_task(task["id"])["ready"] is False
+    assert claim(repo) is None or claim(repo)["id"] != task["id"]
+    with pytest.raises(WorkflowError, match="cancelled: 'dropped'"):
+        move(repo, task["id"], "in_progress")
+
+
+def test_claim_serves_ready_tasks_by_priority_then_due_date_then_age(repo):
+    low = make(repo, "low", priority="low")
+    normal_old = make(repo, "normal old")
+    urgent_undated = make(repo, "urgent undated", priority="urgent")
+    high = make(repo, "high", priority="high")
+    urgent_due = make(repo, "urgent due", priority="urgent", due_date=datetime(2027, 1, 1))
+    normal_due = make(repo, "normal due", due_date=datetime(2026, 12, 24))
+    blocker = make(repo, "blocker", priority="low")
+    blocked_urgent = make(repo, "blocked urgent", priority="urgent", depends_on=[blocker["id"]])
+    order = [claim(repo)["id"] for _ in range(7)]
+    assert order == [
+        urgent_due["id"], urgent_undated["id"], high["id"], normal_due["id"], normal_old["id"], low["id"], blocker["id"],
+    ]
+    assert claim(repo) is None  # the blocked task is not handed out
+    move(repo, blocker["id"], "completed", actor="agent")
+    assert claim(repo)["id"] == blocked_urgent["id"]
+
+
+def test_list_filters_priority_label_and_ready(repo):
+    a = make(repo, "a", priority="high", labels=["backend"])
+    b = make(repo, "b", labels=["backend", "ui"])
+    c = make(repo, "c", depends_on=[a["id"]])
+    ids = lambda **kw: [t["id"] for t in repo.list_tasks(**kw)["tasks"]]  # noqa: E731
+    assert ids(priority="high") == [a["id"]]
+    assert ids(priority="normal") == [c["id"], b["id"]]
+    assert ids(label="backend") == [b["id"], a["id"]]
+    assert ids(label="ui") == [b["id"]]
+    assert ids(ready=True) == [b["id"], a["id"]]
+    assert ids(ready=False) == [c["id"]]
+    row = repo.list_tasks(label="ui")["tasks"][0]
+    assert (row["priority"], row["labels"]) == ("normal", ["backend", "ui"])
+
+
+def test_statistics_count_ready_blocked_and_priorities(repo):
+    a = make(repo, "a", priority="urgent")
+    make(repo, "b", depends_on=[a["id"]])
+    make(repo, "c", priority="low")
+    done = make(repo, "done", priority="urgent")
+    move(repo, done["id"], "in_progress", "completed")
+    stats = repo.statistics()
+    assert (stats["ready"], stats["blocked"]) == (2, 1)
+    assert stats["by_priority"] == {"urgent": 1, "high": 0, "normal": 1, "low": 1}
+
+
+def test_parent_cycles_are_refused_past_any_depth(repo):
+    chain = [make(repo, "root")]
+    for i in range(1005):
+        chain.append(make(repo, f"link {i}", parent_task_id=chain[-1]["id"]))
+    with pytest.raises(InvalidInput, match="would make a cycle"):
+        repo.update_task(chain[0]["id"], {"parent_task_id": chain[-1]["id"]}, actor="x", actor_type=AI)
+    assert repo.get_task(chain[0]["id"])["parent_task_id"] is None
+
+
+def test_concurrent_changes_cannot_close_a_cycle_together(repo):
+    for _ in range(5):
+        a, b, c, d = (make(repo, n) for n in "abcd")
+        # Parents: a→b and c→d exist; at once b→c and d→a would close a→b→c→d→a.
+        repo.update_task(a["id"], {"parent_task_id": b["id"]}, actor="x", actor_type=AI)
+        repo.update_task(c["id"], {"parent_task_id": d["id"]}, actor="x", actor_type=AI)
+        links = [(b["id"], c["id"]), (d["id"], a["id"])]
+        outcomes = at_once(2, lambda i: repo.update_task(links[i][0], {"parent_task_id": links[i][1]}, actor="x", actor_type=AI))
+        assert sum(not isinstance(o, Exception) for o in outcomes) == 1, outcomes
+        assert all(isinstance(o, (WorkflowError, Conflict, InvalidInput)) for o in outcomes if isinstance(o, Exception))
+        # Dependencies the same way: x depends on y, and at once y depends on x.
+        x, y = make(repo, "x"), make(repo, "y")
+        pairs = [(x["id"], y["id"]), (y["id"], x["id"])]
+        outcomes = at_once(2, lambda i: deps(repo, pairs[i][0], [pairs[i][1]]))
+        assert sum(not isinstance(o, Exception) for o in outcomes) == 1, outcomes
+
+
+def short_leases(database) -> TaskRepository:
+    return TaskRepository(database, lease_minutes=1 / 60, max_attempts=3)
+
+
+def test_the_holder_finishes_after_its_lease_ran_out_while_nobody_took_the_task(database):
+    repo = short_leases(database)
+    task = make(repo)
+    move(repo, task["id"], "in_progress", actor="slow-agent")
+    time.sleep(1.3)
+    assert repo.reap_expired() == [task["id"]]  # as any agent's next claim would
+    assert repo.get_task(task["id"])["status"] == "pending"
+    repo.add_result(
+        task["id"], response="done", executor="slow-agent", executor_type=ExecutorType.CLAUDE, model_name=None,
+        status=__import__("domain.models", fromlist=["ResultStatus"]).ResultStatus.SUCCESS, tokens_input=None,
+        tokens_output=None, cost_usd=None, error_message=None, request=None, duration_ms=None, actor_type=AI,
+    )
+    full = repo.get_task(task["id"])
+    assert (full["status"], full["held_by"]) == ("in_progress", "slow-agent")  # the result took it back
+    done = repo.set_status(task["id"], TaskStatus.COMPLETED, actor="slow-agent", actor_type=AI)
+    assert done["status"] == "completed"
+
+
+def test_the_holder_completes_directly_after_the_reaper_gave_its_task_back(database):
+    repo = short_leases(database)
+    task = make(repo)
+    move(repo, task["id"], "in_progress", actor="slow-agent")
+    time.sleep(1.3)
+    repo.reap_expired()
+    assert repo.get_task(task["id"])["status"] == "pending"
+    done = repo.set_status(task["id"], TaskStatus.COMPLETED, actor="slow-agent", actor_type=AI)
+    assert done["status"] == "completed"
+    assert "resumed by slow-agent" in " ".join(c["content"] for c in repo.get_task(task["id"])["comments"])
+
+
+def test_an_expired_holder_is_refused_naming_the_agent_that_took_the_task(database):
+    repo = short_leases(database)
+    task = make(repo)
+    move(repo, task["id"], "in_progress", actor="slow-agent")
+    time.sleep(1.3)
+    taken = claim(repo, "fast-agent", lease_minutes=5)
+    assert taken["id"] == task["id"]
+    with pytest.raises(Conflict, match="held by fast-agent") as refused:
+        repo.set_status(task["id"], TaskStatus.COMPLETED, actor="slow-agent", actor_type=AI)
+    assert refused.value.retryable is True
+    full = repo.get_task(task["id"])
+    assert (full["status"], full["held_by"], full["lease_expired"]) == ("in_progress", "fast-agent", False)
+
+
+def test_a_comment_by_the_holder_renews_its_lease(database):
+    repo = short_leases(database)
+    task = make(repo)
+    move(repo, task["id"], "in_progress", actor="agent-1")
+    first = repo.get_task(task["id"])["lease_expires_at"]
+    time.sleep(0.3)
+    repo.add_comment(task["id"], content="still working", author="agent-1", author_type=AI)
+    assert repo.get_task(task["id"])["lease_expires_at"] > first
+
+
+def test_a_model_run_is_refused_on_a_task_another_agent_holds(repo):
+    task = make(repo)
+    claim(repo, "claude-1", lease_minutes=30)
+    before = repo.get_task(task["id"])
+    with pytest.raises(Conflict, match="held by claude-1") as refused:
+        repo.start_execution(task["id"], model="mistral", actor="someone-else", actor_type=AI)
+    assert refused.value.retryable is True
+    after = repo.get_task(task["id"])
+    assert (after["held_by"], after["lease_expires_at"], after["updated_at"]) == (
+        before["held_by"], before["lease_expires_at"], before["updated_at"])
+
+
+def test_huge_assignment_notes_never_stop_a_release_or_the_reaper(database):
+    repo = short_leases(database)
+    task = make(repo)
+    repo.assign(task["id"], assignee="bob", assignee_type=ExecutorType.CLAUDE, model_name=None, notes="é" * 32_767,
+                assigned_by="x", assigned_by_type=AI)
+    move(repo, task["id"], "in_progress", actor="bob")
+    assert move(repo, task["id"], "pending", actor="bob")["status"] == "pending"
+    move(repo, task["id"], "in_progress", actor="bob")
+    time.sleep(1.3)
+    assert repo.reap_expired() == [task["id"]]
+    other = make(repo, "other")
+    assert claim(repo, "next")["id"] in (task["id"], other["id"])
