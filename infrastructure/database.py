@@ -347,7 +347,12 @@ class Database:
                     connect_timeout=s.connect_timeout,
                     read_timeout=60,
                     write_timeout=60,
-                    init_command="SET SESSION TRANSACTION READ ONLY" if self.read_only else None,
+                    # READ COMMITTED: each statement sees what committed before it started (a claim
+                    # sees a blocker completed a moment ago; a cycle check after the graph lock sees
+                    # every earlier graph change), and rows a locking scan passed over are unlocked
+                    # at once instead of at commit, so concurrent claimers do not skip them.
+                    init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+                    + (", READ ONLY" if self.read_only else ""),
                 )
             return self._pool
 

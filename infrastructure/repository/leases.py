@@ -18,6 +18,7 @@ from infrastructure.repository.base import TASK_COLUMNS, RepositoryBase, _task, 
 from validators import workflow_validator as wf
 
 log = logging.getLogger("infrastructure.task_repository")  # the logger's name before the split
+CLAIM_CANDIDATES = 32  # tasks a compare-and-set pass tries before the next pass (more than agents racing)
 UNREAPABLE_RETRY_SECONDS = 300  # a task whose expired lease cannot be returned is tried again after this
 
 
@@ -268,11 +269,15 @@ class LeasesMixin(RepositoryBase):
             skip_locked = tx.dialect == "mysql" and self._can_skip_locked(tx)
             for source, clause, order in self.work.claim_passes(tx, base):
                 select = f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}"
-                if skip_locked:
+                # SKIP LOCKED only where the order comes from an index (the tasks passes): a pass
+                # that sorts (the priority joins) would lock every row it read before sorting,
+                # and concurrent claimers would skip all of them. Those read candidates and
+                # compare-and-set instead.
+                if skip_locked and source == "tasks":
                     row = tx.row(f"{select} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
                     candidates = [row["id"]] if row else []
                 else:
-                    candidates = [r["id"] for r in tx.rows(f"{select} LIMIT 10", params)]
+                    candidates = [r["id"] for r in tx.rows(f"{select} LIMIT {CLAIM_CANDIDATES}", params)]
                 for task_id in candidates:
                     task_id = int(task_id)
                     # Compare-and-set: on an old server another claimer may have taken it meanwhile.
