@@ -83,7 +83,10 @@ def cmd_call(config: Config, tool: str, arguments: str) -> int:
         return 2
 
     async def run() -> int:
-        async with Client(build_server(config)) as client:
+        from mcp.types import Implementation
+
+        # Named, so that what a shell user creates is recorded as "mcp-tasks-cli#<session>".
+        async with Client(build_server(config), client_info=Implementation(name="mcp-tasks-cli", version=VERSION)) as client:
             result = await client.call_tool(tool, args)
         if result.structured_content is not None:
             print(json.dumps(result.structured_content, ensure_ascii=False, indent=2))
