@@ -34,6 +34,7 @@ async def test_every_tool_is_described_typed_and_annotated(mcp_server):
     assert TASK_TOOLS <= set(tools)
     for name, tool in tools.items():
         assert tool.description and len(tool.description) > 20, name
+        assert tool.title and len(tool.title) <= 24 and tool.title[0].isupper(), (name, tool.title)
         assert tool.annotations is not None and tool.annotations.read_only_hint is not None, name
         assert tool.output_schema and tool.output_schema.get("type") == "object", name
         for pname, prop in tool.input_schema.get("properties", {}).items():
