@@ -474,6 +474,10 @@ class Database:
             return _Lost()
         if code in _CANNOT_CONNECT:
             return self._unreachable(exc)
+        if code == 1049:  # unknown database: the server answered and the login was fine
+            from infrastructure.database_admin import missing_database_message
+
+            return StorageError(missing_database_message(self.settings, self.source))
         if code in _ACCESS:
             return StorageError(
                 f"The database {self.describe()} refused the login ({text}). Fix the user, password or database "
