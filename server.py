@@ -39,7 +39,7 @@ def build_server(config: Config, *, http_url: str | None = None):
 
     from infrastructure.database import Database
     from infrastructure.task_repository import TaskRepository
-    from tools.common import AppState, strip_titles
+    from tools.common import AppState, TaskServer, strip_titles
     from tools.lean_schema import lean_input_schema
     from tools.output_schemas import publish as publish_output_schemas
     from tools.quality_tools import register_quality_tools
@@ -80,7 +80,7 @@ def build_server(config: Config, *, http_url: str | None = None):
             "token_verifier": ApiKeyVerifier(config.api_keys),
             "auth": AuthSettings(issuer_url=http_url, resource_server_url=None),
         }
-    mcp = MCPServer(
+    mcp = TaskServer(
         "mcp-tasks", version=VERSION, instructions=INSTRUCTIONS + (READ_ONLY_NOTE if config.read_only else ""),
         lifespan=lifespan, **auth,
     )
@@ -92,7 +92,7 @@ def build_server(config: Config, *, http_url: str | None = None):
         # Not even listed: an agent cannot call, or spend context on, what it may not use.
         for tool in mcp._tool_manager.list_tools():
             if not (tool.annotations and tool.annotations.read_only_hint):
-                mcp.remove_tool(tool.name)
+                mcp.withhold_tool(tool.name, "this server is read-only (READ_ONLY=true); it lists, reads and reports.")
     else:
         register_prompts(mcp)  # both prompts walk an agent through writes
     tools = mcp._tool_manager.list_tools()

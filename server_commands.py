@@ -22,13 +22,18 @@ def run(command: str, config: Config, args: argparse.Namespace) -> int:
     if command == "init-db":
         return cmd_init_db(config)
     if command == "doctor":
-        return cmd_doctor(config)
+        return cmd_doctor(config, strict=getattr(args, "strict", False))
     return cmd_call(config, args.tool, args.arguments)
 
 
 def cmd_init_db(config: Config) -> int:
     from infrastructure.database import Database
 
+    if config.database.kind == "mysql":
+        from infrastructure.database_admin import ensure_database
+
+        if ensure_database(config.database, config.database_source):
+            print(f"created database {config.database.name!r} (utf8mb4)")
     db = Database(config.database, config.database_source)
     try:
         applied = db.migrate()
@@ -38,13 +43,17 @@ def cmd_init_db(config: Config) -> int:
     return 0
 
 
-def cmd_doctor(config: Config) -> int:
-    """One line per check, OK or FAIL with the fix; exit 1 when anything failed."""
+def cmd_doctor(config: Config, strict: bool = False) -> int:
+    """One line per check: OK, WARN (an optional part: Ollama) or FAIL, with the fix.
+
+    Exit 1 when a required part failed (with strict, also on a warning), else 0: a health
+    check of an install without Ollama passes."""
     from infrastructure.contract_loader import load_contracts
     from infrastructure.database import Database
     from infrastructure.ollama_client import OllamaClient
 
     lines: list[tuple[bool, str]] = []
+    warnings: list[str] = []
     db = Database(config.database, config.database_source)
     try:
         count, missing = db.health()
@@ -59,7 +68,11 @@ def cmd_doctor(config: Config) -> int:
         db.close()
     with OllamaClient(config.ollama_host, min(config.ollama_timeout, 10)) as client:
         ok, text = client.check(config.ollama_model)
-    lines.append((ok, text.removeprefix("OK ").removeprefix("FAIL ")))
+    text = text.removeprefix("OK ").removeprefix("FAIL ")
+    if ok:
+        lines.append((True, text))
+    else:
+        warnings.append(f"{text} (optional: only tasks_execute needs it)")
     catalog = load_contracts(config.contracts_dirs)
     problems = [f"{e['file']}: {e['reason']}" for e in catalog.load_errors]
     lines.append(
@@ -68,7 +81,10 @@ def cmd_doctor(config: Config) -> int:
     )
     for ok, text in lines:
         print(f"{'OK  ' if ok else 'FAIL'} {text}")
-    return 0 if all(ok for ok, _ in lines) else 1
+    for text in warnings:
+        print(f"WARN {text}")
+    failed = not all(ok for ok, _ in lines) or (strict and bool(warnings))
+    return 1 if failed else 0
 
 
 def cmd_call(config: Config, tool: str, arguments: str) -> int:
@@ -83,7 +99,10 @@ def cmd_call(config: Config, tool: str, arguments: str) -> int:
         return 2
 
     async def run() -> int:
-        async with Client(build_server(config)) as client:
+        from mcp.types import Implementation
+
+        # Named, so that what a shell user creates is recorded as "mcp-tasks-cli#<session>".
+        async with Client(build_server(config), client_info=Implementation(name="mcp-tasks-cli", version=VERSION)) as client:
             result = await client.call_tool(tool, args)
         if result.structured_content is not None:
             print(json.dumps(result.structured_content, ensure_ascii=False, indent=2))
@@ -168,7 +187,7 @@ HELP_EPILOG = """examples:
   server.py --transport http --port 8765     serve streamable HTTP at http://127.0.0.1:8765/mcp
   server.py serve --transport http --host 0.0.0.0 --stateless   (needs MCP_API_KEYS)
   server.py init-db                          create missing tables and indexes
-  server.py doctor                           check database, Ollama and contracts
+  server.py doctor [--strict]                check database, Ollama (optional) and contracts
   server.py call tasks_list '{"status": "pending"}'
 
 Settings come from the environment and .env beside server.py; see .env.example."""
@@ -205,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", title="commands (serve when none is given)", metavar="COMMAND")
     serve = sub.add_parser("serve", help="(default) serve MCP over stdio, or streamable HTTP with --transport http")
     _serve_options(serve)
-    sub.add_parser("init-db", help="create missing tables and indexes, idempotently")
-    sub.add_parser("doctor", help="check the database, the schema, Ollama and the contracts")
+    sub.add_parser("init-db", help="create the database (MariaDB, if missing) and missing tables and indexes, idempotently")
+    doctor = sub.add_parser("doctor", help="check the database, the schema, Ollama and the contracts")
+    doctor.add_argument("--strict", action="store_true", help="exit 1 on a warning too (Ollama is optional otherwise)")
     call = sub.add_parser("call", help="call TOOL [JSON]: run one tool in-process and print its result")
     call.add_argument("tool", metavar="TOOL", help="tool name, e.g. tasks_list")
     call.add_argument("arguments", metavar="JSON", nargs="?", default="{}",

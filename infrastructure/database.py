@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 from config import DatabaseSettings
-from domain.errors import Conflict, InvalidInput, OutcomeUnknown, StorageError, TaskSystemError
+from domain.errors import Conflict, Forbidden, InvalidInput, OutcomeUnknown, StorageError, TaskSystemError
 
 if TYPE_CHECKING:
     import sqlite3
@@ -168,7 +168,7 @@ class Database:
     def write(self, fn: Callable[[Tx], T]) -> T:
         """Run fn in one transaction: all of it lands, or none. Deadlocks are retried."""
         if self.read_only:
-            raise StorageError(READ_ONLY_REFUSAL)
+            raise Forbidden(READ_ONLY_REFUSAL)
         lost_once = False
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
@@ -474,11 +474,15 @@ class Database:
         if code in _RETRYABLE:
             return _Retry()
         if code in _READ_ONLY:
-            return StorageError(READ_ONLY_REFUSAL)
+            return Forbidden(READ_ONLY_REFUSAL)
         if code in _CONNECTION_LOST or isinstance(exc, pymysql.err.InterfaceError):
             return _Lost()
         if code in _CANNOT_CONNECT:
             return self._unreachable(exc)
+        if code == 1049:  # unknown database: the server answered and the login was fine
+            from infrastructure.database_admin import missing_database_message
+
+            return StorageError(missing_database_message(self.settings, self.source))
         if code in _ACCESS:
             return StorageError(
                 f"The database {self.describe()} refused the login ({text}). Fix the user, password or database "
@@ -500,7 +504,7 @@ class Database:
 
         text = str(exc)
         if self.read_only and "readonly" in text.replace(" ", "").replace("-", ""):
-            return StorageError(READ_ONLY_REFUSAL)
+            return Forbidden(READ_ONLY_REFUSAL)
         if isinstance(exc, sqlite3.IntegrityError):
             return Conflict(f"The database refused the change ({text}); nothing was written. Read the task again and retry.")
         if "locked" in text or "busy" in text:

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
-from domain.errors import QualityError, shorten
+from domain.errors import Forbidden, QualityError, shorten
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 BINARY_PROBE_BYTES = 8192
@@ -56,7 +56,7 @@ def resolve_check_path(path: str, allowed_roots: Sequence[str | os.PathLike]) ->
     real = os.path.realpath(raw if os.path.isabs(raw) else os.path.join(roots[0], raw))
     root = inside_roots(real, roots)
     if root is None:
-        raise QualityError(
+        raise Forbidden(
             f"The path {shorten(path)} resolves to {real}, which is outside the directories quality_check may read: "
             f"{_listing(roots)}. Check a path inside them, or have the server's operator add the directory to the "
             "setting QUALITY_ALLOWED_PATHS."

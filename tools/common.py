@@ -1,31 +1,43 @@
-"""What every tool module shares: the app state, error mapping, compact results.
+"""What every tool module shares: the app state, refusals, identities, compact results.
 
 - `app(ctx)` is the lifespan state (config, repository, ...) built in server.py.
-- `@tool_errors` turns our domain errors into `ToolError` (the message reaches the agent
-  unchanged, as `isError: true`); anything else is a bug, and the SDK logs its traceback
-  on stderr while the agent sees only that the tool failed.
+- `TaskServer` is the SDK's MCPServer with one change at its single `call_tool` door:
+  every tool's arguments are strict (unknown names refused, no "5" or true for an id) and
+  every failure becomes one kind of refusal (`refusal()`): text `[code] message`, the same
+  code and `retryable` in `_meta["mcp-tasks/error"]`, secrets scrubbed. Unexpected
+  exceptions are logged with their traceback on stderr and reach the caller as `[internal]`.
+- `actor()` says who acts when a call names nobody (see its docstring).
 - `respond(model)` returns a `CallToolResult` with the typed `structuredContent` and a
   compact JSON text block: the SDK's default pretty-printed copy is about twice the size,
   and agents pay for every byte of it in their context.
 """
 
-import functools
+import contextvars
 import json
+import logging
+import re
+import secrets
 import threading
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from config import Config
-from domain.errors import TaskSystemError
-from domain.models import ActorType
+from domain.errors import Forbidden, InvalidInput, TaskSystemError
+from domain.models import NAME_MAX, ActorType
+from domain.secrets import scrub
 from tools.http_auth import authenticated_name
+from validators.arguments import argument_errors_text
 
-F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("mcp-tasks")
+ERROR_META = "mcp-tasks/error"  # _meta key of a refusal: {"code": ..., "retryable": ...}
+DEFAULT_ACTOR = "mcp-tasks"  # config.actor when MCP_TASKS_ACTOR is not set
 
 
 @dataclass
@@ -49,33 +61,116 @@ def app(ctx: Context) -> AppState:
     return ctx.request_context.lifespan_context
 
 
-def tool_errors(fn: F) -> F:
-    """Map domain errors to ToolError, for sync and async tools alike."""
-    if _is_async(fn):
+def refusal(error: TaskSystemError) -> CallToolResult:
+    """The error result every refusal takes. Never structuredContent: clients check it against
+    the tool's outputSchema even on errors and would replace our message with their own."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=scrub(f"[{error.code}] {error}"))],
+        is_error=True,
+        _meta={ERROR_META: {"code": error.code, "retryable": bool(error.retryable)}},
+    )
 
-        @functools.wraps(fn)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await fn(*args, **kwargs)
-            except TaskSystemError as exc:
-                raise ToolError(str(exc)) from exc
 
-        return async_wrapper  # type: ignore[return-value]
+class TaskServer(MCPServer):
+    """MCPServer whose tools take strict arguments and answer every failure with `refusal()`."""
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.withheld: dict[str, str] = {}  # tool name -> why this server does not offer it
+        self._properties: dict[str, dict[str, Any]] = {}  # full input-schema properties, built on first refusal
+
+    def add_tool(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        super().add_tool(fn, *args, **kwargs)
+        tool = self._tool_manager.get_tool(kwargs.get("name") or fn.__name__)
+        if tool is not None:
+            tool.fn_metadata.arg_model = _strict(tool.fn_metadata.arg_model)
+
+    def withhold_tool(self, name: str, reason: str) -> None:
+        """Remove a tool; a call to it is refused as forbidden, with the reason."""
+        self.remove_tool(name)
+        self.withheld[name] = reason
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        token = _session_actor.set(_session_name(context))
         try:
-            return fn(*args, **kwargs)
-        except TaskSystemError as exc:
-            raise ToolError(str(exc)) from exc
+            if name in self.withheld:
+                raise Forbidden(f"{name} is not offered: {self.withheld[name]}")
+            if self._tool_manager.get_tool(name) is None:
+                raise InvalidInput(_unknown_tool(name, [t.name for t in self._tool_manager.list_tools()]))
+            return await super().call_tool(name, arguments, context)
+        except MCPError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - each failure becomes a refusal; bugs are logged below
+            return refusal(self._as_refusal(name, exc))
+        finally:
+            _session_actor.reset(token)
 
-    return wrapper  # type: ignore[return-value]
+    def _as_refusal(self, name: str, exc: Exception) -> TaskSystemError:
+        if isinstance(exc, TaskSystemError):
+            return exc
+        if isinstance(exc, ToolError) and not isinstance(exc, UnexpectedToolError) and isinstance(exc.__cause__, ValidationError):
+            log.info("Tool %r refused arguments: %s", name, sorted({str(e["loc"][0]) for e in exc.__cause__.errors() if e["loc"]}))
+            return InvalidInput(argument_errors_text(name, exc.__cause__.errors(), self._input_properties(name)))
+        cause: BaseException | None = exc
+        while cause is not None:  # a domain error raised in a tool arrives wrapped by the SDK
+            if isinstance(cause, TaskSystemError):
+                log.info("Tool %r refused: [%s] %s", name, cause.code, scrub(str(cause)))
+                return cause
+            cause = cause.__cause__
+        log.error("Tool %r raised an unexpected exception", name, exc_info=exc)
+        return TaskSystemError(
+            f"{name} failed unexpectedly; the server log has the details. "
+            "Check with tasks_get whether anything changed before you retry."
+        )
+
+    def _input_properties(self, name: str) -> dict[str, Any]:
+        if name not in self._properties:
+            tool = self._tool_manager.get_tool(name)
+            schema = tool.fn_metadata.arg_model.model_json_schema() if tool else {}
+            self._properties[name] = schema.get("properties") or {}
+        return self._properties[name]
 
 
-def _is_async(fn: Callable[..., Any]) -> bool:
-    import inspect
+def _strict(model: type[BaseModel]) -> type[BaseModel]:
+    """The tool's argument model with unknown names refused and no type coercion: JSON true,
+    "5" and 5.0 are not the id 5 (pydantic's lax mode takes all three)."""
+    config = ConfigDict(**{**model.model_config, "strict": True, "extra": "forbid"})
+    return type(model.__name__, (model,), {"model_config": config, "__module__": model.__module__})
 
-    return inspect.iscoroutinefunction(fn)
+
+def _unknown_tool(name: str, offered: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, offered, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    return f"There is no tool {name[:60]!r}.{hint} Tools: {', '.join(sorted(offered))}."
+
+
+# ---- who acts ------------------------------------------------------------------------------
+
+_session_actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcp_tasks_session_actor", default=None)
+_suffixes: dict[int, tuple[weakref.ref, str]] = {}  # id(client's initialize params) -> (ref, suffix)
+_suffix_lock = threading.Lock()
+_UNPRINTABLE = re.compile(r"[^\w.@:/+\- ]+")
+
+
+def _session_name(context: Any) -> str | None:
+    """The client's own name (initialize's clientInfo.name) plus a suffix for this session,
+    e.g. "claude-code#3fa2": two sessions of the same client are two actors."""
+    try:
+        params = context.request_context.session.client_params
+        name = params.client_info.name
+    except Exception:  # noqa: BLE001 - no request (in-process call) or no clientInfo: no session name
+        return None
+    name = _UNPRINTABLE.sub("", name or "").strip()[: NAME_MAX - 5]
+    if not name:
+        return None
+    with _suffix_lock:
+        entry = _suffixes.get(id(params))
+        if entry is None or entry[0]() is not params:
+            entry = (weakref.ref(params, lambda _r, key=id(params): _suffixes.pop(key, None)), secrets.token_hex(2))
+            _suffixes[id(params)] = entry
+    return f"{name}#{entry[1]}"
 
 
 def respond(model: BaseModel) -> CallToolResult:
@@ -85,8 +180,11 @@ def respond(model: BaseModel) -> CallToolResult:
 
 
 def actor(state: AppState, name: str | None, kind: str | None) -> tuple[str, ActorType]:
-    """Who acts: the caller's name if given, else the HTTP request's API-key name, else the configured default."""
-    return (name or authenticated_name() or state.config.actor), ActorType(kind or state.config.actor_type)
+    """Who acts: the name the call gives; else the HTTP request's API-key name; else
+    MCP_TASKS_ACTOR when set; else the session's client name with its suffix; else mcp-tasks."""
+    configured = state.config.actor if state.config.actor != DEFAULT_ACTOR else None
+    who = name or authenticated_name() or configured or _session_actor.get() or state.config.actor
+    return who, ActorType(kind or state.config.actor_type)
 
 
 def strip_titles(schema: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, CommentType
-from tools.common import actor, app, respond, tool_errors
+from tools.common import actor, app, respond
 
 if TYPE_CHECKING:  # for the annotations only: the engine itself is imported on first use (below)
     from infrastructure.contract_loader import ContractCatalog
@@ -133,8 +133,7 @@ def _catalog(ctx: Context) -> "ContractCatalog":
 
 
 def register_quality_tools(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=READ, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="List quality contracts", annotations=READ, structured_output=False)
     def contracts_list(
         ctx: Context,
         status: Annotated[Optional[StatusName], Field(description="Only contracts in this status.")] = None,
@@ -153,8 +152,7 @@ def register_quality_tools(mcp: MCPServer) -> None:
         ]
         return respond(ContractList(contracts=rows, total=len(rows), load_errors=[LoadError(**e) for e in catalog.load_errors]))
 
-    @mcp.tool(annotations=READ, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Validate a contract", annotations=READ, structured_output=False)
     def contracts_validate(
         ctx: Context,
         name: Annotated[Optional[str], Field(max_length=NAME_MAX, description="A contract in CONTRACTS_DIR, by name.")] = None,
@@ -181,8 +179,7 @@ def register_quality_tools(mcp: MCPServer) -> None:
         contract = catalog.get(name)
         return respond(ContractValidation(valid=True, contract=_row(contract), file=contract.source, errors=[]))
 
-    @mcp.tool(annotations=CHECK, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Check code quality", annotations=CHECK, structured_output=False)
     def quality_check(
         ctx: Context,
         path: Annotated[

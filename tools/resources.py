@@ -8,7 +8,10 @@ Prompts (a client shows them as slash commands or templates):
 - `work_on_task(id)`: walks an agent through claim → work → quality_check → result → complete;
 - `triage_pending(limit)`: a pass over the pending tasks: clarify, type, split, assign.
 
-A static resource gets no request context from the SDK, so `tasks://statistics` reads
+Completion: while a user types a task id for `task://{id}` or a prompt's `id`, the client
+gets the newest ids starting with those digits, from the database (infrastructure/task_ids.py).
+
+A static resource (and a completion) gets no request context from the SDK, so they read
 the live app state through `current_state`, which server.py's lifespan fills.
 """
 from __future__ import annotations
@@ -19,11 +22,12 @@ from typing import Annotated, Any, Callable
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
-from mcp.types import INTERNAL_ERROR, INVALID_PARAMS
+from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, Completion, PromptReference, ResourceTemplateReference
 from pydantic import BaseModel, Field
 
 from domain.errors import InvalidInput, NotFound, TaskSystemError
 from domain.models import ID_MAX
+from domain.secrets import scrub
 from tools.common import AppState, app
 from tools.task_tools import Statistics, TaskDetail
 
@@ -54,9 +58,9 @@ def register_resources(mcp: MCPServer, current_state: Callable[[], AppState]) ->
         try:
             return _json(TaskDetail(**app(ctx).repository.get_task(_task_id(id))))
         except (NotFound, InvalidInput) as exc:
-            raise ResourceNotFoundError(str(exc)) from exc
+            raise ResourceNotFoundError(_text(exc)) from exc
         except TaskSystemError as exc:
-            raise ResourceError(str(exc)) from exc
+            raise ResourceError(_text(exc)) from exc
 
     @mcp.resource(
         "tasks://statistics", name="statistics", title="Task statistics",
@@ -67,12 +71,38 @@ def register_resources(mcp: MCPServer, current_state: Callable[[], AppState]) ->
         try:
             return _json(Statistics(**current_state().repository.statistics()))
         except TaskSystemError as exc:
-            raise ResourceError(str(exc)) from exc
+            raise ResourceError(_text(exc)) from exc
+
+    @mcp.completion()
+    async def complete_task_id(ref: Any, argument: Any, context: Any) -> Completion | None:
+        """Task ids for `task://{id}` and the work_on_task prompt's id."""
+        wants_id = argument.name == "id" and (
+            (isinstance(ref, ResourceTemplateReference) and ref.uri == "task://{id}")
+            or (isinstance(ref, PromptReference) and ref.name == "work_on_task")
+        )
+        if not wants_id:
+            return None
+        import anyio
+
+        from infrastructure.task_ids import newest_ids_with_prefix
+
+        try:
+            ids, more = await anyio.to_thread.run_sync(
+                lambda: newest_ids_with_prefix(current_state().repository.db, str(argument.value or "")[:20])
+            )
+        except TaskSystemError:  # no database now: offer nothing rather than fail the user's typing
+            return None
+        return Completion(values=[str(i) for i in ids], has_more=more)
+
+
+def _text(exc: TaskSystemError) -> str:
+    """A refusal's text as tools give it: [code] message, secrets scrubbed."""
+    return scrub(f"[{exc.code}] {exc}")
 
 
 def _prompt_error(exc: TaskSystemError) -> MCPError:
     code = INVALID_PARAMS if isinstance(exc, (NotFound, InvalidInput)) else INTERNAL_ERROR
-    return MCPError(code=code, message=str(exc))
+    return MCPError(code=code, message=_text(exc))
 
 
 def _work_steps(task: dict[str, Any]) -> str:

@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
-from tools.common import actor, app, respond, tool_errors
+from tools.common import actor, app, respond
 from validators import work_order as wo
-from validators.arguments import parse_due_date, parse_metadata, require_some_change
+from validators.arguments import check_cursor, parse_due_date, parse_metadata, require_some_change
 
 StatusName = Literal["pending", "in_progress", "completed", "failed", "cancelled"]
 PriorityName = Literal["low", "normal", "high", "urgent"]
@@ -216,8 +216,7 @@ def _title(value: str) -> str:
 
 
 def register_task_tools(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=READ, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="List tasks", annotations=READ, structured_output=False)
     def tasks_list(
         ctx: Context,
         status: Annotated[Optional[StatusName], Field(description="Only tasks in this status.")] = None,
@@ -238,18 +237,17 @@ def register_task_tools(mcp: MCPServer) -> None:
         """List tasks, newest first, with filters and full-text search. Rows are compact; use tasks_get for one task's details."""
         page = app(ctx).repository.list_tasks(
             status=status, type=type, search=search, parent_task_id=parent_task_id,
-            assignee=assignee, limit=limit, offset=offset, cursor=cursor, priority=priority, label=label, ready=ready,
+            assignee=assignee, limit=limit, offset=offset, cursor=check_cursor(cursor), priority=priority, label=label,
+            ready=ready,
         )
         return respond(TaskPage(**page))
 
-    @mcp.tool(annotations=READ, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Get a task", annotations=READ, structured_output=False)
     def tasks_get(ctx: Context, id: TaskId) -> Annotated[CallToolResult, TaskDetail]:
         """Get one task with its assignments, results, history, subtasks, parent, dependencies and who holds it."""
         return respond(TaskDetail(**app(ctx).repository.get_task(id)))
 
-    @mcp.tool(annotations=WRITE, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Create a task", annotations=WRITE, structured_output=False)
     def tasks_create(
         ctx: Context,
         title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX, description="Short task title.")],
@@ -282,8 +280,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         )
         return respond(Task(**task))
 
-    @mcp.tool(annotations=WRITE, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Update a task", annotations=WRITE, structured_output=False)
     def tasks_update(
         ctx: Context,
         id: TaskId,
@@ -328,8 +325,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         )
         return respond(Task(**task))
 
-    @mcp.tool(annotations=WRITE, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Change task status", annotations=WRITE, structured_output=False)
     def tasks_status(
         ctx: Context,
         id: TaskId,
@@ -346,8 +342,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         )
         return respond(Task(**task))
 
-    @mcp.tool(annotations=WRITE, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Assign a task", annotations=WRITE, structured_output=False)
     def tasks_assign(
         ctx: Context,
         id: TaskId,
@@ -366,8 +361,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         )
         return respond(Assignment(**assignment))
 
-    @mcp.tool(annotations=WRITE, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Record a result", annotations=WRITE, structured_output=False)
     def tasks_result(
         ctx: Context,
         id: TaskId,
@@ -396,8 +390,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         )
         return respond(Result(**result))
 
-    @mcp.tool(annotations=DELETE, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Delete a task", annotations=DELETE, structured_output=False)
     def tasks_delete(
         ctx: Context,
         id: TaskId,
@@ -408,14 +401,12 @@ def register_task_tools(mcp: MCPServer) -> None:
         who, kind = actor(state, deleted_by, None)
         return respond(Deleted(**state.repository.delete_task(id, actor=who, actor_type=kind)))
 
-    @mcp.tool(annotations=READ, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Task statistics", annotations=READ, structured_output=False)
     def tasks_statistics(ctx: Context) -> Annotated[CallToolResult, Statistics]:
         """Counts by status and type; tokens and cost over all results; usage per model."""
         return respond(Statistics(**app(ctx).repository.statistics()))
 
-    @mcp.tool(annotations=WRITE, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Comment on a task", annotations=WRITE, structured_output=False)
     def tasks_comment(
         ctx: Context,
         id: TaskId,
@@ -464,8 +455,7 @@ class Execution(BaseModel):
 def register_agent_tools(mcp: MCPServer) -> None:
     """The tools beyond the spec's CRUD: claiming work and running it on a local model."""
 
-    @mcp.tool(annotations=WRITE, structured_output=False)
-    @tool_errors
+    @mcp.tool(title="Claim the next task", annotations=WRITE, structured_output=False)
     def tasks_claim(
         ctx: Context,
         assignee: Annotated[Name, Field(description="Your name; the claim is recorded under it.")],
@@ -494,10 +484,10 @@ def register_agent_tools(mcp: MCPServer) -> None:
         ))
 
     @mcp.tool(
+        title="Run a task on Ollama",
         annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True),
         structured_output=False,
     )
-    @tool_errors
     async def tasks_execute(
         ctx: Context,
         id: TaskId,

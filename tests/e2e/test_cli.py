@@ -3,6 +3,7 @@ in-process and prints its result (the spec's "Tools testen" from a shell)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -33,7 +34,8 @@ def test_call_runs_one_tool_and_prints_its_result_as_json(tmp_path):
     created = run(env, "call", "tasks_create", '{"title": "Test-Task", "type": "ai_task"}')
     assert created.returncode == 0, created.stderr
     task = json.loads(created.stdout)
-    assert (task["title"], task["status"], task["created_by"]) == ("Test-Task", "pending", "mcp-tasks")
+    assert (task["title"], task["status"]) == ("Test-Task", "pending")
+    assert re.fullmatch(r"mcp-tasks-cli#[0-9a-f]{4}", task["created_by"]), task["created_by"]
     listed = run(env, "call", "tasks_list", '{"status": "pending"}')
     assert [t["id"] for t in json.loads(listed.stdout)["tasks"]] == [task["id"]]
     stats = run(env, "call", "tasks_statistics")  # JSON is optional
@@ -45,7 +47,7 @@ def test_call_failures_say_what_was_wrong_and_exit_non_zero(tmp_path):
     bad_json = run(env, "call", "tasks_list", "{status: pending}")
     assert bad_json.returncode == 2 and "not JSON" in bad_json.stderr and bad_json.stdout == ""
     refused = run(env, "call", "tasks_get", '{"id": 999}')
-    assert refused.returncode == 1 and "999 does not exist" in refused.stdout
+    assert refused.returncode == 1 and refused.stdout.startswith("[not_found] ") and "999 does not exist" in refused.stdout
     unknown = run(env, "call", "no_such_tool")
     assert unknown.returncode == 1 and "no_such_tool" in unknown.stdout
     read_only = run({**env, "READ_ONLY": "true"}, "call", "tasks_create", '{"title": "x"}')

@@ -4,6 +4,7 @@ real client with bearer API keys, and by raw HTTP requests for what a client nev
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -137,7 +138,9 @@ def test_a_non_loopback_address_without_a_key_is_refused_at_start(tmp_path):
 async def test_loopback_without_keys_serves_for_local_use(tmp_path):
     with http_server(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)) as server:
         async with http_session(server.url, None) as client:
-            assert (await call(client, "tasks_create", title="local"))["created_by"] == "mcp-tasks"
+            # No key, so no key name: the session acts as its client's name with a session suffix.
+            created_by = (await call(client, "tasks_create", title="local"))["created_by"]
+            assert re.fullmatch(r"mcp#[0-9a-f]{4}", created_by), created_by
 
 
 async def test_two_stateless_instances_over_one_mariadb_hand_out_every_task_exactly_once(mariadb_url, tmp_path):

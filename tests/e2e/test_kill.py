@@ -90,13 +90,13 @@ async def call(session, name: str, **args):
 
 
 def crashes(server: RawServer) -> list[str]:
-    """Answers that are the SDK's bare 'Error executing tool X': an unhandled exception in the tool."""
+    """Answers that are [internal] refusals: an unhandled exception in the tool."""
     out = []
     for reply in list(server.responses.values()):
         result = reply.get("result") or {}
         if result.get("isError"):
             text = result["content"][0]["text"]
-            if ":" not in text:
+            if text.startswith("[internal]") or not text.startswith("["):
                 out.append(text)
     return out
 

@@ -104,6 +104,8 @@ async def test_quality_refusals_are_tool_errors_that_say_what_to_do(server, proj
         both = await client.call_tool("contracts_validate", {"name": "x", "yaml": "y"})
         no_task = await client.call_tool("quality_check", {"path": ".", "task_id": 999999})
     assert outside.is_error and "QUALITY_ALLOWED_PATHS" in outside.content[0].text and str(project) in outside.content[0].text
+    assert outside.content[0].text.startswith("[forbidden] ") and outside.meta["mcp-tasks/error"]["code"] == "forbidden"
+    assert unknown.content[0].text.startswith("[not_found] ")
     assert unknown.is_error and "contracts_list" in unknown.content[0].text
     assert both.is_error and "exactly one of name" in both.content[0].text
     assert no_task.is_error and "999999" in no_task.content[0].text

@@ -6,7 +6,7 @@ import pytest
 from mcp import Client
 
 from config import load_config
-from domain.errors import StorageError
+from domain.errors import Forbidden
 from infrastructure.database import Database
 from server import build_server
 from tests.conftest import server_env, with_config
@@ -32,7 +32,8 @@ async def test_read_only_lists_only_read_tools_and_the_reads_work(config):
         assert READS <= set(tools) and not (WRITES & set(tools))
         assert all(t.annotations.read_only_hint for t in tools.values())
         refused = await client.call_tool("tasks_create", {"title": "x"})
-        assert refused.is_error and "tasks_create" in refused.content[0].text
+        assert refused.is_error and refused.content[0].text.startswith("[forbidden] tasks_create is not offered")
+        assert refused.meta["mcp-tasks/error"] == {"code": "forbidden", "retryable": False}
         assert (await client.call_tool("tasks_get", {"id": task_id})).structured_content["title"] == "Seeded before read-only"
         assert (await client.call_tool("tasks_list", {})).structured_content["total"] == 1
         assert (await client.read_resource(f"task://{task_id}")).contents
@@ -48,14 +49,14 @@ async def test_the_read_only_database_session_refuses_a_write_through_sql(config
     try:
         assert db.read(lambda tx: tx.value("SELECT COUNT(*) AS n FROM tasks")) == 1
         # SQL that bypasses write(): the session itself refuses it.
-        with pytest.raises(StorageError, match="read-only"):
+        with pytest.raises(Forbidden, match="read-only"):
             db.read(lambda tx: tx.execute("UPDATE tasks SET title = %s WHERE id = %s", ["changed", task_id]))
-        with pytest.raises(StorageError, match="read-only"):
+        with pytest.raises(Forbidden, match="read-only"):
             db.read(lambda tx: tx.execute(
                 "INSERT INTO task_comments (task_id, author, author_type, comment_type, content) VALUES (%s, 'x', 'ai', 'comment', 'x')",
                 [task_id],
             ))
-        with pytest.raises(StorageError, match="READ_ONLY=true"):
+        with pytest.raises(Forbidden, match="READ_ONLY=true"):
             db.write(lambda tx: tx.execute("DELETE FROM tasks"))
     finally:
         db.close()

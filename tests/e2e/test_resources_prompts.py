@@ -104,3 +104,28 @@ async def test_resources_and_prompts_over_stdio(tmp_path):
         assert {p.name for p in (await session.list_prompts()).prompts} >= {"work_on_task", "triage_pending"}
         prompt = await session.get_prompt("work_on_task", {"id": str(created["id"])})
         assert "Over the pipe" in prompt.messages[0].content.text
+
+
+async def test_task_ids_complete_from_the_database_newest_first(mcp_server):
+    from mcp.types import PromptReference, ResourceTemplateReference
+
+    async with Client(mcp_server) as client:
+        assert client.server_capabilities.completions is not None
+        ids = [(await _tool(client, "tasks_create", title=f"t{n}"))["id"] for n in range(12)]
+        template, prompt = ResourceTemplateReference(uri="task://{id}"), PromptReference(name="work_on_task")
+        newest = (await client.complete(template, {"name": "id", "value": ""})).completion
+        assert newest.values == [str(i) for i in sorted(ids, reverse=True)] and not newest.has_more
+        ones = (await client.complete(prompt, {"name": "id", "value": "1"})).completion
+        assert ones.values == [str(i) for i in sorted(ids, reverse=True) if str(i).startswith("1")]
+        assert (await client.complete(template, {"name": "id", "value": "x"})).completion.values == []
+        assert (await client.complete(PromptReference(name="triage_pending"), {"name": "limit", "value": "1"})).completion.values == []
+        # A task that is gone is no longer offered.
+        await _tool(client, "tasks_delete", id=ids[-1])
+        assert str(ids[-1]) not in (await client.complete(template, {"name": "id", "value": ""})).completion.values
+
+
+async def test_a_resource_refusal_carries_its_code(mcp_server):
+    async with Client(mcp_server) as client:
+        with pytest.raises(MCPError) as err:
+            await client.read_resource("task://987654")
+    assert str(err.value).startswith("[not_found] ") or "[not_found] " in str(err.value), str(err.value)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ async def call(session, name: str, **args):
 
 
 async def test_spec_example_workflow_runs_end_to_end(backend_url, tmp_path):
-    async with stdio_session(server_env(backend_url, tmp_path)) as s:
+    async with stdio_session(server_env(backend_url, tmp_path), client_name="spec-client") as s:
         target = await call(s, "tasks_create", title="Summarise the meeting", description="Notes attached", type="ai_task")
         await call(s, "tasks_create", title="Call the customer", type="human_task")
         # 1. list pending ai_tasks
@@ -46,8 +47,10 @@ async def test_spec_example_workflow_runs_end_to_end(backend_url, tmp_path):
     result = final["results"][0]
     assert (result["response"], result["tokens_total"], result["cost_usd"]) == ("Summary: ...", 1500, 0.0123)
     history = [(c["author"], c["comment_type"], c["content"]) for c in final["comments"]]
+    session_actor = final["created_by"]  # nobody named: the client's own name and this session's suffix
+    assert re.fullmatch(r"spec-client#[0-9a-f]{4}", session_actor), session_actor
     assert history == [
-        ("mcp-tasks", "status_change", "Task created (pending)"),
+        (session_actor, "status_change", "Task created (pending)"),
         ("claude", "status_change", "Status: pending → in_progress"),
         ("claude", "result", "Result (success) by claude, 1500 tokens"),
         ("claude", "status_change", "Status: in_progress → completed"),
@@ -70,6 +73,23 @@ async def test_with_nothing_configured_the_sqlite_file_appears_in_the_user_data_
             await call(s, "tasks_create", title="first")
     assert (home / ".local" / "share" / "mcp-tasks" / "tasks.db").is_file()
     assert list(workdir.iterdir()) == []
+
+
+async def test_two_sessions_of_the_same_client_are_two_actors(backend_url, tmp_path):
+    """Two Claude Code windows on one task list: each session's writes carry its own name."""
+    env = server_env(backend_url, tmp_path)
+    created = []
+    for title in ("from the first window", "from the second window"):
+        async with stdio_session(env, client_name="claude-code") as s:
+            created.append(await call(s, "tasks_create", title=title))
+            again = await call(s, "tasks_comment", id=created[-1]["id"], content="same session, same name")
+            assert again["author"] == created[-1]["created_by"]
+    first, second = (task["created_by"] for task in created)
+    assert first.startswith("claude-code#") and second.startswith("claude-code#")
+    assert first != second
+    # A configured actor still wins over the session's name.
+    async with stdio_session({**env, "MCP_TASKS_ACTOR": "night-shift"}, client_name="claude-code") as s:
+        assert (await call(s, "tasks_create", title="configured"))["created_by"] == "night-shift"
 
 
 def test_stdout_carries_only_json_rpc_messages(tmp_path):
@@ -107,6 +127,12 @@ def test_stdout_carries_only_json_rpc_messages(tmp_path):
         assert message["jsonrpc"] == "2.0"
     replies = {m["id"]: m for m in map(json.loads, out_lines)}
     assert replies[4]["result"]["isError"] and "999" in replies[4]["result"]["content"][0]["text"]
+    # The wire form of a refusal: [code] first, the same code for programs in _meta, no structuredContent.
+    for reply, code in ((replies[4], "not_found"), (replies[5], "invalid_argument"), (replies[6], "invalid_argument")):
+        result = reply["result"]
+        assert result["content"][0]["text"].startswith(f"[{code}] "), result
+        assert result["_meta"]["mcp-tasks/error"] == {"code": code, "retryable": False}, result
+        assert "structuredContent" not in result
     assert "stdio" in stderr  # the log went to stderr
 
 

@@ -34,6 +34,7 @@ async def test_every_tool_is_described_typed_and_annotated(mcp_server):
     assert TASK_TOOLS <= set(tools)
     for name, tool in tools.items():
         assert tool.description and len(tool.description) > 20, name
+        assert tool.title and len(tool.title) <= 24 and tool.title[0].isupper(), (name, tool.title)
         assert tool.annotations is not None and tool.annotations.read_only_hint is not None, name
         assert tool.output_schema and tool.output_schema.get("type") == "object", name
         for pname, prop in tool.input_schema.get("properties", {}).items():
@@ -125,8 +126,35 @@ BAD_INPUTS = [
     ("tasks_comment", {"id": "{id}", "content": ""}, ["content"]),
     ("tasks_comment", {"id": "{id}", "content": "c", "comment_type": "status_change"}, ["comment_type"]),
     ("tasks_comment", {"id": 987654, "content": "c"}, ["987654"]),
-    ("tasks_statistics", {"unexpected": 1}, []),
+    ("tasks_statistics", {"unexpected": 1}, ["unknown argument 'unexpected'", "Allowed: none"]),
+    ("tasks_list", {"state": "pending"}, ["unknown argument 'state'", "did you mean 'status'?", "Allowed: status, type"]),
+    ("tasks_delete", {"id": True}, ["id=true", "whole number"]),
+    ("tasks_get", {"id": "5"}, ['id="5"']),
+    ("tasks_get", {"id": 5.0}, ["id=5.0"]),
+    ("tasks_update", {"id": "{id}", "parent_task_id": False}, ["parent_task_id=false"]),
+    ("tasks_create", {"title": "t", "due_date": "9999-12-31T23:00:00-05:00"}, ["due_date=", "1000-01-01 to 9999-12-31"]),
+    ("tasks_create", {"title": "t", "due_date": "0001-01-01T00:00:00+01:00"}, ["due_date=", "1000-01-01 to 9999-12-31"]),
+    # base64url of "2026-01-01 00:00:00|<2**64>": a cursor whose id no BIGINT holds
+    ("tasks_list", {"cursor": "MjAyNi0wMS0wMSAwMDowMDowMHwxODQ0Njc0NDA3MzcwOTU1MTYxNg"}, ["cursor=", "18446744073709551616", "next_cursor"]),
+    ("tasks_list", {"cursor": "postgres://u:hunter2secret@db/x"}, ["cursor=", "***"]),
+    ("tasks_lsit", {}, ["no tool 'tasks_lsit'", "Did you mean tasks_list?"]),
 ]
+PYDANTIC_TEXT = ("validation error", "pydantic", "errors.pydantic.dev", "Input should be", "Arguments", "[type=", "input_value")
+
+
+def _refusal(result, code: str | None = None) -> str:
+    """The refusal's text, after checking its shape: [code] first, the same code in _meta, no structuredContent."""
+    assert result.is_error, result.content
+    assert result.structured_content is None
+    text = result.content[0].text
+    meta = (result.meta or {}).get("mcp-tasks/error")
+    assert meta and set(meta) == {"code", "retryable"}, result.meta
+    assert text.startswith(f"[{meta['code']}] "), text
+    if code is not None:
+        assert meta["code"] == code, text
+    for fragment in PYDANTIC_TEXT:
+        assert fragment not in text, text
+    return text
 
 
 async def test_every_bad_input_is_refused_with_a_clear_message_and_nothing_changes(mcp_server):
@@ -136,14 +164,70 @@ async def test_every_bad_input_is_refused_with_a_clear_message_and_nothing_chang
         for name, args, must_say in BAD_INPUTS:
             args = {k: (task["id"] if v == "{id}" else v) for k, v in args.items()}
             result = await client.call_tool(name, args)
-            if name == "tasks_statistics":  # unknown extra arguments are ignored, not an error
-                assert not result.is_error
-                continue
-            assert result.is_error, (name, args)
-            text = result.content[0].text
+            text = _refusal(result)
+            assert "hunter2secret" not in text
             for fragment in must_say:
                 assert fragment in text, (name, args, text)
         assert await _snapshot(client) == before
+
+
+def _valid(prop: dict, task_id: int):
+    """A value the property accepts, so that a call fails only for the one argument under test."""
+    if "enum" in prop:
+        return prop["enum"][0]
+    return {"integer": task_id if prop.get("maximum", 10**9) > task_id else 1, "number": 1, "string": "x",
+            "boolean": False, "object": {}}[prop["type"]]
+
+
+WRONG_TYPES = {  # JSON values of another type than the schema's, including the ones lax parsing would coerce
+    "integer": ["5", True, 5.0, [5]], "number": ["1.5", True, {}], "string": [5, ["x"], {"x": 1}],
+    "boolean": ["true", 1, None], "object": [[1], 5], "enum": [7, True],
+}
+
+
+async def test_every_tool_refuses_an_unknown_or_wrongly_typed_argument_before_it_reads_or_writes(mcp_server):
+    async with Client(mcp_server) as client:
+        task = (await client.call_tool("tasks_create", {"title": "Target", "description": "stays as it is"})).structured_content
+        tools = (await client.list_tools()).tools
+        before = await _snapshot(client)
+        calls = 0
+        for tool in tools:
+            props = tool.input_schema.get("properties", {})
+            required = {name: _valid(props[name], task["id"]) for name in tool.input_schema.get("required", [])}
+            for unknown, suggestion in (("bogus_argument", None), *((name[:-1], name) for name in list(props)[:2] if len(name) > 3)):
+                text = _refusal(await client.call_tool(tool.name, {**required, unknown: 1}), "invalid_argument")
+                assert f"unknown argument '{unknown}' for {tool.name}" in text, text
+                if suggestion:
+                    assert f"did you mean '{suggestion}'" in text, text
+                for name in props:
+                    assert name in text, (tool.name, name, text)
+                calls += 1
+            for name, prop in props.items():
+                kind = "enum" if "enum" in prop else prop["type"]
+                for wrong in WRONG_TYPES[kind]:
+                    if wrong is None and name not in required:
+                        continue  # null means "left out" for an optional argument
+                    result = await client.call_tool(tool.name, {**required, name: wrong})
+                    text = _refusal(result, "invalid_argument")
+                    assert f"{name}={json.dumps(wrong)} is not accepted by {tool.name}" in text, text
+                    assert (await client.call_tool(tool.name, {**required, name: wrong})).meta["mcp-tasks/error"]["retryable"] is False
+                    calls += 1
+        assert await _snapshot(client) == before
+    assert calls > 100
+
+
+async def test_an_unexpected_failure_is_internal_and_shows_nothing_of_the_exception(mcp_server, caplog):
+    def tasks_boom(limit: int = 1) -> str:
+        """A tool with a bug, added only here."""
+        raise RuntimeError("password=hunter2 at line 7")
+
+    mcp_server.add_tool(tasks_boom)
+    async with Client(mcp_server) as client:
+        text = _refusal(await client.call_tool("tasks_boom", {}), "internal")
+        assert "hunter2" not in text and "tasks_boom failed unexpectedly" in text
+        # the strict argument model covers tools added later, too
+        assert "limit=true" in _refusal(await client.call_tool("tasks_boom", {"limit": True}), "invalid_argument")
+    assert "hunter2" in caplog.text and "RuntimeError" in caplog.text  # the traceback stays in the server's log
 
 
 @pytest.mark.parametrize("term", ["%", "_", "'", '"', "'; DROP TABLE tasks; --", "\\", "100%_done"])

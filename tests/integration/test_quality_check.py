@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import QualityError
+from domain.errors import Forbidden, QualityError
 from infrastructure.contract_loader import load_contracts
 from infrastructure.quality_checker import run_quality_check
 from validators.quality_report import format_markdown
@@ -224,8 +224,9 @@ def fenced(tmp_path):
     return root, outside
 
 
-def assert_refused(path, root, expected_words):
-    with pytest.raises(QualityError) as err:
+def assert_refused(path, root, expected_words, error=Forbidden):
+    """Outside the roots is forbidden (code "forbidden"); an unusable path inside them is a QualityError."""
+    with pytest.raises(error) as err:
         check(path, shipped("code-hygiene"), [root])
     message = str(err.value)
     for word in expected_words:
@@ -257,7 +258,7 @@ def test_a_symlink_to_etc_is_refused(fenced):
 
 def test_a_path_that_does_not_exist_is_refused(fenced):
     root, _ = fenced
-    assert_refused(str(root / "missing"), root, ["does not exist"])
+    assert_refused(str(root / "missing"), root, ["does not exist"], error=QualityError)
 
 
 def test_a_prefix_sibling_of_a_root_is_outside_it(tmp_path):
