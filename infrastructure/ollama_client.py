@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterator
 
 from domain.errors import ExecutionError
 from domain.secrets import scrub
+from infrastructure.ollama_stream import TextStream, Watchdog
 from validators.ollama_output import final_counts
 
 DEFAULT_HOST = "http://localhost:11434"
@@ -53,7 +54,6 @@ _READ_SIZE = 64 * 1024
 MAX_LINE_BYTES = 1024 * 1024  # one NDJSON record; Ollama's are a few hundred bytes
 MAX_STREAM_BYTES = 64 * 1024 * 1024  # the whole body, records and all
 _TAGS_MAX_BYTES = 4 * 1024 * 1024
-_WATCH_INTERVAL = 0.1  # seconds between two looks of the watchdog at the deadline and should_stop
 
 
 class OllamaError(ExecutionError):
@@ -197,7 +197,7 @@ class OllamaClient:
             raise self._transport_error(exc, "", read_timeout=wait) from exc
         # The whole answer within the read timeout, and at most 4 MiB: a dripping or endless
         # body must not hold the caller (tasks_execute asks this before it starts).
-        with response, _Watchdog(response, time.monotonic() + wait) as watchdog:
+        with response, Watchdog(response, time.monotonic() + wait) as watchdog:
             if response.status_code != 200:
                 raise self._http_error(response, "GET /api/tags", "")
             raw = bytearray()
@@ -263,8 +263,8 @@ class OllamaClient:
                 raise self._deadline_error("") from exc
             raise self._transport_error(exc, "") from exc
 
-        stream = _TextStream(self.max_response_bytes)
-        with response, _Watchdog(response, deadline, should_stop) as watchdog:
+        stream = TextStream(self.max_response_bytes)
+        with response, Watchdog(response, deadline, should_stop) as watchdog:
             if response.status_code == 404:
                 error_text = _error_text(response)
                 if "model" in error_text.lower():
@@ -326,7 +326,7 @@ class OllamaClient:
             partial_text=text,
         )
 
-    def _ndjson_lines(self, response: Any, stream: "_TextStream") -> Iterator[bytes]:
+    def _ndjson_lines(self, response: Any, stream: "TextStream") -> Iterator[bytes]:
         """Complete lines as they arrive (a record may span reads), each at most
         MAX_LINE_BYTES, the whole body at most MAX_STREAM_BYTES."""
         buffer = bytearray()
@@ -394,7 +394,7 @@ class OllamaClient:
                 self._session = _requests().Session()
             return self._session
 
-    def _decode(self, line: bytes, stream: "_TextStream") -> dict:
+    def _decode(self, line: bytes, stream: "TextStream") -> dict:
         try:
             record = json.loads(line)
         except ValueError:
@@ -515,78 +515,6 @@ def _stopped(text: str) -> ChatOutcome:
         text=text, prompt_eval_count=None, eval_count=None, total_duration_ns=None, done_reason=None,
         completed=False, stopped=True,
     )
-
-
-class _TextStream:
-    """The answer's pieces, at most ``limit`` UTF-8 bytes of them; ``full`` once cut."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.size = 0
-        self.full = False
-        self._pieces: list[str] = []
-
-    def add(self, piece: str) -> str:
-        """Keep what fits of ``piece``; return the part kept."""
-        size = len(piece.encode("utf-8", "surrogatepass"))
-        if self.size + size > self.limit:
-            room = self.limit - self.size
-            piece = piece.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
-            size = len(piece.encode("utf-8", "surrogatepass"))
-            self.full = True
-        self.size += size
-        if piece:
-            self._pieces.append(piece)
-        return piece
-
-    def text(self) -> str:
-        if len(self._pieces) > 1:
-            self._pieces = ["".join(self._pieces)]
-        return self._pieces[0] if self._pieces else ""
-
-
-class _Watchdog:
-    """Shuts the response's socket down when ``deadline`` passes or ``should_stop()`` says
-    so: a blocked read then returns at once, whatever the server does. ``tripped`` says why
-    ("deadline" or "stop"), None while it has not."""
-
-    def __init__(self, response: Any, deadline: float, should_stop: Callable[[], bool] | None = None) -> None:
-        self.response = response
-        self.deadline = deadline
-        self.should_stop = should_stop
-        self.tripped: str | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="ollama-watchdog", daemon=True)
-
-    def __enter__(self) -> "_Watchdog":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _watch(self) -> None:
-        while not self._done.wait(min(_WATCH_INTERVAL, max(0.0, self.deadline - time.monotonic()))):
-            if time.monotonic() >= self.deadline:
-                self.tripped = "deadline"
-            elif self.should_stop is not None and self.should_stop():
-                self.tripped = "stop"
-            else:
-                continue
-            _shut(self.response)
-            return
-
-
-def _shut(response: Any) -> None:
-    import socket
-
-    try:
-        sock = response.raw.connection.sock
-        if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
-    except (AttributeError, OSError):
-        pass  # already closed: nothing is blocked on it
 
 
 def _requests() -> Any:

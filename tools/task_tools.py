@@ -447,7 +447,9 @@ def register_agent_tools(mcp: MCPServer) -> None:
     async def tasks_execute(
         ctx: Context,
         id: TaskId,
-        executor_type: Annotated[Literal["ollama"], Field(description="Only ollama runs here.")] = "ollama",
+        executor_type: Annotated[
+            Literal["ollama"], Field(description="Only ollama runs here.", json_schema_extra={"enum": ["ollama"]})
+        ] = "ollama",
         model: Annotated[Optional[Name], Field(description="Ollama model; default OLLAMA_MODEL.")] = None,
         auto_complete: Annotated[bool, Field(description="Complete the task when the model succeeds.")] = False,
         wait: Annotated[bool, Field(description="false: return at once; the result lands in tasks_get later.")] = True,
