@@ -61,7 +61,14 @@ class TaskExecutor:
         self.response_cap = response_cap
 
     def preflight(self, task_id: int, model: str) -> None:
-        """Refuse (ExecutionError, nothing written) when Ollama cannot run ``model`` now."""
+        """Refuse (ExecutionError, nothing written) when Ollama cannot run ``model`` now.
+
+        The task is read first (not written): a missing task or an unreachable database is
+        named as such, and a task start() refuses anyway (human_task, final) skips the
+        question to Ollama, so its refusal stays the precise one."""
+        task = self.repository.get_task(task_id)
+        if task["type"] == "human_task" or task["status"] in ("completed", "cancelled"):
+            return
         try:
             installed = self.client.list_models()
         except OllamaError as exc:

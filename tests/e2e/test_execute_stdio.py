@@ -56,16 +56,18 @@ async def test_execute_without_waiting_returns_at_once_and_the_result_lands_late
 
 
 async def test_execute_refusals_name_the_reason(tmp_path):
-    with FakeOllama() as ollama:
-        env = server_env(f"sqlite://{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=ollama.url)
-        async with stdio_session(env) as s:
-            human = (await s.call_tool("tasks_create", {"title": "Phone call", "type": "human_task"})).structured_content
-            ai = (await s.call_tool("tasks_create", {"title": "Draft"})).structured_content
-            refused = await s.call_tool("tasks_execute", {"id": human["id"]})
-            assert refused.is_error and "human_task" in refused.content[0].text
-            other = await s.call_tool("tasks_execute", {"id": ai["id"], "executor_type": "claude"})
-            assert other.is_error and "executor_type" in other.content[0].text
-            tools = {t.name: t for t in (await s.list_tools()).tools}
+    # Ollama is down: the task's own refusals still come first, and name the task.
+    env = server_env(f"sqlite://{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=f"http://127.0.0.1:{unused_port()}")
+    async with stdio_session(env) as s:
+        human = (await s.call_tool("tasks_create", {"title": "Phone call", "type": "human_task"})).structured_content
+        ai = (await s.call_tool("tasks_create", {"title": "Draft"})).structured_content
+        refused = await s.call_tool("tasks_execute", {"id": human["id"]})
+        assert refused.is_error and "human_task" in refused.content[0].text
+        missing = await s.call_tool("tasks_execute", {"id": 999})
+        assert missing.is_error and "Task 999 does not exist" in missing.content[0].text
+        other = await s.call_tool("tasks_execute", {"id": ai["id"], "executor_type": "claude"})
+        assert other.is_error and "executor_type" in other.content[0].text
+        tools = {t.name: t for t in (await s.list_tools()).tools}
     offered = tools["tasks_execute"].input_schema["properties"]["executor_type"]
     assert offered.get("enum", [offered.get("const")]) == ["ollama"], offered  # only what runs here
 
