@@ -46,6 +46,9 @@ class Config:
     ollama_host: str = "http://localhost:11434"
     ollama_model: str = "mistral"
     ollama_timeout: float = 300.0
+    # Bounds of one tasks_execute run (see .env.example): its whole time, and its answer's size.
+    ollama_max_seconds: float = 600.0
+    ollama_max_response_bytes: int = 8 * 1024 * 1024
     ollama_system_prompt: str | None = None
     ollama_prices: str = ""
     execute_response_cap: int = 20_000
@@ -89,6 +92,12 @@ def _number(env: Mapping[str, str], key: str, default: float, cast=float, low: f
         raise InvalidInput(f"Setting {key}={raw!r} is not a number. Set it to a number ≥ {low}, or remove it.") from None
     if value < low:
         raise InvalidInput(f"Setting {key}={raw!r} is below {low}. Set it to a number ≥ {low}.")
+    return value
+
+
+def _at_most(value, key: str, high):
+    if value > high:
+        raise InvalidInput(f"Setting {key}={value} is above {high}. Set it to at most {high}.")
     return value
 
 
@@ -217,6 +226,10 @@ def load_config(env: Mapping[str, str]) -> Config:
         ollama_host=(env.get("OLLAMA_HOST", "").strip() or "http://localhost:11434").rstrip("/"),
         ollama_model=env.get("OLLAMA_MODEL", "").strip() or "mistral",
         ollama_timeout=_number(env, "OLLAMA_TIMEOUT", 300.0, low=0.1),
+        ollama_max_seconds=_number(env, "OLLAMA_MAX_SECONDS", 600.0, low=1),
+        ollama_max_response_bytes=_at_most(
+            int(_number(env, "OLLAMA_MAX_RESPONSE_BYTES", 8 * 1024 * 1024, int, 1024)), "OLLAMA_MAX_RESPONSE_BYTES", 8 * 1024 * 1024
+        ),
         ollama_system_prompt=env.get("OLLAMA_SYSTEM_PROMPT", "").strip() or None,
         ollama_prices=env.get("OLLAMA_PRICES", "").strip(),
         execute_response_cap=int(_number(env, "EXECUTE_RESPONSE_CAP", 20_000, int, 100)),

@@ -13,18 +13,34 @@ result instead of losing the text. Messages name the URL, the cause and the fix.
         ├── OllamaUnreachable     no connection: not running, wrong OLLAMA_HOST
         ├── ModelNotFound         the model is not installed (404); lists what is
         ├── OllamaTimeout         no byte within OLLAMA_TIMEOUT seconds
+        │   └── DeadlineExceeded  the whole answer took longer than OLLAMA_MAX_SECONDS
+        ├── ResponseTooLarge      the answer passed OLLAMA_MAX_RESPONSE_BYTES, or the
+        │                         stream its byte or line bound; the text up to the cut is kept
         ├── OllamaHTTPError       any other non-200 answer (500, 400, ...)
         ├── OllamaProtocolError   a body that is not Ollama's JSON / NDJSON
         └── StreamInterrupted     the answer stopped before its ``done: true`` record
+
+Bounds: every read waits at most OLLAMA_TIMEOUT; one chat takes at most OLLAMA_MAX_SECONDS
+in all (a watchdog shuts the socket when it passes, so a dripping or silent server cannot
+hold a thread longer); the body is read in 64 KiB pieces, one NDJSON line may be at most
+1 MiB, the whole body at most 64 MiB, and the text at most OLLAMA_MAX_RESPONSE_BYTES. Memory
+is therefore bounded by the text cap plus one line, whatever the server sends.
+
+Every message goes through ``domain.secrets.scrub``: an OLLAMA_HOST with a password
+(``http://user:secret@host``) is shown as ``http://user:***@host``.
 """
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from domain.errors import ExecutionError
+from domain.secrets import scrub
+from infrastructure.ollama_stream import TextStream, Watchdog
+from validators.ollama_output import final_counts
 
 DEFAULT_HOST = "http://localhost:11434"
 _DEFAULT_PORT = 11434
@@ -32,13 +48,19 @@ _DEFAULT_PORT = 11434
 _TAGS_READ_TIMEOUT = 10.0
 _ERROR_TEXT_LIMIT = 200
 _LINE_LIMIT = 120
+DEFAULT_MAX_SECONDS = 600.0
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # stays under MariaDB's default 16 MiB max_allowed_packet
+_READ_SIZE = 64 * 1024
+MAX_LINE_BYTES = 1024 * 1024  # one NDJSON record; Ollama's are a few hundred bytes
+MAX_STREAM_BYTES = 64 * 1024 * 1024  # the whole body, records and all
+_TAGS_MAX_BYTES = 4 * 1024 * 1024
 
 
 class OllamaError(ExecutionError):
     """Base of the client's errors; ``partial_text`` is the answer received so far."""
 
     def __init__(self, message: str, *, partial_text: str = "") -> None:
-        super().__init__(message)
+        super().__init__(scrub(message))
         self.partial_text = partial_text
 
 
@@ -70,6 +92,14 @@ class OllamaProtocolError(OllamaError):
 
 
 class StreamInterrupted(OllamaError):
+    pass
+
+
+class DeadlineExceeded(OllamaTimeout):
+    pass
+
+
+class ResponseTooLarge(OllamaError):
     pass
 
 
@@ -124,17 +154,23 @@ class OllamaClient:
     """Talks to one Ollama server. Thread-safe enough to share: one ``requests.Session``
     (its connection pool is thread-safe), created on first use."""
 
-    def __init__(self, host: str, read_timeout: float, connect_timeout: float = 3.0) -> None:
-        if read_timeout <= 0 or connect_timeout <= 0:
-            raise ValueError("timeouts must be positive")
-        self.base_url = normalize_host(host)
+    def __init__(
+        self, host: str, read_timeout: float, connect_timeout: float = 3.0, *,
+        max_seconds: float = DEFAULT_MAX_SECONDS, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        if read_timeout <= 0 or connect_timeout <= 0 or max_seconds <= 0 or max_response_bytes <= 0:
+            raise ValueError("timeouts and limits must be positive")
+        self.base_url = normalize_host(host)  # may hold credentials: requests sends them as Basic auth
+        self.shown_url = scrub(self.base_url)  # what messages show
         self.read_timeout = float(read_timeout)
         self.connect_timeout = float(connect_timeout)
+        self.max_seconds = float(max_seconds)
+        self.max_response_bytes = int(max_response_bytes)
         self._session: Any = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"OllamaClient({self.base_url!r}, read_timeout={self.read_timeout:g})"
+        return f"OllamaClient({self.shown_url!r}, read_timeout={self.read_timeout:g})"
 
     def __enter__(self) -> "OllamaClient":
         return self
@@ -154,23 +190,40 @@ class OllamaClient:
         """The names of the installed models (``mistral:latest``, ...), sorted."""
         requests = _requests()
         url = f"{self.base_url}/api/tags"
+        wait = min(self.read_timeout, _TAGS_READ_TIMEOUT)
         try:
-            response = self._get_session().get(
-                url, timeout=(self.connect_timeout, min(self.read_timeout, _TAGS_READ_TIMEOUT))
-            )
+            response = self._get_session().get(url, timeout=(self.connect_timeout, wait), stream=True)
         except requests.exceptions.RequestException as exc:
-            raise self._transport_error(exc, "") from exc
-        with response:
+            raise self._transport_error(exc, "", read_timeout=wait) from exc
+        # The whole answer within the read timeout, and at most 4 MiB: a dripping or endless
+        # body must not hold the caller (tasks_execute asks this before it starts).
+        with response, Watchdog(response, time.monotonic() + wait) as watchdog:
             if response.status_code != 200:
                 raise self._http_error(response, "GET /api/tags", "")
+            raw = bytearray()
             try:
-                body = response.json()
+                for chunk in response.iter_content(chunk_size=_READ_SIZE):
+                    raw += chunk
+                    if len(raw) > _TAGS_MAX_BYTES:
+                        break
+            except requests.exceptions.RequestException as exc:
+                if not watchdog.tripped:
+                    raise self._transport_error(exc, "", read_timeout=wait) from exc
+            if watchdog.tripped:
+                raise OllamaTimeout(
+                    f"Ollama at {self.shown_url} did not finish its model list (GET /api/tags) within "
+                    f"{_seconds(wait)} s. Check that OLLAMA_HOST points at a working Ollama server."
+                )
+            try:
+                if len(raw) > _TAGS_MAX_BYTES:
+                    raise ValueError("larger than 4 MiB")
+                body = json.loads(bytes(raw))
                 names = [entry.get("name") or entry["model"] for entry in body["models"]]
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise OllamaProtocolError(
-                    f"Ollama at {self.base_url} answered GET /api/tags with something that is "
-                    f"not its model list: {_cut(response.text, _LINE_LIMIT)!r}. Check that "
-                    f"OLLAMA_HOST points at an Ollama server."
+                    f"Ollama at {self.shown_url} answered GET /api/tags with something that is "
+                    f"not its model list: {_cut(bytes(raw[:1000]).decode('utf-8', 'replace'), _LINE_LIMIT)!r}. "
+                    f"Check that OLLAMA_HOST points at an Ollama server."
                 ) from exc
         return sorted(str(name) for name in names)
 
@@ -183,29 +236,35 @@ class OllamaClient:
         should_stop: Callable[[], bool] | None = None,
         options: dict | None = None,
     ) -> ChatOutcome:
-        """Stream one chat answer from ``model``.
+        """Stream one chat answer from ``model``, within the bounds of the module docstring.
 
-        ``on_text`` is called with each piece of text as it arrives; ``should_stop`` is
-        asked after each record and ends the stream early when it returns True (the
-        outcome then has ``stopped=True``). ``should_stop`` is not asked while Ollama is
-        silent: a stalled stream ends with ``OllamaTimeout`` after ``read_timeout``.
+        ``on_text`` is called with each piece of text as it arrives; ``should_stop`` (which
+        must be thread-safe: a watchdog thread asks it too, so a silent stream stops as well)
+        ends the stream early when it returns True (the outcome then has ``stopped=True``).
+        A silent stream ends with ``OllamaTimeout`` after ``read_timeout``; any stream ends
+        with ``DeadlineExceeded`` after ``max_seconds``, and with ``ResponseTooLarge`` when
+        a size bound trips. Each keeps the text received so far in ``partial_text``.
         """
         requests = _requests()
+        deadline = time.monotonic() + self.max_seconds
         body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
         if options:
             body["options"] = options
+        first_wait = min(self.read_timeout, self.max_seconds)
         try:
             response = self._get_session().post(
                 f"{self.base_url}/api/chat",
                 json=body,
                 stream=True,
-                timeout=(self.connect_timeout, self.read_timeout),
+                timeout=(self.connect_timeout, first_wait),
             )
         except requests.exceptions.RequestException as exc:
+            if time.monotonic() >= deadline:
+                raise self._deadline_error("") from exc
             raise self._transport_error(exc, "") from exc
 
-        pieces: list[str] = []
-        with response:
+        stream = TextStream(self.max_response_bytes)
+        with response, Watchdog(response, deadline, should_stop) as watchdog:
             if response.status_code == 404:
                 error_text = _error_text(response)
                 if "model" in error_text.lower():
@@ -214,12 +273,12 @@ class OllamaClient:
             if response.status_code != 200:
                 raise self._http_error(response, "POST /api/chat", "")
             try:
-                for line in _ndjson_lines(response):
-                    record = self._decode(line, pieces)
+                for line in self._ndjson_lines(response, stream):
+                    record = self._decode(line, stream)
                     if "error" in record:
-                        text = "".join(pieces)
+                        text = stream.text()
                         raise StreamInterrupted(
-                            f"Ollama at {self.base_url} stopped the answer with an error after "
+                            f"Ollama at {self.shown_url} stopped the answer with an error after "
                             f"{len(text)} characters: {_cut(record['error'], _ERROR_TEXT_LIMIT)}. "
                             f"Retry; if it repeats, check Ollama's log (the model may have run "
                             f"out of memory).",
@@ -229,37 +288,84 @@ class OllamaClient:
                     piece = message.get("content") if isinstance(message, dict) else None
                     piece = piece if isinstance(piece, str) else ""
                     if piece:
-                        pieces.append(piece)
-                        if on_text is not None:
-                            on_text(piece)
+                        kept = stream.add(piece)
+                        if kept and on_text is not None:
+                            on_text(kept)
+                        if stream.full:
+                            raise self._too_large(
+                                stream.text(),
+                                f"the answer passed OLLAMA_MAX_RESPONSE_BYTES={self.max_response_bytes} bytes",
+                                "Raise OLLAMA_MAX_RESPONSE_BYTES (at most 8 MiB), or ask for a shorter answer",
+                            )
                     if record.get("done"):
+                        counts = final_counts(record)
                         return ChatOutcome(
-                            text="".join(pieces),
-                            prompt_eval_count=_int_or_none(record.get("prompt_eval_count")),
-                            eval_count=_int_or_none(record.get("eval_count")),
-                            total_duration_ns=_int_or_none(record.get("total_duration")),
-                            done_reason=record.get("done_reason"),
+                            text=stream.text(),
+                            prompt_eval_count=counts.prompt_eval_count,
+                            eval_count=counts.eval_count,
+                            total_duration_ns=counts.total_duration_ns,
+                            done_reason=counts.done_reason,
                             completed=True,
                             stopped=False,
                         )
                     if should_stop is not None and should_stop():
-                        return ChatOutcome(
-                            text="".join(pieces),
-                            prompt_eval_count=None,
-                            eval_count=None,
-                            total_duration_ns=None,
-                            done_reason=None,
-                            completed=False,
-                            stopped=True,
-                        )
+                        return _stopped(stream.text())
             except requests.exceptions.RequestException as exc:
-                raise self._transport_error(exc, "".join(pieces), mid_stream=True) from exc
+                if not watchdog.tripped:
+                    raise self._transport_error(exc, stream.text(), mid_stream=True) from exc
+            if watchdog.tripped == "stop":
+                return _stopped(stream.text())
+            if watchdog.tripped == "deadline":
+                raise self._deadline_error(stream.text())
 
-        text = "".join(pieces)
+        text = stream.text()
         raise StreamInterrupted(
-            f"Ollama at {self.base_url} ended the answer after {len(text)} characters "
+            f"Ollama at {self.shown_url} ended the answer after {len(text)} characters "
             f"without its final record. Retry; if it repeats, check Ollama's log (the model "
             f"may have crashed or run out of memory).",
+            partial_text=text,
+        )
+
+    def _ndjson_lines(self, response: Any, stream: "TextStream") -> Iterator[bytes]:
+        """Complete lines as they arrive (a record may span reads), each at most
+        MAX_LINE_BYTES, the whole body at most MAX_STREAM_BYTES."""
+        buffer = bytearray()
+        received = 0
+        for chunk in response.iter_content(chunk_size=_READ_SIZE):
+            received += len(chunk)
+            if received > MAX_STREAM_BYTES:
+                raise self._too_large(
+                    stream.text(), f"the stream passed {MAX_STREAM_BYTES // (1024 * 1024)} MiB",
+                    "This is not how Ollama answers; check OLLAMA_HOST",
+                )
+            buffer += chunk
+            if b"\n" in chunk:
+                *lines, rest = buffer.split(b"\n")
+                buffer = bytearray(rest)
+                for line in lines:
+                    if line.strip():
+                        yield bytes(line)
+            if len(buffer) > MAX_LINE_BYTES:
+                raise self._too_large(
+                    stream.text(), f"one line of the stream passed {MAX_LINE_BYTES // 1024} KiB",
+                    "This is not how Ollama answers; check OLLAMA_HOST",
+                )
+        if buffer.strip():
+            yield bytes(buffer)
+
+    def _too_large(self, text: str, what: str, fix: str) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"Ollama at {self.shown_url}: {what}, so the answer was cut after {len(text)} characters "
+            f"and the request stopped. {fix}.",
+            partial_text=text,
+        )
+
+    def _deadline_error(self, text: str) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"Ollama at {self.shown_url} did not finish the answer within OLLAMA_MAX_SECONDS="
+            f"{_seconds(self.max_seconds)} s ({len(text)} characters so far), so the request was "
+            f"stopped. Raise OLLAMA_MAX_SECONDS for longer runs, or use a smaller model or a "
+            f"shorter task.",
             partial_text=text,
         )
 
@@ -271,12 +377,12 @@ class OllamaClient:
             return False, f"FAIL ollama: {exc}"
         if not model_installed(model, installed):
             return False, (
-                f"FAIL ollama: {self.base_url} is reachable but model {model!r} is not "
+                f"FAIL ollama: {self.shown_url} is reachable but model {model!r} is not "
                 f"installed ({_installed_phrase(installed)}). Run `ollama pull {model}` or set "
                 f"OLLAMA_MODEL to an installed model."
             )
         return True, (
-            f"OK ollama: {self.base_url} is reachable and model {model!r} is installed "
+            f"OK ollama: {self.shown_url} is reachable and model {model!r} is installed "
             f"({len(installed)} model{'s' if len(installed) != 1 else ''} in all)."
         )
 
@@ -288,24 +394,27 @@ class OllamaClient:
                 self._session = _requests().Session()
             return self._session
 
-    def _decode(self, line: bytes, pieces: list[str]) -> dict:
+    def _decode(self, line: bytes, stream: "TextStream") -> dict:
         try:
             record = json.loads(line)
         except ValueError:
             record = None
         if not isinstance(record, dict):
-            text_so_far = "".join(pieces)
+            text_so_far = stream.text()
             shown = _cut(line.decode("utf-8", "replace"), _LINE_LIMIT)
             raise OllamaProtocolError(
-                f"Ollama at {self.base_url} sent a line that is not a JSON record after "
+                f"Ollama at {self.shown_url} sent a line that is not a JSON record after "
                 f"{len(text_so_far)} characters of answer: {shown!r}. Check that OLLAMA_HOST "
                 f"points at an Ollama server; retry, and update Ollama if it repeats.",
                 partial_text=text_so_far,
             )
         return record
 
-    def _transport_error(self, exc: Exception, partial: str, mid_stream: bool = False) -> OllamaError:
+    def _transport_error(
+        self, exc: Exception, partial: str, mid_stream: bool = False, read_timeout: float | None = None
+    ) -> OllamaError:
         requests = _requests()
+        waited = _seconds(self.read_timeout if read_timeout is None else read_timeout)
         cause = exc.args[0] if exc.args else None
         timed_out = isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
             cause, _urllib3_read_timeout()
@@ -313,22 +422,22 @@ class OllamaClient:
         if timed_out:
             if mid_stream:
                 where = (
-                    f"stopped sending for {_seconds(self.read_timeout)} s after {len(partial)} "
+                    f"stopped sending for {waited} s after {len(partial)} "
                     f"characters of answer"
                 )
                 why = "The host may be overloaded"
             else:
-                where = f"did not answer within {_seconds(self.read_timeout)} s"
+                where = f"did not answer within {waited} s"
                 why = "A large model may still be loading, or the host is busy"
             return OllamaTimeout(
-                f"Ollama at {self.base_url} {where} (OLLAMA_TIMEOUT={_seconds(self.read_timeout)}). "
+                f"Ollama at {self.shown_url} {where} (OLLAMA_TIMEOUT={_seconds(self.read_timeout)}). "
                 f"{why}: raise OLLAMA_TIMEOUT (seconds between two pieces of the answer), or "
                 f"use a smaller model.",
                 partial_text=partial,
             )
         if mid_stream:
             return StreamInterrupted(
-                f"Ollama at {self.base_url} broke off the answer after {len(partial)} "
+                f"Ollama at {self.shown_url} broke off the answer after {len(partial)} "
                 f"characters (the connection closed before the final record). Retry; if it "
                 f"repeats, check Ollama's log (the model may have crashed or run out of memory).",
                 partial_text=partial,
@@ -343,13 +452,13 @@ class OllamaClient:
             else:
                 reason = _cut(str(exc), 100)
             return OllamaUnreachable(
-                f"Cannot reach Ollama at {self.base_url} ({reason}). Start it with "
+                f"Cannot reach Ollama at {self.shown_url} ({reason}). Start it with "
                 f"`ollama serve` (or `systemctl start ollama`), or set OLLAMA_HOST to the URL "
                 f"where it runs.",
                 partial_text=partial,
             )
         return OllamaUnreachable(
-            f"Cannot talk to Ollama at {self.base_url}: {_cut(str(exc), 120)}. Check "
+            f"Cannot talk to Ollama at {self.shown_url}: {_cut(str(exc), 120)}. Check "
             f"OLLAMA_HOST (a URL like http://localhost:11434).",
             partial_text=partial,
         )
@@ -360,7 +469,7 @@ class OllamaClient:
         if error_text is None:
             error_text = _error_text(response)
         return OllamaHTTPError(
-            f"Ollama at {self.base_url} answered HTTP {response.status_code} to {what}: "
+            f"Ollama at {self.shown_url} answered HTTP {response.status_code} to {what}: "
             f"{_cut(error_text, _ERROR_TEXT_LIMIT) or '(no error text)'}. Check Ollama's log "
             f"for the cause, then retry.",
             status=response.status_code,
@@ -376,7 +485,7 @@ class OllamaClient:
             installed = None
             listing = f"the list of installed models could not be read either: {exc}"
         return ModelNotFound(
-            f"Model {model!r} is not installed on Ollama at {self.base_url} ({listing}). "
+            f"Model {model!r} is not installed on Ollama at {self.shown_url} ({listing}). "
             f"Run `ollama pull {model}` on that host, or choose an installed model "
             f"(the `model` argument, or the setting OLLAMA_MODEL).",
             model=model,
@@ -401,21 +510,11 @@ def _error_text(response: Any) -> str:
     return _cut(response.text, _ERROR_TEXT_LIMIT)
 
 
-def _ndjson_lines(response: Any) -> Iterator[bytes]:
-    """Complete lines as they arrive; a JSON record may span HTTP chunks."""
-    buffer = b""
-    for chunk in response.iter_content(chunk_size=None):
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            if line.strip():
-                yield line
-    if buffer.strip():
-        yield buffer
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _stopped(text: str) -> ChatOutcome:
+    return ChatOutcome(
+        text=text, prompt_eval_count=None, eval_count=None, total_duration_ns=None, done_reason=None,
+        completed=False, stopped=True,
+    )
 
 
 def _requests() -> Any:

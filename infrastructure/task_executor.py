@@ -1,10 +1,17 @@
 """tasks_execute: run a task on a local Ollama model and record what it cost.
 
+preflight() asks Ollama for its models before anything is written: an Ollama that is not
+running, or a model that is not installed, is a refusal that leaves the task untouched.
 start() takes the task in one transaction (assignment, in_progress, a lease held by the
 model). run() streams the answer, renews the lease while text arrives, and stores the
 result, the assignment's end and the task's new status in one transaction. A process that
 dies mid-run stores nothing; its lease runs out and the next claim returns the task to
 pending with the attempt counted (task_repository.reap_expired).
+
+What reaches the repository is made storable first (validators.ollama_output): counts
+within their INT UNSIGNED columns, text without NUL or lone surrogates and cut to its
+column, every message scrubbed of secrets (an OLLAMA_HOST password). The run itself is
+bounded by the client (OLLAMA_TIMEOUT, OLLAMA_MAX_SECONDS, OLLAMA_MAX_RESPONSE_BYTES).
 """
 from __future__ import annotations
 
@@ -16,14 +23,16 @@ from typing import Any, Callable
 
 from domain.errors import ExecutionError, TaskSystemError
 from domain.models import ActorType, ResultStatus
-from infrastructure.ollama_client import OllamaClient, OllamaError
+from domain.secrets import scrub
+from infrastructure.ollama_client import DEFAULT_MAX_RESPONSE_BYTES, OllamaClient, OllamaError, model_installed
 from infrastructure.task_repository import TaskRepository
+from validators import ollama_output as storable
 from validators.execution_prompt import build_messages, cost_usd, prompt_text
 
 log = logging.getLogger(__name__)
 
-REQUEST_MAX_BYTES = 65_535  # task_results.request is TEXT
-RESPONSE_MAX_BYTES = 8 * 1024 * 1024  # stays under MariaDB's default 16 MiB max_allowed_packet
+REQUEST_MAX_BYTES = storable.TEXT_MAX_BYTES  # task_results.request and error_message are TEXT
+RESPONSE_MAX_BYTES = DEFAULT_MAX_RESPONSE_BYTES  # stays under MariaDB's default 16 MiB max_allowed_packet
 
 
 @dataclass
@@ -37,12 +46,7 @@ class Run:
     task: dict[str, Any]
 
 
-def fit_bytes(text: str, limit: int) -> str:
-    """Cut text to at most limit UTF-8 bytes without splitting a character."""
-    encoded = text.encode("utf-8", "surrogatepass")
-    if len(encoded) <= limit:
-        return text
-    return encoded[:limit].decode("utf-8", "ignore")
+fit_bytes = storable.fit_bytes  # clean (no NUL, no lone surrogate) and cut to a column's bytes
 
 
 class TaskExecutor:
@@ -55,6 +59,27 @@ class TaskExecutor:
         self.system_prompt = system_prompt
         self.prices = prices
         self.response_cap = response_cap
+
+    def preflight(self, task_id: int, model: str) -> None:
+        """Refuse (ExecutionError, nothing written) when Ollama cannot run ``model`` now.
+
+        The task is read first (not written): a missing task or an unreachable database is
+        named as such, and a task start() refuses anyway (human_task, final) skips the
+        question to Ollama, so its refusal stays the precise one."""
+        task = self.repository.get_task(task_id)
+        if task["type"] == "human_task" or task["status"] in ("completed", "cancelled"):
+            return
+        try:
+            installed = self.client.list_models()
+        except OllamaError as exc:
+            raise ExecutionError(scrub(f"{exc} Task {task_id} was not changed.")) from exc
+        if not model_installed(model, installed):
+            listing = ("installed: " + ", ".join(installed)) if installed else "no models are installed"
+            raise ExecutionError(scrub(
+                f"Model {model!r} is not installed on Ollama at {self.client.shown_url} ({listing}). Run "
+                f"`ollama pull {model}` on that host, or choose an installed model (the `model` argument, or the "
+                f"setting OLLAMA_MODEL). Task {task_id} was not changed."
+            ))
 
     def start(self, task_id: int, model: str, actor: str, actor_type: ActorType) -> Run:
         started = self.repository.start_execution(task_id, model=model, actor=actor, actor_type=actor_type)
@@ -82,7 +107,7 @@ class TaskExecutor:
                 try:
                     self.repository.renew_lease(run.task_id, run.holder)
                 except TaskSystemError as exc:  # the run goes on; at worst the lease lapses
-                    log.warning("could not renew the lease of task %s: %s", run.task_id, exc)
+                    log.warning("could not renew the lease of task %s: %s", run.task_id, scrub(str(exc)))
 
         text, error, tokens_in, tokens_out = "", None, None, None
         try:
@@ -97,20 +122,26 @@ class TaskExecutor:
         except Exception as exc:  # noqa: BLE001 - a bug must still end the run in the database
             log.exception("tasks_execute of task %s failed unexpectedly", run.task_id)
             status, error = ResultStatus.ERROR, f"Internal error while streaming ({type(exc).__name__}); see the server log."
-        duration_ms = int((time.monotonic() - began) * 1000)
+        duration_ms = storable.count(int((time.monotonic() - began) * 1000)) or 0
+        # Everything Ollama sent is cleaned here, whatever the client let through.
+        text = fit_bytes(text, max(1, min(self.client.max_response_bytes, RESPONSE_MAX_BYTES)))
+        tokens_in = storable.count(tokens_in, storable.TOKENS_MAX)
+        tokens_out = storable.count(tokens_out, storable.TOKENS_MAX)
+        error = scrub(error) if error else None
+        cost = storable.cost(cost_usd(run.model, tokens_in, tokens_out, self.prices))
         stored = self.repository.finish_execution(
             run.task_id, assignment_id=run.assignment_id, holder=run.holder, model=run.model, started_at=run.started_at,
-            request=fit_bytes(prompt_text(run.messages), REQUEST_MAX_BYTES), response=fit_bytes(text, RESPONSE_MAX_BYTES),
+            request=fit_bytes(prompt_text(run.messages), REQUEST_MAX_BYTES), response=text,
             status=status, error_message=fit_bytes(error, REQUEST_MAX_BYTES) if error else None,
             tokens_input=tokens_in, tokens_output=tokens_out,
-            cost_usd=cost_usd(run.model, tokens_in, tokens_out, self.prices) if status == ResultStatus.SUCCESS else None,
+            cost_usd=cost if status == ResultStatus.SUCCESS else None,
             duration_ms=duration_ms, auto_complete=auto_complete,
         )
         if status != ResultStatus.SUCCESS:
-            raise ExecutionError(
+            raise ExecutionError(scrub(
                 f"{error} Stored as result #{stored['result_id']} ({status.value}, {len(text)} characters); "
                 f"task {run.task_id} is now {stored['task_status']}. Fix the cause and call tasks_execute again to retry."
-            )
+            ))
         return {
             "state": "finished",
             "task_id": run.task_id,
@@ -126,7 +157,7 @@ class TaskExecutor:
             "tokens_output": tokens_out,
             "tokens_total": stored["tokens_total"],
             "duration_ms": duration_ms,
-            "cost_usd": cost_usd(run.model, tokens_in, tokens_out, self.prices),
+            "cost_usd": cost,
             "note": stored["note"] or None,
         }
 
@@ -137,7 +168,7 @@ class TaskExecutor:
             try:
                 self.run(run, auto_complete=auto_complete)
             except ExecutionError as exc:
-                log.info("background execution of task %s ended: %s", run.task_id, exc)
+                log.info("background execution of task %s ended: %s", run.task_id, scrub(str(exc)))
             except Exception:  # noqa: BLE001 - a background thread has nobody else to tell
                 log.exception("background execution of task %s failed", run.task_id)
 

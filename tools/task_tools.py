@@ -491,7 +491,9 @@ def register_agent_tools(mcp: MCPServer) -> None:
     async def tasks_execute(
         ctx: Context,
         id: TaskId,
-        executor_type: Annotated[ExecutorName, Field(description="Only ollama runs here.")] = "ollama",
+        executor_type: Annotated[
+            Literal["ollama"], Field(description="Only ollama runs here.", json_schema_extra={"enum": ["ollama"]})
+        ] = "ollama",
         model: Annotated[Optional[Name], Field(description="Ollama model; default OLLAMA_MODEL.")] = None,
         auto_complete: Annotated[bool, Field(description="Complete the task when the model succeeds.")] = False,
         wait: Annotated[bool, Field(description="false: return at once; the result lands in tasks_get later.")] = True,
@@ -499,15 +501,12 @@ def register_agent_tools(mcp: MCPServer) -> None:
         """Run an ai_task or mixed task on a local Ollama model: streams with progress, stores the answer with tokens, cost and duration. Without auto_complete the task stays in_progress for review."""
         import anyio
 
-        if executor_type != "ollama":
-            raise InvalidInput(
-                f"executor_type={executor_type!r} cannot run here: tasks_execute runs tasks on a local Ollama model only "
-                "(supported: ollama). Do the work yourself and record it with tasks_result."
-            )
         state = app(ctx)
         executor = state.service("executor", lambda: _build_executor(state))
         model = model or state.config.ollama_model
         who, kind = actor(state, None, None)
+        # Ollama and the model first: a run that cannot start leaves the task as it was.
+        await anyio.to_thread.run_sync(lambda: executor.preflight(id, model))
         run = await anyio.to_thread.run_sync(lambda: executor.start(id, model, who, kind))
         if not wait:
             executor.run_in_background(run, auto_complete=auto_complete)
@@ -549,7 +548,10 @@ def _build_executor(state):
     from validators.execution_prompt import parse_price_table
 
     config = state.config
-    client = state.service("ollama", lambda: OllamaClient(config.ollama_host, config.ollama_timeout))
+    client = state.service("ollama", lambda: OllamaClient(
+        config.ollama_host, config.ollama_timeout, max_seconds=config.ollama_max_seconds,
+        max_response_bytes=config.ollama_max_response_bytes,
+    ))
     return TaskExecutor(
         state.repository, client, system_prompt=config.ollama_system_prompt,
         prices=parse_price_table(config.ollama_prices, setting="OLLAMA_PRICES"), response_cap=config.execute_response_cap,

@@ -10,7 +10,8 @@ import anyio
 import pytest
 
 from tests.conftest import server_env
-from tests.support.fake_ollama import FakeOllama, Succeed, unused_port
+from tests.support.fake_ollama import Drip, FailWithStatus, FakeOllama, Succeed, unused_port
+from tests.support.mcp_http import http_server, http_session
 from tests.support.mcp_stdio import SERVER, stdio_session
 
 pytestmark = pytest.mark.anyio
@@ -55,16 +56,110 @@ async def test_execute_without_waiting_returns_at_once_and_the_result_lands_late
 
 
 async def test_execute_refusals_name_the_reason(tmp_path):
+    # Ollama is down: the task's own refusals still come first, and name the task.
     env = server_env(f"sqlite://{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=f"http://127.0.0.1:{unused_port()}")
     async with stdio_session(env) as s:
         human = (await s.call_tool("tasks_create", {"title": "Phone call", "type": "human_task"})).structured_content
         ai = (await s.call_tool("tasks_create", {"title": "Draft"})).structured_content
         refused = await s.call_tool("tasks_execute", {"id": human["id"]})
         assert refused.is_error and "human_task" in refused.content[0].text
+        missing = await s.call_tool("tasks_execute", {"id": 999})
+        assert missing.is_error and "Task 999 does not exist" in missing.content[0].text
         other = await s.call_tool("tasks_execute", {"id": ai["id"], "executor_type": "claude"})
-        assert other.is_error and "supported: ollama" in other.content[0].text
-        down = await s.call_tool("tasks_execute", {"id": ai["id"]})
-        assert down.is_error and "ollama serve" in down.content[0].text and "is now failed" in down.content[0].text
+        assert other.is_error and "executor_type" in other.content[0].text
+        tools = {t.name: t for t in (await s.list_tools()).tools}
+    offered = tools["tasks_execute"].input_schema["properties"]["executor_type"]
+    assert offered.get("enum", [offered.get("const")]) == ["ollama"], offered  # only what runs here
+
+
+async def _snapshot(s, task_id: int) -> tuple:
+    full = (await s.call_tool("tasks_get", {"id": task_id})).structured_content
+    return full["status"], full["updated_at"], full["results"], full["assignments"]
+
+
+@pytest.mark.parametrize("case", ["ollama-down", "model-missing"])
+async def test_execute_that_cannot_start_changes_nothing(backend_url, tmp_path, case):
+    with FakeOllama(models=["mistral:latest"]) as ollama:
+        host = f"http://127.0.0.1:{unused_port()}" if case == "ollama-down" else ollama.url
+        model = "gemma" if case == "model-missing" else "mistral"
+        async with stdio_session(server_env(backend_url, tmp_path, OLLAMA_HOST=host)) as s:
+            pending = (await s.call_tool("tasks_create", {"title": "Draft"})).structured_content
+            failed = (await s.call_tool("tasks_create", {"title": "Retry me"})).structured_content
+            await s.call_tool("tasks_status", {"id": failed["id"], "status": "in_progress"})
+            await s.call_tool("tasks_status", {"id": failed["id"], "status": "failed"})
+            for task in (pending, failed):
+                before = await _snapshot(s, task["id"])
+                refused = await s.call_tool("tasks_execute", {"id": task["id"], "model": model})
+                text = refused.content[0].text
+                assert refused.is_error, text
+                assert ("ollama serve" if case == "ollama-down" else "ollama pull gemma") in text
+                assert "was not changed" in text and "Stored as result" not in text
+                assert await _snapshot(s, task["id"]) == before
+        assert ollama.chat_bodies == []
+
+
+async def test_a_password_in_ollama_host_is_shown_nowhere(backend_url, tmp_path):
+    secret = "s3cr3t-Pa55word"
+    errlog = (tmp_path / "stderr.txt").open("w+")
+    texts: list[str] = []
+    with FakeOllama(behaviour=FailWithStatus(500, "boom")) as ollama:
+        for host in (f"http://carol:{secret}@127.0.0.1:{ollama.port}", f"http://carol:{secret}@127.0.0.1:{unused_port()}"):
+            env = server_env(backend_url, tmp_path, OLLAMA_HOST=host, LOG_LEVEL="DEBUG")
+            async with stdio_session(env, errlog=errlog) as s:
+                task = (await s.call_tool("tasks_create", {"title": "Draft"})).structured_content
+                for args in ({"id": task["id"]}, {"id": task["id"], "wait": False}):
+                    result = await s.call_tool("tasks_execute", args)
+                    texts.append(result.content[0].text)
+                await anyio.sleep(0.5)  # the background run stores its result
+                texts.append(str((await s.call_tool("tasks_get", {"id": task["id"]})).structured_content))
+            texts.append(_doctor(env).stdout)
+    errlog.seek(0)
+    stderr = errlog.read()
+    assert all(secret not in text for text in texts), texts
+    assert secret not in stderr
+    assert "carol:***@" in texts[0] and "HTTP 500" in texts[0] and "carol:***@" in texts[2]
+    assert secret not in _database_dump(backend_url)
+
+
+def _database_dump(url: str) -> str:
+    """Every row of every table, as text."""
+    from config import parse_database_url
+    from infrastructure.database import Database
+
+    db = Database(parse_database_url(url), "DATABASE_URL")
+    try:
+        tables = ("tasks", "task_assignments", "task_results", "task_comments")
+        return repr(db.read(lambda tx: [tx.rows(f"SELECT * FROM {t}") for t in tables]))
+    finally:
+        db.close()
+
+
+async def test_other_sessions_are_answered_while_a_run_drips(backend_url, tmp_path):
+    with FakeOllama(behaviour=Drip(interval=0.2)) as ollama:
+        env = server_env(backend_url, tmp_path, OLLAMA_HOST=ollama.url, OLLAMA_MAX_SECONDS="5")
+        with http_server(env) as server:
+            async with http_session(server.url, None) as runner, http_session(server.url, None) as other:
+                task = (await runner.call_tool("tasks_create", {"title": "Endless"})).structured_content
+                outcome: dict = {}
+
+                async def execute() -> None:
+                    started = time.monotonic()
+                    outcome["result"] = await runner.call_tool("tasks_execute", {"id": task["id"]})
+                    outcome["seconds"] = time.monotonic() - started
+
+                latencies = []
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(execute)
+                    await anyio.sleep(1)
+                    for _ in range(3):
+                        started = time.monotonic()
+                        listed = await other.call_tool("tasks_list", {})
+                        latencies.append(time.monotonic() - started)
+                        assert not listed.is_error and listed.structured_content["total"] == 1
+                        await anyio.sleep(0.5)
+    assert max(latencies) < 2, latencies
+    result = outcome["result"]
+    assert result.is_error and "OLLAMA_MAX_SECONDS=5" in result.content[0].text and outcome["seconds"] < 12
 
 
 def _doctor(env: dict[str, str], *options: str) -> subprocess.CompletedProcess:

@@ -11,7 +11,10 @@ from domain.models import ActorType, TaskType
 from infrastructure.ollama_client import OllamaClient
 from infrastructure.task_executor import TaskExecutor
 from tests.integration.test_repository import make, move
-from tests.support.fake_ollama import DropMidStream, FailWithStatus, FakeOllama, Hang, Malformed, Succeed, unused_port
+from tests.support.fake_ollama import (
+    Drip, DropMidStream, Endless, FailWithStatus, FakeOllama, Hang, Malformed, Succeed, unused_port,
+)
+from validators.ollama_output import TOKENS_MAX
 
 AI = ActorType.AI
 
@@ -165,3 +168,108 @@ def test_a_background_run_writes_its_result_when_done(repo, ollama):
     thread.join(10)
     full = repo.get_task(task["id"])
     assert (full["status"], full["results"][0]["status"]) == ("completed", "success")
+
+
+# -- bounds, storable values, refusals before the start, secrets (issues 11 and 13) -----------
+
+
+def bounded_executor(repo, url: str, **client_kw) -> TaskExecutor:
+    return TaskExecutor(repo, OllamaClient(url, client_kw.pop("timeout", 5.0), **client_kw), system_prompt=None, prices={}, response_cap=1000)
+
+
+def run_bounded(repo, url, task_id, model="mistral", **client_kw):
+    ex = bounded_executor(repo, url, **client_kw)
+    return ex.run(ex.start(task_id, model, "agent", AI), auto_complete=False)
+
+
+@pytest.mark.parametrize(
+    "final, chunks, tokens",
+    [
+        ({"prompt_eval_count": -5, "eval_count": 10**20}, ("ok",), (None, TOKENS_MAX)),
+        ({"prompt_eval_count": 2**40, "eval_count": 2**33}, ("ok",), (TOKENS_MAX, TOKENS_MAX)),
+        ({"prompt_eval_count": "12", "eval_count": True, "total_duration": -1}, ("ok",), (None, None)),
+        ({}, ("a\ud800b", "\x00", "\ud83d", "\ude00"), (26, 4)),
+    ],
+    ids=["negative-and-huge", "over-int-unsigned", "not-numbers", "surrogates-and-nul"],
+)
+def test_odd_ollama_output_is_stored_as_values_the_columns_hold(repo, ollama, final, chunks, tokens):
+    task = make(repo)
+    ollama.behaviour = Succeed(chunks=chunks, final=final)
+    out = run_bounded(repo, ollama.url, task["id"])
+    full = repo.get_task(task["id"])
+    result = full["results"][0]
+    assert (result["status"], full["status"], full["assignments"][0]["status"]) == ("success", "in_progress", "completed")
+    assert (result["tokens_input"], result["tokens_output"]) == tokens == (out["tokens_input"], out["tokens_output"])
+    assert result["tokens_total"] == sum(t or 0 for t in tokens) if any(t is not None for t in tokens) else result["tokens_total"] is None
+    expected = "ok" if chunks == ("ok",) else "a\ufffdb\ufffd\U0001F600"
+    assert result["response"] == expected == out["response"]
+
+
+def test_an_endless_answer_is_cut_at_the_cap_and_stored_as_partial(repo, ollama):
+    task = make(repo)
+    ollama.behaviour = Endless(total_bytes=400 * 1024 * 1024)
+    started = time.monotonic()
+    with pytest.raises(ExecutionError, match="OLLAMA_MAX_RESPONSE_BYTES=100000") as err:
+        run_bounded(repo, ollama.url, task["id"], max_response_bytes=100_000)
+    assert time.monotonic() - started < 10 and "is now failed" in str(err.value)
+    full = repo.get_task(task["id"])
+    result = full["results"][0]
+    stored = repo.db.read(lambda tx: tx.value("SELECT LENGTH(response) AS n FROM task_results WHERE id = %s", [result["id"]]))
+    assert (result["status"], int(stored), full["status"]) == ("partial", 100_000, "failed")
+    assert "OLLAMA_MAX_RESPONSE_BYTES" in result["error_message"]
+
+
+def test_a_dripping_answer_stops_at_the_deadline_and_the_task_fails_naming_the_setting(repo, ollama):
+    task = make(repo)
+    ollama.behaviour = Drip(interval=0.1)
+    started = time.monotonic()
+    with pytest.raises(ExecutionError, match="OLLAMA_MAX_SECONDS=1.5"):
+        run_bounded(repo, ollama.url, task["id"], max_seconds=1.5)
+    assert time.monotonic() - started < 5
+    full = repo.get_task(task["id"])
+    result = full["results"][0]
+    assert (result["status"], full["status"], full["assignments"][0]["status"]) == ("partial", "failed", "rejected")
+    assert result["response"].startswith("drip") and "OLLAMA_MAX_SECONDS" in result["error_message"]
+
+
+def test_a_hanging_ollama_is_bounded_by_the_deadline(repo, ollama):
+    task = make(repo)
+    ollama.behaviour = Hang()
+    started = time.monotonic()
+    with pytest.raises(ExecutionError, match="OLLAMA_MAX_SECONDS"):
+        run_bounded(repo, ollama.url, task["id"], timeout=60, max_seconds=1)
+    assert time.monotonic() - started < 5
+    assert repo.get_task(task["id"])["status"] == "failed"
+
+
+def snapshot(repo, task_id):
+    full = repo.get_task(task_id)
+    return full["status"], full["updated_at"], full["results"], full["assignments"]
+
+
+@pytest.mark.parametrize("case", ["down", "model-missing", "tags-hang"])
+def test_preflight_refuses_without_touching_the_task(repo, ollama, case):
+    task = make(repo)
+    url = f"http://127.0.0.1:{unused_port()}" if case == "down" else ollama.url
+    ollama.tags_hang = case == "tags-hang"
+    before = snapshot(repo, task["id"])
+    ex = bounded_executor(repo, url, timeout=1)
+    started = time.monotonic()
+    with pytest.raises(ExecutionError) as err:
+        ex.preflight(task["id"], "gemma" if case == "model-missing" else "mistral")
+    assert time.monotonic() - started < 5
+    assert err.value.code == "unavailable" and f"Task {task['id']} was not changed" in str(err.value)
+    fix = {"down": "ollama serve", "model-missing": "ollama pull gemma", "tags-hang": "did not answer within 1 s"}[case]
+    assert fix in str(err.value)
+    assert snapshot(repo, task["id"]) == before and ollama.chat_bodies == []
+
+
+def test_a_password_in_ollama_host_is_stored_and_raised_masked(repo, ollama):
+    secret = "s3cr3t-Pa55word"
+    task = make(repo)
+    ollama.behaviour = FailWithStatus(500, "boom")
+    with pytest.raises(ExecutionError) as err:
+        run_bounded(repo, f"http://bob:{secret}@127.0.0.1:{ollama.port}", task["id"])
+    assert secret not in str(err.value) and "bob:***@" in str(err.value)
+    full = repo.get_task(task["id"])
+    assert secret not in repr(full) and "bob:***@" in full["results"][0]["error_message"]

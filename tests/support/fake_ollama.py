@@ -13,7 +13,11 @@ is not in ``models`` gets Ollama's 404. What else the chat does is set by ``beha
         fake.behaviour = Hang(after=0)              # never answers (after>0: stalls mid-stream)
         fake.behaviour = Malformed(after=1)         # a line that is not JSON
         fake.behaviour = ErrorInStream(after=1)     # Ollama's {"error": ...} mid-stream
-        fake.url; fake.requests; fake.chat_bodies
+        fake.behaviour = Drip(interval=0.5)         # one piece every 0.5 s, never done
+        fake.behaviour = Endless(total_bytes=...)   # pieces as fast as the client reads
+        fake.behaviour = LongLine()                 # one record that never ends its line
+        fake.tags_hang = True                       # GET /api/tags accepts, never answers
+        fake.url; fake.requests; fake.chat_bodies; fake.bytes_sent
 
 ``Hang`` waits on an event that ``stop()`` sets, so shutting down never waits for it.
 ``unused_port()`` gives a port on which nothing listens (connection refused).
@@ -39,6 +43,9 @@ __all__ = [
     "Hang",
     "Malformed",
     "ErrorInStream",
+    "Drip",
+    "Endless",
+    "LongLine",
     "unused_port",
 ]
 
@@ -51,6 +58,7 @@ class Succeed:
     eval_count: int | None = None  # None: one per chunk
     total_duration: int = 1_234_567_890
     done_reason: str = "stop"
+    final: Any = None  # a dict merged into the done record: odd counts, odd types
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,34 @@ class ErrorInStream:
     chunks: Sequence[str] = ("Hello", ", ", "world", ".")
 
 
-Behaviour = Union[Succeed, FailWithStatus, DropMidStream, EndWithoutDone, Hang, Malformed, ErrorInStream]
+@dataclass(frozen=True)
+class Drip:
+    """One piece every ``interval`` seconds until the client leaves or stop(); never done."""
+
+    interval: float = 0.5
+    piece: str = "drip "
+
+
+@dataclass(frozen=True)
+class Endless:
+    """Pieces as fast as the client reads; the done record after ``total_bytes`` of text
+    (a bound only so that a client without a cap ends, too)."""
+
+    piece_bytes: int = 65_536
+    total_bytes: int = 1 << 40
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A record whose line never ends: ``{"message": {"content": "xxxx...`` forever."""
+
+    piece_bytes: int = 65_536
+    total_bytes: int = 1 << 40
+
+
+Behaviour = Union[
+    Succeed, FailWithStatus, DropMidStream, EndWithoutDone, Hang, Malformed, ErrorInStream, Drip, Endless, LongLine
+]
 
 
 @dataclass(frozen=True)
@@ -107,6 +142,8 @@ class _State:
     models: list[str]
     behaviour: Behaviour
     tags_status: int = 200
+    tags_hang: bool = False
+    bytes_sent: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -154,6 +191,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._record(None)
         state = self.server.state
         if self.path == "/api/tags":
+            if state.tags_hang:
+                state.stopping.wait(30)
+                self.close_connection = True
+                return
             if state.tags_status != 200:
                 self._send_json(state.tags_status, {"error": "failed to list models"})
                 return
@@ -208,27 +249,37 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
 
+        stopping = self.server.state.stopping
+        if isinstance(behaviour, Drip):
+            while not stopping.wait(behaviour.interval):
+                self._write_record(self._piece(model, behaviour.piece))
+            self.close_connection = True
+            return
+        if isinstance(behaviour, Endless):
+            record = json.dumps(self._piece(model, "x" * behaviour.piece_bytes)).encode() + b"\n"
+            sent = 0
+            while sent < behaviour.total_bytes and not stopping.is_set():
+                self._write_chunk(record)
+                sent += behaviour.piece_bytes
+            self._write_record(self._final(model, Succeed(), 1))
+            self._end_chunks()
+            return
+        if isinstance(behaviour, LongLine):
+            self._write_chunk(b'{"model": "%s", "message": {"role": "assistant", "content": "' % model.encode())
+            block, sent = b"x" * behaviour.piece_bytes, 0
+            while sent < behaviour.total_bytes and not stopping.is_set():
+                self._write_chunk(block)
+                sent += behaviour.piece_bytes
+            self._end_chunks()
+            return
+
         if isinstance(behaviour, Succeed):
             for piece in behaviour.chunks:
                 if behaviour.delay:
                     time.sleep(behaviour.delay)
                 self._write_record(self._piece(model, piece))
             eval_count = behaviour.eval_count if behaviour.eval_count is not None else len(behaviour.chunks)
-            self._write_record(
-                {
-                    "model": model,
-                    "created_at": _created_at(),
-                    "message": {"role": "assistant", "content": ""},
-                    "done_reason": behaviour.done_reason,
-                    "done": True,
-                    "total_duration": behaviour.total_duration,
-                    "load_duration": 12_345_678,
-                    "prompt_eval_count": behaviour.prompt_eval_count,
-                    "prompt_eval_duration": 23_456_789,
-                    "eval_count": eval_count,
-                    "eval_duration": 1_000_000_000,
-                }
-            )
+            self._write_record(self._final(model, behaviour, eval_count))
             self._end_chunks()
             return
 
@@ -260,6 +311,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.state.requests.append(RecordedRequest(self.command, self.path, body))
 
     @staticmethod
+    def _final(model: str, behaviour: Succeed, eval_count: int) -> dict:
+        record = {
+            "model": model,
+            "created_at": _created_at(),
+            "message": {"role": "assistant", "content": ""},
+            "done_reason": behaviour.done_reason,
+            "done": True,
+            "total_duration": behaviour.total_duration,
+            "load_duration": 12_345_678,
+            "prompt_eval_count": behaviour.prompt_eval_count,
+            "prompt_eval_duration": 23_456_789,
+            "eval_count": eval_count,
+            "eval_duration": 1_000_000_000,
+        }
+        record.update(behaviour.final or {})
+        return record
+
+    @staticmethod
     def _piece(model: str, text: str) -> dict:
         return {
             "model": model,
@@ -274,6 +343,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
+        with self.server.state.lock:
+            self.server.state.bytes_sent += len(data)
 
     def _end_chunks(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
@@ -334,6 +405,21 @@ class FakeOllama:
     @models.setter
     def models(self, value: Sequence[str]) -> None:
         self._state.models = list(value)
+
+    @property
+    def tags_hang(self) -> bool:
+        """Set to True to make ``GET /api/tags`` accept and never answer."""
+        return self._state.tags_hang
+
+    @tags_hang.setter
+    def tags_hang(self, value: bool) -> None:
+        self._state.tags_hang = value
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes of chat body written so far (chunk payloads)."""
+        with self._state.lock:
+            return self._state.bytes_sent
 
     @property
     def tags_status(self) -> int:
