@@ -45,6 +45,8 @@ def npm_tool(package: str, binary: str) -> Path:
 
 def build_wheel(out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
+    # setuptools copies into build/lib and never deletes there: a file removed from the tree would live on in the wheel.
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)], check=True)
     return max(out.glob("mcp_tasks-*.whl"), key=lambda p: p.stat().st_mtime)
 
