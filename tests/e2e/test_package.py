@@ -168,6 +168,18 @@ def test_claude_code_connects_to_the_installed_command(installed, tmp_path):
     line = next((line for line in listed.splitlines() if line.startswith("mcp-tasks:")), "")
     assert "Connected" in line and str(installed / "mcp-tasks") in line, listed
 
+    # The README's team .mcp.json: no machine path, the command found on PATH, the URL from each person's env.
+    team = tmp_path / "team-project"
+    team.mkdir()
+    (team / ".mcp.json").write_text(json.dumps({"mcpServers": {"mcp-tasks": {
+        "command": "mcp-tasks", "args": [], "env": {"DATABASE_URL": "${MCP_TASKS_DATABASE_URL:-}"}}}}))
+    settings = json.loads((home / ".claude.json").read_text())  # approve it, as answering claude's prompt would
+    settings.setdefault("projects", {})[str(team)] = {"enabledMcpjsonServers": ["mcp-tasks"], "hasTrustDialogAccepted": True}
+    (home / ".claude.json").write_text(json.dumps(settings))
+    env["PATH"] = f"{installed}{os.pathsep}{env['PATH']}"
+    listed = run(claude, "mcp", "list", env=env, cwd=team).stdout
+    assert re.search(r"^mcp-tasks: mcp-tasks .*Connected", listed, re.M), listed
+
 
 def test_manifest_validates():
     need_npm()
