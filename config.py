@@ -1,8 +1,8 @@
 """One frozen Config, built by a pure function from a mapping of settings.
 
 `config_from_environment()` is the only place that reads the process: real environment
-variables win over the `.env` file beside this module (not the working directory: clients
-start the server from anywhere). Tests call `load_config({...})` with a plain dict.
+variables win over a `.env` file (beside this module in a clone, in the user config
+directory when installed; see env_file(); never the working directory). Tests call `load_config({...})` with a plain dict.
 Every setting is listed, with a comment, in `.env.example`.
 """
 from __future__ import annotations
@@ -250,12 +250,42 @@ def load_config(env: Mapping[str, str]) -> Config:
     )
 
 
+def user_config_dir(env: Mapping[str, str], platform: str = sys.platform) -> Path:
+    """Where an installed server's `.env` lives (what platformdirs would say, without the dependency)."""
+    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+    if platform == "win32":
+        base = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
+    elif platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    return base / "mcp-tasks"
+
+
+def env_file(env: Mapping[str, str]) -> Path | None:
+    """The `.env` to read: MCP_TASKS_ENV_FILE, else the one beside server.py (a clone), else the
+    user config directory's (an installed package, whose server.py sits in site-packages).
+    Never the working directory: clients start the server in any project, whose own .env
+    (a web app's DATABASE_URL, say) is not ours."""
+    explicit = env.get("MCP_TASKS_ENV_FILE", "").strip()
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise InvalidInput(f"Setting MCP_TASKS_ENV_FILE={explicit!r} names no file. Point it at a .env file, or remove it.")
+        return path
+    for path in (SERVER_DIR / ".env", user_config_dir(env) / ".env"):
+        if path.is_file():
+            return path
+    return None
+
+
 def config_from_environment() -> Config:
-    """The settings of this process: the environment over `.env` beside server.py."""
+    """The settings of this process: the environment over the `.env` file that env_file() finds."""
     values: dict[str, str] = {}
-    if (SERVER_DIR / ".env").is_file():  # python-dotenv costs ~4 ms of start-up: only when there is a file
+    path = env_file(os.environ)
+    if path:  # python-dotenv costs ~4 ms of start-up: only when there is a file
         from dotenv import dotenv_values  # only here: tests build Configs from dicts
 
-        values = {k: v for k, v in dotenv_values(SERVER_DIR / ".env").items() if v is not None}
+        values = {k: v for k, v in dotenv_values(path).items() if v is not None}
     values.update(os.environ)
     return load_config(values)

@@ -183,14 +183,16 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
 
 
 HELP_EPILOG = """examples:
-  server.py                                  serve MCP over stdio (what Claude Code and Claude Desktop start)
-  server.py --transport http --port 8765     serve streamable HTTP at http://127.0.0.1:8765/mcp
-  server.py serve --transport http --host 0.0.0.0 --stateless   (needs MCP_API_KEYS)
-  server.py init-db                          create missing tables and indexes
-  server.py doctor [--strict]                check database, Ollama (optional) and contracts
-  server.py call tasks_list '{"status": "pending"}'
+  %(prog)s                                  serve MCP over stdio (what Claude Code and Claude Desktop start)
+  %(prog)s --transport http --port 8765     serve streamable HTTP at http://127.0.0.1:8765/mcp
+  %(prog)s serve --transport http --host 0.0.0.0 --stateless   (needs MCP_API_KEYS)
+  %(prog)s init-db                          create missing tables and indexes
+  %(prog)s doctor [--strict]                check database, Ollama (optional) and contracts
+  %(prog)s call tasks_list '{"status": "pending"}'
 
-Settings come from the environment and .env beside server.py; see .env.example."""
+Settings come from the environment, then a .env file: MCP_TASKS_ENV_FILE, else .env beside
+server.py (a clone), else ~/.config/mcp-tasks/.env (installed; %%APPDATA%%\\mcp-tasks\\.env on
+Windows, ~/Library/Application Support/mcp-tasks/.env on macOS). See .env.example."""
 
 
 def _port(text: str) -> int:
@@ -214,12 +216,15 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # `mcp-tasks` when installed (also for `python -m mcp_tasks`), `server.py` in a clone.
+    prog = "server.py" if sys.argv[0].endswith("server.py") else "mcp-tasks"
     parser = argparse.ArgumentParser(
-        prog="server.py", description="mcp-tasks: task tools for AI agents over MCP.",
+        prog=prog, description="mcp-tasks: task tools for AI agents over MCP.",
         usage="%(prog)s [serve] [--transport {stdio,http}] [--host HOST] [--port PORT] [--stateless] [--read-only]\n"
               "       %(prog)s init-db | doctor | call TOOL [JSON]",
         epilog=HELP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     _serve_options(parser)
     sub = parser.add_subparsers(dest="command", title="commands (serve when none is given)", metavar="COMMAND")
     serve = sub.add_parser("serve", help="(default) serve MCP over stdio, or streamable HTTP with --transport http")

@@ -81,5 +81,6 @@ def test_env_example_lists_every_setting_the_config_reads():
     root = Path(__file__).resolve().parents[2]
     read = set(re.findall(r'''(?:env\.get\(|env\[|_number\(env, |_flag\(env, )"([A-Z][A-Z0-9_]+)"''', (root / "config.py").read_text()))
     listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (root / ".env.example").read_text(), re.M))
-    not_settings = {"HOME", "USERPROFILE", "LOCALAPPDATA", "XDG_DATA_HOME", "PWD"}
+    # MCP_TASKS_ENV_FILE comes only from the environment: it names the .env file itself.
+    not_settings = {"HOME", "USERPROFILE", "LOCALAPPDATA", "XDG_DATA_HOME", "PWD", "APPDATA", "XDG_CONFIG_HOME", "MCP_TASKS_ENV_FILE"}
     assert read - not_settings - listed == set(), "add these to .env.example with a comment"
