@@ -6,7 +6,8 @@ model sees the same choices in fewer tokens, and every argument the lean schema 
 still accepted by the server (the tool validates against its full pydantic model, which
 also takes an explicit null). Also dropped: the schema's own title
 ("tasks_listArguments"), `additionalProperties: true`, which is JSON Schema's default, and
-the id ceiling 2**63-1 (BIGINT), which no model comes near; the tool still enforces it.
+the id ceiling 2**63-1 (BIGINT), which no model comes near (also on list items); the tool
+still enforces it; and `"type": "string"` beside an enum of strings, which the enum says.
 Output schemas are left whole: clients validate structuredContent against them.
 """
 from __future__ import annotations
@@ -38,4 +39,8 @@ def _lean_property(prop: dict[str, Any]) -> dict[str, Any]:
         del prop["additionalProperties"]
     if prop.get("maximum") == BIGINT_MAX:
         del prop["maximum"]
+    if isinstance(prop.get("items"), dict):
+        prop["items"] = _lean_property(prop["items"])
+    if prop.get("type") == "string" and prop.get("enum") and all(isinstance(v, str) for v in prop["enum"]):
+        del prop["type"]
     return prop

@@ -23,24 +23,24 @@ ActorTypeName = Literal["human", "ai"]
 ExecutorName = Literal["human", "ollama", "claude", "anthropic_api"]
 AssignmentStatusName = Literal["pending", "accepted", "rejected", "in_progress", "completed"]
 
-TaskId = Annotated[int, Field(ge=1, le=ID_MAX, description="Task id (from tasks_list).")]
+TaskId = Annotated[int, Field(ge=1, le=ID_MAX, description="Task id.")]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 Timestamp = Optional[str]
 
 # Shared by tasks_update and tasks_status.
-UpdatedBy = Annotated[Optional[Name], Field(description="Who changes it; default: the server's actor.")]
+UpdatedBy = Annotated[Optional[Name], Field(description="Default: you (this session).")]
 UpdatedByType = Annotated[Optional[ActorTypeName], Field(description="human or ai.")]
 ExpectedUpdatedAt = Annotated[
-    Optional[str], Field(max_length=40, description="updated_at you read; refuses if it changed since.")
+    Optional[str], Field(max_length=40, description="updated_at you read; refused if changed.")
 ]
 # Shared by tasks_create and tasks_update.
-Priority = Annotated[Optional[PriorityName], Field(description="Claims serve urgent first; default normal.")]
+Priority = Annotated[Optional[PriorityName], Field(description="Default normal.")]
 Labels = Annotated[
-    Optional[list[Annotated[str, Field(max_length=50)]]], Field(max_length=20, description="Short tags; replaces the set.")
+    Optional[list[Annotated[str, Field(max_length=50)]]], Field(max_length=20, description="Tags; replaces the set.")
 ]
 DependsOn = Annotated[
     Optional[list[Annotated[int, Field(ge=1, le=ID_MAX)]]],
-    Field(max_length=100, description="Task ids that must be completed before this one may start; replaces the set, [] clears."),
+    Field(max_length=100, description="Ids to complete before this starts; replaces the set."),
 ]
 
 READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
@@ -223,18 +223,18 @@ def register_task_tools(mcp: MCPServer) -> None:
         type: Annotated[Optional[TypeName], Field(description="Only tasks of this type.")] = None,
         search: Annotated[
             Optional[str],
-            Field(max_length=200, description="Words that must all occur in title or description (literal match)."),
+            Field(max_length=200, description="Words all in title or description, literally."),
         ] = None,
         limit: Annotated[int, Field(ge=1, le=500, description="Page size.")] = 50,
         offset: Annotated[int, Field(ge=0, le=10_000_000, description="Rows to skip (use next_offset).")] = 0,
         parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Only subtasks of this task.")] = None,
-        assignee: Annotated[Optional[Name], Field(description="Only tasks ever assigned to this assignee.")] = None,
+        assignee: Annotated[Optional[Name], Field(description="Only tasks ever assigned to them.")] = None,
         cursor: Annotated[Optional[str], Field(max_length=200, description="next_cursor of the previous page; replaces offset.")] = None,
-        priority: Annotated[Optional[PriorityName], Field(description="Only tasks of this priority.")] = None,
-        label: Annotated[Optional[str], Field(max_length=50, description="Only tasks with this label.")] = None,
-        ready: Annotated[Optional[bool], Field(description="true: pending, all blockers completed; false: pending, blocked.")] = None,
+        priority: Annotated[Optional[PriorityName], Field(description="Only this priority.")] = None,
+        label: Annotated[Optional[str], Field(max_length=50, description="Only with this label.")] = None,
+        ready: Annotated[Optional[bool], Field(description="true: pending, unblocked; false: blocked.")] = None,
     ) -> Annotated[CallToolResult, TaskPage]:
-        """List tasks, newest first, with filters and full-text search. Rows are compact; use tasks_get for one task's details."""
+        """List tasks, newest first, with filters and search. Compact rows; tasks_get has the details."""
         page = app(ctx).repository.list_tasks(
             status=status, type=type, search=search, parent_task_id=parent_task_id,
             assignee=assignee, limit=limit, offset=offset, cursor=check_cursor(cursor), priority=priority, label=label,
@@ -244,7 +244,7 @@ def register_task_tools(mcp: MCPServer) -> None:
 
     @mcp.tool(title="Get a task", annotations=READ, structured_output=False)
     def tasks_get(ctx: Context, id: TaskId) -> Annotated[CallToolResult, TaskDetail]:
-        """Get one task with its assignments, results, history, subtasks, parent, dependencies and who holds it."""
+        """One task with assignments, results, history, subtasks, parent, dependencies and lease holder."""
         return respond(TaskDetail(**app(ctx).repository.get_task(id)))
 
     @mcp.tool(title="Create a task", annotations=WRITE, structured_output=False)
@@ -253,10 +253,10 @@ def register_task_tools(mcp: MCPServer) -> None:
         title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX, description="Short task title.")],
         description: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="Full description.")] = None,
         type: Annotated[TypeName, Field(description="Who may do it: human_task, ai_task or mixed.")] = "ai_task",
-        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Make it a subtask of this open task.")] = None,
+        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Parent (an open task).")] = None,
         due_date: Annotated[Optional[str], Field(max_length=40, description="ISO 8601, e.g. 2026-12-31T17:00:00Z.")] = None,
         metadata: Annotated[Optional[dict[str, Any]], Field(description="JSON object of extra data.")] = None,
-        created_by: Annotated[Optional[Name], Field(description="Creator; default: the server's actor.")] = None,
+        created_by: Annotated[Optional[Name], Field(description="Default: you.")] = None,
         created_by_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
         priority: Priority = None,
         labels: Labels = None,
@@ -334,7 +334,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         updated_by_type: UpdatedByType = None,
         expected_updated_at: ExpectedUpdatedAt = None,
     ) -> Annotated[CallToolResult, Task]:
-        """Move a task through the workflow: pending→in_progress|cancelled; in_progress→completed|failed|cancelled|pending; failed→pending|cancelled. in_progress takes a lease and needs every blocker completed. Atomic: if another agent moved it or holds it, this is refused."""
+        """Move a task: pending→in_progress|cancelled; in_progress→completed|failed|cancelled|pending; failed→pending|cancelled. in_progress needs completed blockers; takes a lease. Refused if another agent moved or holds it."""
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
         task = state.repository.set_status(
@@ -350,9 +350,9 @@ def register_task_tools(mcp: MCPServer) -> None:
         assignee_type: Annotated[ExecutorName, Field(description="human_task: human; ai_task: ollama, claude, anthropic_api; mixed: any.")],
         model_name: Annotated[Optional[Name], Field(description="Model, if an AI.")] = None,
         notes: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="Notes for the assignee.")] = None,
-        assigned_by: Annotated[Optional[Name], Field(description="Who assigns; default: the server's actor.")] = None,
+        assigned_by: Annotated[Optional[Name], Field(description="Default: you.")] = None,
     ) -> Annotated[CallToolResult, Assignment]:
-        """Assign an open (pending or in_progress) task to a person or AI. Does not change the task's status."""
+        """Assign an open task (pending, in_progress) to a person or AI. Does not change the status."""
         state = app(ctx)
         who, kind = actor(state, assigned_by, None)
         assignment = state.repository.assign(
@@ -377,7 +377,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         request: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="The prompt or request.")] = None,
         duration_ms: Annotated[Optional[int], Field(ge=0, le=4_294_967_295, description="How long it took.")] = None,
     ) -> Annotated[CallToolResult, Result]:
-        """Record a result for a task (tokens_total is computed). Does not change the task's status."""
+        """Record a result (tokens_total computed). Does not change the status."""
         if (tokens_input or 0) + (tokens_output or 0) > 4_294_967_295:
             raise InvalidInput("tokens_input + tokens_output exceeds 4294967295, the largest tokens_total that fits.")
         state = app(ctx)
@@ -394,9 +394,9 @@ def register_task_tools(mcp: MCPServer) -> None:
     def tasks_delete(
         ctx: Context,
         id: TaskId,
-        deleted_by: Annotated[Optional[Name], Field(description="Who deletes; default: the server's actor.")] = None,
+        deleted_by: Annotated[Optional[Name], Field(description="Default: you.")] = None,
     ) -> Annotated[CallToolResult, Deleted]:
-        """Delete a task with its assignments, results and comments. Its subtasks stay, as top-level tasks. Cannot be undone."""
+        """Delete a task with its assignments, results and comments; its subtasks become top-level. Cannot be undone."""
         state = app(ctx)
         who, kind = actor(state, deleted_by, None)
         return respond(Deleted(**state.repository.delete_task(id, actor=who, actor_type=kind)))
@@ -411,11 +411,11 @@ def register_task_tools(mcp: MCPServer) -> None:
         ctx: Context,
         id: TaskId,
         content: Annotated[str, Field(min_length=1, max_length=TEXT_MAX, description="The comment text.")],
-        author: Annotated[Optional[Name], Field(description="Who writes; default: the server's actor.")] = None,
+        author: Annotated[Optional[Name], Field(description="Default: you.")] = None,
         author_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
         comment_type: Annotated[Literal["comment", "note"], Field(description="comment or note.")] = "comment",
     ) -> Annotated[CallToolResult, Comment]:
-        """Add a comment to a task's history (shown in the web app). From the task's holder it also renews the lease: the cheapest way to say "still working"."""
+        """Add a comment to a task's history. From its holder it renews the lease: the cheapest "still working"."""
         state = app(ctx)
         who, kind = actor(state, author, author_type)
         comment = state.repository.add_comment(
@@ -468,7 +468,7 @@ def register_agent_tools(mcp: MCPServer) -> None:
             Optional[float], Field(gt=0, le=7 * 24 * 60, description="Claim duration; default LEASE_MINUTES.")
         ] = None,
     ) -> Annotated[CallToolResult, Claimed]:
-        """Atomically take the next ready task (pending, blockers completed; urgent first, then due date, then oldest) as in_progress, assigned to you under a lease. Safe with many agents. Any write of yours to it renews the lease (tasks_comment is cheapest); after it runs out you can still finish unless another agent took it. Give it back with tasks_status(id, "pending")."""
+        """Atomically take the next ready task (blockers completed; urgent first, then due date, then age) as in_progress under a lease that your writes renew. Release: tasks_status pending."""
         state = app(ctx)
         task = state.repository.claim(
             assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,
@@ -495,10 +495,10 @@ def register_agent_tools(mcp: MCPServer) -> None:
             Literal["ollama"], Field(description="Only ollama runs here.", json_schema_extra={"enum": ["ollama"]})
         ] = "ollama",
         model: Annotated[Optional[Name], Field(description="Ollama model; default OLLAMA_MODEL.")] = None,
-        auto_complete: Annotated[bool, Field(description="Complete the task when the model succeeds.")] = False,
-        wait: Annotated[bool, Field(description="false: return at once; the result lands in tasks_get later.")] = True,
+        auto_complete: Annotated[bool, Field(description="Complete it if the model succeeds.")] = False,
+        wait: Annotated[bool, Field(description="false: return at once; see tasks_get later.")] = True,
     ) -> Annotated[CallToolResult, Execution]:
-        """Run an ai_task or mixed task on a local Ollama model: streams with progress, stores the answer with tokens, cost and duration. Without auto_complete the task stays in_progress for review."""
+        """Run an ai_task or mixed task on a local Ollama model with progress; stores the answer with tokens, cost, duration. Without auto_complete it stays in_progress for review."""
         import anyio
 
         state = app(ctx)

@@ -138,6 +138,24 @@ BAD_INPUTS = [
     ("tasks_list", {"cursor": "MjAyNi0wMS0wMSAwMDowMDowMHwxODQ0Njc0NDA3MzcwOTU1MTYxNg"}, ["cursor=", "18446744073709551616", "next_cursor"]),
     ("tasks_list", {"cursor": "postgres://u:hunter2secret@db/x"}, ["cursor=", "***"]),
     ("tasks_lsit", {}, ["no tool 'tasks_lsit'", "Did you mean tasks_list?"]),
+    # the order of work
+    ("tasks_create", {"title": "t", "depends_on": [987654]}, ["depends_on", "987654", "not exist"]),
+    ("tasks_create", {"title": "t", "depends_on": ["x"]}, ["depends_on"]),
+    ("tasks_create", {"title": "t", "depends_on": [0]}, ["depends_on"]),
+    ("tasks_create", {"title": "t", "depends_on": list(range(1, 102))}, ["depends_on"]),
+    ("tasks_update", {"id": "{id}", "depends_on": ["{id}"]}, ["depends_on", "cannot depend on itself"]),
+    ("tasks_update", {"id": "{id}", "depends_on": [987654]}, ["987654"]),
+    ("tasks_create", {"title": "t", "priority": "critical"}, ["priority"]),
+    ("tasks_update", {"id": "{id}", "priority": 3}, ["priority"]),
+    ("tasks_create", {"title": "t", "labels": ["a,b"]}, ["labels", "'a,b'"]),
+    ("tasks_create", {"title": "t", "labels": ["x" * 51]}, ["labels"]),
+    ("tasks_create", {"title": "t", "labels": [" "]}, ["labels"]),
+    ("tasks_create", {"title": "t", "labels": [f"l{i}" for i in range(21)]}, ["labels"]),
+    ("tasks_update", {"id": "{id}", "labels": "backend"}, ["labels"]),
+    ("tasks_list", {"priority": "top"}, ["priority"]),
+    ("tasks_list", {"ready": "yes"}, ["ready"]),
+    ("tasks_list", {"label": "x" * 51}, ["label"]),
+    ("tasks_status", {"id": "{id}", "status": "in_progress", "expected_updated_at": "2000-01-01 00:00:00"}, ["changed"]),
 ]
 PYDANTIC_TEXT = ("validation error", "pydantic", "errors.pydantic.dev", "Input should be", "Arguments", "[type=", "input_value")
 
@@ -162,7 +180,10 @@ async def test_every_bad_input_is_refused_with_a_clear_message_and_nothing_chang
         task = (await client.call_tool("tasks_create", {"title": "Target", "description": "stays as it is"})).structured_content
         before = await _snapshot(client)
         for name, args, must_say in BAD_INPUTS:
-            args = {k: (task["id"] if v == "{id}" else v) for k, v in args.items()}
+            def fill(v):
+                return task["id"] if v == "{id}" else [fill(i) for i in v] if isinstance(v, list) else v
+
+            args = {k: fill(v) for k, v in args.items()}
             result = await client.call_tool(name, args)
             text = _refusal(result)
             assert "hunter2secret" not in text
@@ -181,7 +202,7 @@ def _valid(prop: dict, task_id: int):
 
 WRONG_TYPES = {  # JSON values of another type than the schema's, including the ones lax parsing would coerce
     "integer": ["5", True, 5.0, [5]], "number": ["1.5", True, {}], "string": [5, ["x"], {"x": 1}],
-    "boolean": ["true", 1, None], "object": [[1], 5], "enum": [7, True],
+    "boolean": ["true", 1, None], "object": [[1], 5], "enum": [7, True], "array": ["x", 5, {"x": 1}],
 }
 
 
