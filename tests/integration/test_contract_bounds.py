@@ -219,3 +219,12 @@ def test_the_seconds_budget_is_checked_while_walking_out_of_scope_files(tmp_path
     result = run_quality_check(str(tmp_path), [contract], [tmp_path], max_seconds=0)
     assert result["budget_exhausted"] == "seconds"
     assert sum(result["skipped"].values()) < 3000
+
+
+def test_import_extraction_is_linear_on_one_long_line_of_imports(tmp_path):
+    [layered] = [c for c in load_contracts([SHIPPED]).contracts if c.name == "php-layered-architecture"]
+    domain = tmp_path / "src" / "Domain"
+    domain.mkdir(parents=True)
+    (domain / "User.php").write_text("<?php declare(strict_types=1); " + "x use App\\Infrastructure\\Db;" * 60_000)
+    result, seconds = timed(run_quality_check, str(tmp_path), [layered], [tmp_path])
+    assert seconds < 3.0 and result["files_scanned"] == 1
