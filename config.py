@@ -55,6 +55,14 @@ class Config:
     contracts_dirs: tuple[Path, ...] = (SERVER_DIR / "contracts",)
     quality_allowed_paths: tuple[Path, ...] = ()
     quality_gate: bool = True
+    # Bounds of the quality tools (README "Bounds of the quality tools"); a tripped one is a
+    # refusal or a partial result that names it, never a hang.
+    quality_max_files: int = 50_000
+    quality_max_file_bytes: int = 2 * 1024 * 1024
+    quality_max_total_bytes: int = 256 * 1024 * 1024
+    quality_max_seconds: float = 60.0
+    contract_max_bytes: int = 1_000_000
+    contract_max_nodes: int = 20_000
     lease_minutes: float = 30.0
     max_attempts: int = 3
     log_level: str = "INFO"
@@ -236,6 +244,12 @@ def load_config(env: Mapping[str, str]) -> Config:
         contracts_dirs=_paths(env.get("CONTRACTS_DIR", ""), SERVER_DIR) or (SERVER_DIR / "contracts",),
         quality_allowed_paths=_paths(env.get("QUALITY_ALLOWED_PATHS", ""), cwd) or (cwd.resolve(),),
         quality_gate=_flag(env, "QUALITY_GATE", True),
+        quality_max_files=int(_number(env, "QUALITY_MAX_FILES", 50_000, int, 1)),
+        quality_max_file_bytes=int(_number(env, "QUALITY_MAX_FILE_BYTES", 2 * 1024 * 1024, int, 1)),
+        quality_max_total_bytes=int(_number(env, "QUALITY_MAX_TOTAL_BYTES", 256 * 1024 * 1024, int, 1)),
+        quality_max_seconds=_number(env, "QUALITY_MAX_SECONDS", 60.0, low=0.1),
+        contract_max_bytes=int(_number(env, "CONTRACT_MAX_BYTES", 1_000_000, int, 100)),
+        contract_max_nodes=int(_number(env, "CONTRACT_MAX_NODES", 20_000, int, 10)),
         lease_minutes=_number(env, "LEASE_MINUTES", 30.0, low=0.001),
         max_attempts=int(_number(env, "MAX_ATTEMPTS", 3, int, 1)),
         log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),

@@ -1,7 +1,10 @@
 """Reads the YAML quality contracts from their directories and compiles the valid ones.
 
 Every ``*.yaml``/``*.yml`` directly inside each directory is read with a safe loader
-(no Python objects from YAML) and validated. A broken file becomes a load error
+(no Python objects from YAML) and validated. Parsing is bounded: at most ``max_bytes`` of
+text, and at most ``max_nodes`` YAML nodes counted with every alias expanded, checked on the
+composed node graph before any Python value is built (a 500-byte "billion laughs" expands
+to 10^9 nodes; its graph has 100, its expansion is refused). A broken file becomes a load error
 ``{file, line, reason}`` and never hides the others; of two files with one contract name,
 the later one is the load error. ``yaml`` is imported on first use, off the server's
 start-up path.
@@ -20,6 +23,8 @@ from validators.contract_rules import Contract
 from validators.contract_schema import validate_contract
 
 MAX_CONTRACT_BYTES = 1_000_000  # contracts are small; a larger file is a mistake, not a contract
+MAX_CONTRACT_NODES = 20_000  # the shipped contracts have < 600 nodes each
+MAX_CONTRACT_FILES = 200  # files read per directory; the rest are load errors
 CONTRACT_SUFFIXES = (".yaml", ".yml")
 
 
@@ -53,7 +58,9 @@ class ContractCatalog:
         return None
 
 
-def load_contracts(directories: Iterable[str | Path]) -> ContractCatalog:
+def load_contracts(
+    directories: Iterable[str | Path], *, max_bytes: int = MAX_CONTRACT_BYTES, max_nodes: int = MAX_CONTRACT_NODES
+) -> ContractCatalog:
     """Every contract in the given directories, plus the load errors of the files that failed."""
     catalog = ContractCatalog(directories=tuple(str(d) for d in directories))
     origin: dict[str, str] = {}
@@ -63,8 +70,15 @@ def load_contracts(directories: Iterable[str | Path]) -> ContractCatalog:
                 {"file": str(directory), "line": None, "reason": "the contracts directory does not exist; fix CONTRACTS_DIR"}
             )
             continue
-        for path in sorted(p for p in directory.iterdir() if p.suffix in CONTRACT_SUFFIXES and p.is_file()):
-            contract, errors, declared = _load_file(path)
+        paths = sorted(p for p in directory.iterdir() if p.suffix in CONTRACT_SUFFIXES and p.is_file())
+        if len(paths) > MAX_CONTRACT_FILES:
+            catalog.load_errors.append(
+                {"file": str(directory), "line": None, "reason": f"more than {MAX_CONTRACT_FILES} contract files; "
+                 f"only the first {MAX_CONTRACT_FILES} by name are read. Move the others out of CONTRACTS_DIR"}
+            )
+            del paths[MAX_CONTRACT_FILES:]
+        for path in paths:
+            contract, errors, declared = _load_file(path, max_bytes, max_nodes)
             if errors:
                 catalog.load_errors.extend({"file": str(path), "line": e["line"], "reason": _reason(e)} for e in errors)
                 catalog.broken[str(path)] = (declared, errors)
@@ -83,42 +97,64 @@ def load_contracts(directories: Iterable[str | Path]) -> ContractCatalog:
     return catalog
 
 
-def parse_contract_yaml(text: str, source: str = "<yaml>") -> tuple[Contract | None, list[dict[str, Any]]]:
+def parse_contract_yaml(
+    text: str, source: str = "<yaml>", *, max_bytes: int = MAX_CONTRACT_BYTES, max_nodes: int = MAX_CONTRACT_NODES
+) -> tuple[Contract | None, list[dict[str, Any]]]:
     """One contract from YAML text: the compiled contract, or the errors ``{location, line, message}``."""
-    contract, errors, _ = _parse(text, source)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        return None, [_too_large(size, max_bytes)]
+    contract, errors, _ = _parse(text, source, max_nodes)
     return contract, errors
 
 
-def _parse(text: str, source: str) -> tuple[Contract | None, list[dict[str, Any]], str | None]:
+def _too_large(size: int, max_bytes: int) -> dict[str, Any]:
+    return {"location": "file", "line": None, "message": f"the contract has {size} bytes, more than the {max_bytes} allowed "
+            "(setting CONTRACT_MAX_BYTES); contracts are small, split this one"}
+
+
+def _parse(text: str, source: str, max_nodes: int) -> tuple[Contract | None, list[dict[str, Any]], str | None]:
     import yaml  # deferred: only contract work needs it
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
-        document = yaml.load(text, Loader=loader)
+        root = loader.get_single_node()
+        expanded = _expanded_size(root, max_nodes)
+        if expanded is not None:
+            return None, [{"location": "yaml", "line": expanded[1], "message": expanded[0]}], None
+        document = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return None, [{"location": "yaml", "line": mark.line + 1 if mark else None, "message": f"YAML syntax error: {problem}"}], None
+    except RecursionError:
+        return None, [{"location": "yaml", "line": None, "message": "the YAML is nested too deeply; a contract needs a few levels"}], None
+    finally:
+        loader.dispose()
     body = document.get("contract") if isinstance(document, dict) else None
     declared = body.get("name") if isinstance(body, dict) and isinstance(body.get("name"), str) else None
     errors = validate_contract(document)
     if errors:
-        root = _compose(text, loader)
         located = [{"location": e["location"], "line": _line_of(root, e["location"]), "message": e["message"]} for e in errors]
         return None, located, declared
-    return Contract(body, source), [], declared
-
-
-def _load_file(path: Path) -> tuple[Contract | None, list[dict[str, Any]], str | None]:
     try:
-        if path.stat().st_size > MAX_CONTRACT_BYTES:
-            return None, [{"location": "file", "line": None, "message": f"the file is larger than {MAX_CONTRACT_BYTES} bytes"}], None
-        text = path.read_text(encoding="utf-8")
+        return Contract(body, source), [], declared
+    except ValueError as exc:  # each regex passed alone; combined (a layer's globs) it is too large
+        return None, [{"location": "contract", "line": None, "message": f"a combined glob or regex {exc}"}], declared
+
+
+def _load_file(path: Path, max_bytes: int, max_nodes: int) -> tuple[Contract | None, list[dict[str, Any]], str | None]:
+    try:
+        with open(path, "rb") as f:  # read at most one byte past the bound: a file can grow after a stat
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            return None, [_too_large(len(data), max_bytes)], None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [{"location": "file", "line": None, "message": f"the file is not UTF-8 text ({exc.reason})"}], None
     except OSError as exc:
         return None, [{"location": "file", "line": None, "message": f"the file cannot be read ({exc.strerror})"}], None
-    return _parse(text, str(path))
+    return _parse(text, str(path), max_nodes)
 
 
 def _reason(error: dict[str, Any]) -> str:
@@ -127,13 +163,47 @@ def _reason(error: dict[str, Any]) -> str:
     return f"{error['location']}: {error['message']}"
 
 
-def _compose(text: str, loader: Any) -> Any:
-    import yaml
+def _expanded_size(root: Any, limit: int) -> tuple[str, int | None] | None:
+    """Why the node graph is refused, and the line, or None: it has more than ``limit`` nodes
+    once every alias is expanded, or an alias that contains itself. Iterative and memoised
+    per node, so the cost is the size of the graph, not of its expansion."""
+    from yaml.nodes import MappingNode, SequenceNode
 
-    try:
-        return yaml.compose(text, Loader=loader)
-    except yaml.YAMLError:
+    if root is None:
         return None
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            if isinstance(node, SequenceNode):
+                children = node.value
+            else:
+                children = [n for pair in node.value for n in pair]
+            size = 1 + sum(sizes[id(c)] for c in children)
+            if size > limit:
+                return (f"the YAML has more than {limit} nodes once its aliases (*name) are expanded (setting "
+                        "CONTRACT_MAX_NODES); write the values out or use fewer aliases", node.start_mark.line + 1)
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if not isinstance(node, (SequenceNode, MappingNode)):
+            sizes[key] = 1
+            continue
+        if key in open_nodes:
+            return "an alias refers to a node that contains it (a recursive YAML structure); remove it", node.start_mark.line + 1
+        open_nodes.add(key)
+        stack.append((node, True))
+        children = node.value if isinstance(node, SequenceNode) else [n for pair in node.value for n in pair]
+        for child in children:
+            if id(child) in open_nodes:
+                return "an alias refers to a node that contains it (a recursive YAML structure); remove it", child.start_mark.line + 1
+            stack.append((child, False))
+    return None
 
 
 _STEP = re.compile(r"\[(\d+)\]|([^.\[\]]+)")

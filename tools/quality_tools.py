@@ -110,7 +110,7 @@ class QualityReport(BaseModel):
     lines_scanned: int
     skipped: dict[str, int] = Field(description="Files not checked, by reason (binary, too_large, out_of_scope, ...).")
     duration_ms: int
-    budget_exhausted: Optional[Literal["files", "seconds"]] = Field(description="Which budget cut the check short, if any.")
+    budget_exhausted: Optional[Literal["files", "seconds", "bytes"]] = Field(description="Which budget cut the check short, if any.")
     task_comment_id: Optional[int] = Field(default=None, description="The comment stored on task_id, if given.")
     report: Optional[str] = Field(default=None, description="The Markdown report, when format='markdown'.")
 
@@ -129,7 +129,8 @@ def _row(contract: "Contract") -> ContractRow:
 def _catalog(ctx: Context) -> "ContractCatalog":
     from infrastructure.contract_loader import load_contracts
 
-    return load_contracts(app(ctx).config.contracts_dirs)
+    config = app(ctx).config
+    return load_contracts(config.contracts_dirs, max_bytes=config.contract_max_bytes, max_nodes=config.contract_max_nodes)
 
 
 def register_quality_tools(mcp: MCPServer) -> None:
@@ -166,7 +167,8 @@ def register_quality_tools(mcp: MCPServer) -> None:
         if yaml is not None:
             from infrastructure.contract_loader import parse_contract_yaml
 
-            contract, errors = parse_contract_yaml(yaml)
+            config = app(ctx).config
+            contract, errors = parse_contract_yaml(yaml, max_bytes=config.contract_max_bytes, max_nodes=config.contract_max_nodes)
             return respond(ContractValidation(
                 valid=contract is not None, contract=_row(contract) if contract else None, file=None,
                 errors=[SchemaIssue(**e) for e in errors],
@@ -198,15 +200,19 @@ def register_quality_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, QualityReport]:
         """Check source code against the quality contracts: verdict, counts per severity, each violation with file and line. Run it with task_id before completing a coding task; critical violations block completion. Reads files only."""
         state = app(ctx)
-        from infrastructure.contract_loader import load_contracts
         from infrastructure.quality_checker import run_quality_check
         from validators.quality_report import format_markdown, summarise
 
-        catalog = load_contracts(state.config.contracts_dirs)
+        catalog = _catalog(ctx)
         contracts = [catalog.get(contract)] if contract else catalog.active()
         if task_id is not None:
             state.repository.get_task(task_id)  # an unknown task fails before the tree is read
-        result = run_quality_check(path, contracts, state.config.quality_allowed_paths, max_violations=max_violations)
+        config = state.config
+        result = run_quality_check(
+            path, contracts, config.quality_allowed_paths, max_violations=max_violations, max_files=config.quality_max_files,
+            max_seconds=config.quality_max_seconds, max_file_bytes=config.quality_max_file_bytes,
+            max_total_bytes=config.quality_max_total_bytes,
+        )
         if task_id is not None:
             who, kind = actor(state, None, None)
             comment = state.repository.add_comment(

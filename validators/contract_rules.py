@@ -2,16 +2,16 @@
 
 A contract is compiled once (every pattern, glob and layer map), then each file's whole
 text is searched with ``finditer``; offsets become line numbers by bisecting the
-newline offsets, which are only computed for a file that has a hit. Each pattern is its
-own regex rather than one alternation per rule: Python's ``re`` skips ahead fast only on
-a literal prefix, which an alternation of patterns loses.
+newline offsets, which are only computed for a file that has a hit. Every regex a contract
+brings runs on RE2 (validators/safe_regex.py): linear time for any pattern, so no rule can
+stall a check, whatever a contract contains.
 """
 from __future__ import annotations
 
 import posixpath
 import re
 from bisect import bisect_left
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from domain.errors import QualityError, shorten
 from domain.quality import (
@@ -24,6 +24,7 @@ from domain.quality import (
 )
 from validators.contract_schema import validate_contract
 from validators.globs import GlobSet
+from validators.safe_regex import compile_regex
 from validators.imports import JS_RESOLVE_SUFFIXES, ImportRef, extract_imports
 
 _NEWLINE = re.compile("\n")
@@ -87,11 +88,15 @@ class Rule:
 
 
 class ForbiddenPattern(Rule):
-    __slots__ = ("regexes",)
+    """``unless``: a hit whose matched text one of these regexes finds is not reported (what
+    a look-ahead did before; RE2 has none): ``print_r\\s*\\([^;\\n]*`` unless ``,\\s*true\\s*\\)``."""
+
+    __slots__ = ("regexes", "unless")
 
     def __init__(self, spec: Mapping[str, Any], contract: str):
         super().__init__(spec, contract)
         self.regexes = _compile_patterns(spec)
+        self.unless = tuple(compile_regex(p, multiline=True) for p in spec.get("unless") or ())
 
     def check(self, rel_path: str, lines: Lines) -> list[Violation]:
         text = lines.text
@@ -103,6 +108,8 @@ class ForbiddenPattern(Rule):
         seen: set[int] = set()  # one violation per rule and line, however many patterns hit it
         for regex in hit:
             for m in regex.finditer(text):
+                if self.unless and any(u.search(m.group()) is not None for u in self.unless):
+                    continue
                 line = lines.line_of(m.start())
                 if line not in seen:
                     seen.add(line)
@@ -154,7 +161,7 @@ class Naming(Rule):
 
     def __init__(self, spec: Mapping[str, Any], contract: str):
         super().__init__(spec, contract)
-        self.regex = re.compile(spec["filename_regex"])
+        self.regex = compile_regex(spec["filename_regex"])
 
     def check(self, rel_path: str, lines: Lines) -> list[Violation]:
         name = posixpath.basename(rel_path)
@@ -174,7 +181,7 @@ class LayerDependency(Rule):
         # All layers in one regex, a named group each: one match finds a file's layer, and an
         # alternation tries its branches in order, so the first layer declared still wins.
         branches = [(name, paths.regex.pattern) for name, paths in layers if paths.regex is not None]
-        self._layer_regex = re.compile("|".join(f"(?P<L{i}>{p})" for i, (_, p) in enumerate(branches)), re.DOTALL)
+        self._layer_regex = compile_regex("|".join(f"(?P<L{i}>{p})" for i, (_, p) in enumerate(branches)), dotall=True)
         self._layer_names = [name for name, _ in branches]
         # A layer may always use itself; one missing from `allow` may use nothing else.
         self.allowed = {name: {name, *(spec["allow"].get(name) or ())} for name in spec["layers"]}
@@ -289,11 +296,16 @@ def compile_contract(document: Any, source: str | None = None) -> Contract:
     return Contract(document["contract"], source)
 
 
-def check_file(rules: Iterable[Rule], rel_path: str, text: str) -> tuple[list[Violation], int]:
-    """The violations of one file's text under the given rules, and its line count."""
+def check_file(
+    rules: Iterable[Rule], rel_path: str, text: str, stop: Callable[[], bool] | None = None
+) -> tuple[list[Violation] | None, int]:
+    """The violations of one file's text under the given rules, and its line count; ``None``
+    instead of the violations when ``stop()`` said the time ran out before a rule."""
     lines = Lines(text)
     found: list[Violation] = []
     for rule in rules:
+        if stop is not None and stop():
+            return None, lines.count
         found.extend(rule.check(rel_path, lines))
     return found, lines.count
 
@@ -318,9 +330,9 @@ def worst_verdict(verdicts: Sequence[str]) -> str:
     return max(verdicts, key=VERDICT_RANK.__getitem__, default=VERDICTS[0])
 
 
-def _compile_patterns(spec: Mapping[str, Any]) -> tuple[re.Pattern[str], ...]:
+def _compile_patterns(spec: Mapping[str, Any]) -> tuple[Any, ...]:
     as_regex = spec.get("regex", False)
-    return tuple(re.compile(p if as_regex else re.escape(p), re.MULTILINE) for p in spec["patterns"])
+    return tuple(compile_regex(p, multiline=True, literal=not as_regex) for p in spec["patterns"])
 
 
 def _head(text: str, lines: int) -> str:

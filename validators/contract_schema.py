@@ -14,15 +14,19 @@ would otherwise switch a rule off without a word.
       thresholds: {critical: 0, major: 2, minor: 5}
       rules:
         - {id: ..., check_type: ..., severity: ..., message: ..., files: glob?, exclude_files: glob?, secret: bool?}
+
+Every regex (patterns, unless, filename_regex) and glob must compile on RE2 (validators/safe_regex.py):
+linear-time matching for any contract, so look-around and backreferences are refused.
 """
 from __future__ import annotations
 
 import re
+import reprlib
 from typing import Any
 
-from domain.errors import shorten
 from domain.quality import CONTRACT_STATUSES, SEVERITIES
 from validators.globs import glob_error
+from validators.safe_regex import compile_regex
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 RULE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -33,7 +37,7 @@ SCOPE_KEYS = ("paths", "excludes")
 THRESHOLD_KEYS = ("critical", "major", "minor")
 COMMON_RULE_KEYS = ("id", "check_type", "severity", "message", "description", "files", "exclude_files", "secret")
 CHECK_TYPE_KEYS = {
-    "forbidden_pattern": ("patterns", "regex"),
+    "forbidden_pattern": ("patterns", "regex", "unless"),
     "required_pattern": ("patterns", "regex", "within_lines"),
     "max_lines": ("max_lines",),
     "layer_dependency": ("layers", "allow"),
@@ -149,6 +153,8 @@ def _check_rule(errors: "_Errors", where: str, rule: Any, seen: dict[str, int], 
     _check_keys(errors, where, rule, COMMON_RULE_KEYS + CHECK_TYPE_KEYS[check_type], f" for check_type {check_type}")
     if check_type in ("forbidden_pattern", "required_pattern"):
         _check_patterns(errors, where, rule)
+        if "unless" in rule:
+            _check_unless(errors, f"{where}.unless", rule["unless"])
         if "within_lines" in rule and not _is_int(rule["within_lines"], low=1):
             errors.add(f"{where}.within_lines", f"{shorten(rule['within_lines'])} is not allowed; use a whole number ≥ 1")
     elif check_type == "max_lines":
@@ -186,6 +192,17 @@ def _check_patterns(errors: "_Errors", where: str, rule: dict) -> None:
             problem = _regex_error(pattern)
             if problem:
                 errors.add(f"{where}.patterns[{i}]", problem)
+
+
+def _check_unless(errors: "_Errors", where: str, unless: Any) -> None:
+    """``unless``: regexes searched in a hit's matched text; a hit one of them matches is not reported."""
+    if not isinstance(unless, list) or not unless:
+        errors.add(where, f"must be a non-empty list of regexes such as [',\\s*true\\s*\\)'], not {_kind(unless)}")
+        return
+    for i, pattern in enumerate(unless):
+        problem = _regex_error(pattern, allow_empty=True)
+        if problem:
+            errors.add(f"{where}[{i}]", problem)
 
 
 def _check_layers(errors: "_Errors", where: str, rule: dict) -> None:
@@ -260,15 +277,26 @@ def _regex_error(pattern: Any, allow_empty: bool = False) -> str | None:
     if not isinstance(pattern, str) or not pattern:
         return f"{shorten(pattern)} is not allowed; use a non-empty regular expression"
     try:
-        compiled = re.compile(pattern, re.MULTILINE)
-    except re.error as exc:
-        return f"{shorten(pattern)} is not a valid regular expression: {exc}"
+        compiled = compile_regex(pattern, multiline=True)
+    except ValueError as exc:
+        return f"{shorten(pattern)} {exc}"
     if not allow_empty and (compiled.fullmatch("") is not None or any(m.start() == m.end() for m in compiled.finditer(_PROBE))):
         return f"{shorten(pattern)} can match empty text, so it would flag every line of every file; make it match at least one character"
     return None
 
 
 _PROBE = "a 1_\n(b) = $c;\n\n"
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 80, 40
+
+
+def shorten(value: Any, limit: int = 80) -> str:
+    """A caller's value for a message, bounded before it is built: a YAML value can be a
+    nested list of thousands of items, and ``repr`` of it whole would cost seconds and GBs."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _one_of(value: Any, allowed: Any) -> bool:
@@ -286,11 +314,20 @@ def _kind(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
+MAX_ERRORS = 100  # one round of fixes; a document with thousands of bad rules gets a bounded answer
+
+
 class _Errors:
-    __slots__ = ("items",)
+    __slots__ = ("items", "dropped")
 
     def __init__(self) -> None:
         self.items: list[dict[str, str]] = []
+        self.dropped = 0
 
     def add(self, location: str, message: str) -> None:
-        self.items.append({"location": location, "message": message})
+        if len(self.items) < MAX_ERRORS:
+            self.items.append({"location": location, "message": message})
+            return
+        self.dropped += 1
+        if self.dropped == 1:
+            self.items.append({"location": "contract", "message": f"more errors follow; only the first {MAX_ERRORS} are listed, fix these and check again"})

@@ -8,12 +8,16 @@ Globs are relative to the checked directory and use ``/``:
   a leading ``/`` anchors it to the checked directory (``/server.py``);
 - a glob that matches a directory matches everything below it (``vendor/`` or ``src``).
 
-``fnmatch`` is not used because its ``*`` crosses ``/`` and it has no ``**``.
+``fnmatch`` is not used because its ``*`` crosses ``/`` and it has no ``**``. The regexes
+run on RE2 (validators/safe_regex.py): ``**/**/**/x`` or ``*a*a*a*a*`` would backtrack
+polynomially in Python's ``re``, and globs come from contracts.
 """
 from __future__ import annotations
 
 import re
 from typing import Iterable
+
+from validators.safe_regex import compile_regex
 
 _WILDCARDS = frozenset("*?[]{}")
 
@@ -79,8 +83,8 @@ def glob_error(glob: object) -> str | None:
     if not isinstance(glob, str) or not glob.strip():
         return "must be a non-empty string such as 'src/**/*.php'"
     try:
-        re.compile(glob_to_regex(glob))
-    except re.error as exc:
+        compile_regex(glob_to_regex(glob), dotall=True)
+    except ValueError as exc:
         return f"is not a usable glob ({exc})"
     return None
 
@@ -94,7 +98,7 @@ class GlobSet:
         self.globs = tuple(globs)
         if self.globs:
             alternatives = "|".join(glob_to_regex(g) for g in self.globs)
-            self.regex = re.compile(f"(?:{alternatives})(?:/.*)?", re.DOTALL)
+            self.regex = compile_regex(f"(?:{alternatives})(?:/.*)?", dotall=True)
         else:
             self.regex = None
 
@@ -109,6 +113,6 @@ class GlobSet:
         for glob in self.globs:
             last = _normalise(glob).rsplit("/", 1)[-1]
             literal = "".join(ch for ch in last if ch not in _WILDCARDS).strip(".")
-            if literal and re.fullmatch(glob_to_regex(glob), rel_path, re.DOTALL):
+            if literal and compile_regex(glob_to_regex(glob), dotall=True).fullmatch(rel_path):
                 return True
         return False
