@@ -151,6 +151,7 @@ def _unknown_tool(name: str, offered: list[str]) -> str:
 _session_actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcp_tasks_session_actor", default=None)
 _suffixes: dict[int, tuple[weakref.ref, str]] = {}  # id(client's initialize params) -> (ref, suffix)
 _suffix_lock = threading.Lock()
+STATELESS_PROTOCOL = "2026-07-28"
 _UNPRINTABLE = re.compile(r"[^\w.@:/+\- ]+")
 
 
@@ -165,6 +166,10 @@ def _session_name(context: Any) -> str | None:
     name = _UNPRINTABLE.sub("", name or "").strip()[: NAME_MAX - 5]
     if not name:
         return None
+    if str(getattr(params, "protocol_version", "")) >= STATELESS_PROTOCOL:
+        # The 2026-07-28 protocol has no session: each request stands alone, so a per-session
+        # suffix would name the same agent anew on every call. The client's name it is.
+        return name
     with _suffix_lock:
         entry = _suffixes.get(id(params))
         if entry is None or entry[0]() is not params:

@@ -111,8 +111,12 @@ async def test_the_spec_workflow_completes_when_the_agent_outlives_its_lease(bac
         created = await agent.call_tool("tasks_create", {"title": "Long work", "type": "ai_task"})
         task_id = created.structured_content["id"]
         assert not (await agent.call_tool("tasks_status", {"id": task_id, "status": "in_progress"})).is_error
+        await other.call_tool("tasks_create", {"title": "Urgent other work", "priority": "urgent"})
         await anyio.sleep(1.6)
-        assert (await other.call_tool("tasks_claim", {"assignee": "bystander", "assignee_type": "claude"})).structured_content["claimed"] is False or True
+        # Another agent's claim runs the reaper (the long task goes back to pending) and takes the urgent one.
+        bystander = await other.call_tool("tasks_claim", {"assignee": "bystander", "assignee_type": "claude"})
+        assert bystander.structured_content["task"]["title"] == "Urgent other work"
+        assert (await agent.call_tool("tasks_get", {"id": task_id})).structured_content["status"] == "pending"
         result = await agent.call_tool(
             "tasks_result", {"id": task_id, "response": "done", "executor": "claude", "executor_type": "claude"}
         )
