@@ -40,7 +40,7 @@ def cap_sessions_per_key(manager: Any, limit: int) -> None:
         else:
             held = len(manager._server_instances) - len(owners)
         if held >= limit:
-            raise _OverCap(getattr(requestor, "client_id", None) or "unauthenticated clients", limit)
+            raise _OverCap((requestor or {}).get("client_id") or "unauthenticated clients", limit)
         return admit(requestor)
 
     inner = manager.asgi_app
@@ -49,7 +49,7 @@ def cap_sessions_per_key(manager: Any, limit: int) -> None:
         try:
             await inner(scope, receive, send)
         except _OverCap as over:
-            log.warning("refused a new HTTP session for %s: it holds %d open sessions already", over.who, over.limit)
+            log.warning("refused a new HTTP session for %s: at its cap of %d open sessions (MCP_HTTP_MAX_SESSIONS_PER_KEY)", over.who, over.limit)
             message = (
                 f"Too many open sessions for this API key ({over.limit}, MCP_HTTP_MAX_SESSIONS_PER_KEY). Close sessions "
                 "you no longer use (HTTP DELETE with their Mcp-Session-Id) or reuse one; idle sessions close by themselves "
