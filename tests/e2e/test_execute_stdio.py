@@ -77,7 +77,7 @@ def test_doctor_with_ollama_up_passes_and_with_ollama_down_fails_with_the_fix(tm
         up = _doctor(server_env(db, tmp_path, OLLAMA_HOST=ollama.url))
         missing = _doctor(server_env(db, tmp_path, OLLAMA_HOST=ollama.url, OLLAMA_MODEL="gemma"))
     assert up.returncode == 0, up.stdout + up.stderr
-    assert [line.split()[0] for line in up.stdout.splitlines()] == ["OK"] * 4
+    assert [line.split()[0] for line in up.stdout.splitlines()] == ["OK"] * 5  # database, schema, ollama, contracts, bounds
     down = _doctor(server_env(db, tmp_path, OLLAMA_HOST=f"http://127.0.0.1:{unused_port()}"))
     assert down.returncode == 1
     failing = [line for line in down.stdout.splitlines() if line.startswith("FAIL")]
