@@ -12,8 +12,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
+from domain import secrets
 from domain.errors import InvalidInput
 
 SERVER_DIR = Path(__file__).resolve().parent
@@ -29,6 +30,9 @@ class DatabaseSettings:
     name: str = ""
     sqlite_path: Path | None = None
     connect_timeout: float = 5.0
+    # A MariaDB statement (and the login handshake) that gets no answer for this long is
+    # abandoned: a server that accepts connections but never answers cannot hold a call.
+    query_timeout: float = 30.0
 
     def describe(self) -> str:
         """Where the data lives, for messages: never the password."""
@@ -76,6 +80,26 @@ class Config:
     api_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     allowed_hosts: tuple[str, ...] = ()  # extra Host header values (a load balancer's name)
     allowed_origins: tuple[str, ...] = ()  # extra browser Origins
+    # Stateful HTTP sessions one API key may hold open (without keys: all clients together),
+    # so one client cannot take every slot of the SDK's overall limit.
+    http_max_sessions_per_key: int = 50
+    http_max_sessions: int = 10_000  # all keys together (the SDK's own limit)
+    http_session_idle_timeout: float = 1800.0  # seconds without a request before a session is closed
+
+
+def bounds(config: Config) -> list[str]:
+    """The limits that keep one client, statement or session from holding the server, for doctor."""
+    db = config.database
+    lines = [f"DB_CONNECT_TIMEOUT={db.connect_timeout:g} s (connecting)"]
+    if db.kind == "mysql":
+        lines.append(f"DB_QUERY_TIMEOUT={db.query_timeout:g} s (one MariaDB statement without an answer)")
+    lines += [
+        f"OLLAMA_TIMEOUT={config.ollama_timeout:g} s", f"EXECUTE_RESPONSE_CAP={config.execute_response_cap} characters",
+        f"LEASE_MINUTES={config.lease_minutes:g}", f"MAX_ATTEMPTS={config.max_attempts}",
+        f"MCP_HTTP_MAX_SESSIONS_PER_KEY={config.http_max_sessions_per_key}", f"MCP_HTTP_MAX_SESSIONS={config.http_max_sessions}",
+        f"MCP_HTTP_SESSION_IDLE_TIMEOUT={config.http_session_idle_timeout:g} s",
+    ]
+    return lines
 
 
 def default_data_dir(env: Mapping[str, str], platform: str = sys.platform) -> Path:
@@ -136,15 +160,19 @@ def parse_api_keys(raw: str) -> tuple[tuple[str, str], ...]:
             raise InvalidInput(
                 f"Setting MCP_API_KEYS, entry {number}, is not name:key. Write MCP_API_KEYS=alice:<key>,ci-bot:<key>."
             )
+        # Either part may be a key written in the wrong place (key:name), so no message quotes
+        # either part: the entry is named by its position only.
+        secrets.register(key)
         if len(name) > 100:
             raise InvalidInput(f"Setting MCP_API_KEYS, entry {number}: the name is longer than 100 characters.")
         if len(key) < API_KEY_MIN_LENGTH:
             raise InvalidInput(
-                f"Setting MCP_API_KEYS: the key of {name!r} is shorter than {API_KEY_MIN_LENGTH} characters. Make one with "
+                f"Setting MCP_API_KEYS, entry {number}: the key (after the colon) is shorter than {API_KEY_MIN_LENGTH} "
+                "characters. The form is name:key, the name first. Make a key with "
                 "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'."
             )
         if any(key == other for _, other in keys):
-            raise InvalidInput(f"Setting MCP_API_KEYS: {name!r} has the same key as another entry. Give every name its own key.")
+            raise InvalidInput(f"Setting MCP_API_KEYS, entry {number}, has the same key as another entry. Give every name its own key.")
         keys.append((name, key))
     return tuple(keys)
 
@@ -174,30 +202,46 @@ def parse_database_url(url: str) -> DatabaseSettings:
             path = SERVER_DIR / path
         return DatabaseSettings(kind="sqlite", sqlite_path=path)
     if scheme in ("mysql", "mariadb", "mysql+pymysql", "mariadb+pymysql"):
-        parts = urlsplit(url)
-        try:
-            port = parts.port or 3306
-        except ValueError:
-            raise InvalidInput("Setting DATABASE_URL has a port that is not a number. Use e.g. :3306.") from None
-        name = parts.path.lstrip("/")
-        if not name:
-            raise InvalidInput("Setting DATABASE_URL names no database. Add it as the path: mysql://user@host:3306/ki_protokoll.")
-        return DatabaseSettings(
-            kind="mysql",
-            host=parts.hostname or "127.0.0.1",
-            port=port,
-            user=unquote(parts.username or "root"),
-            password=unquote(parts.password or ""),
-            name=unquote(name),
-        )
+        return _parse_mysql_url(rest)
     raise InvalidInput(
         f"Setting DATABASE_URL has the scheme {scheme!r}, which is not supported. Use mysql:// (MariaDB or MySQL) or sqlite:///."
+    )
+
+
+def _parse_mysql_url(rest: str) -> DatabaseSettings:
+    """user:password@host:port/name, split by hand: urlsplit ends the userinfo at the first
+    `/`, so a password with an unencoded `/` became host, port and database name (and was
+    shown as the "database name"). The last `@` before the host ends the userinfo instead."""
+    rest = rest.split("?", 1)[0].split("#", 1)[0]
+    userinfo, at, location = rest.rpartition("@")
+    if not at:
+        location = rest
+    host_port, _, name = location.partition("/")
+    user, _, password = userinfo.partition(":")
+    user, password, name = unquote(user), unquote(password), unquote(name.strip("/"))
+    secrets.register(password)  # before any refusal below could quote the URL
+    if host_port.startswith("["):  # [::1]:3306
+        host, _, port_text = host_port[1:].partition("]")
+        port_text = port_text.removeprefix(":")
+    else:
+        host, _, port_text = host_port.rpartition(":") if ":" in host_port else (host_port, "", "")
+    if port_text and not (port_text.isdigit() and 1 <= int(port_text) <= 65535):
+        raise InvalidInput(
+            "Setting DATABASE_URL has a port that is not a number from 1 to 65535 (use e.g. :3306). If the password "
+            "contains / : @ ? or #, write them percent-encoded (%2F %3A %40 %3F %23)."
+        )
+    if not name:
+        raise InvalidInput("Setting DATABASE_URL names no database. Add it as the path: mysql://user@host:3306/ki_protokoll.")
+    return DatabaseSettings(
+        kind="mysql", host=host or "127.0.0.1", port=int(port_text or 3306), user=user or "root", password=password,
+        name=name,
     )
 
 
 def load_config(env: Mapping[str, str]) -> Config:
     """Build the Config from a mapping of settings; raises InvalidInput naming a bad setting."""
     timeout = _number(env, "DB_CONNECT_TIMEOUT", 5.0, low=0.1)
+    query_timeout = _number(env, "DB_QUERY_TIMEOUT", 30.0, low=0.1)
     if env.get("DATABASE_URL", "").strip():
         database = parse_database_url(env["DATABASE_URL"].strip())
         source = "DATABASE_URL"
@@ -214,7 +258,8 @@ def load_config(env: Mapping[str, str]) -> Config:
     else:
         database = DatabaseSettings(kind="sqlite", sqlite_path=default_data_dir(env) / "tasks.db")
         source = "DATABASE_URL (unset, so the embedded SQLite file is used)"
-    database = DatabaseSettings(**{**database.__dict__, "connect_timeout": timeout})
+    database = DatabaseSettings(**{**database.__dict__, "connect_timeout": timeout, "query_timeout": query_timeout})
+    secrets.register(database.password)
 
     actor_type = env.get("MCP_TASKS_ACTOR_TYPE", "ai").strip() or "ai"
     if actor_type not in ("human", "ai"):
@@ -261,6 +306,9 @@ def load_config(env: Mapping[str, str]) -> Config:
         api_keys=parse_api_keys(env.get("MCP_API_KEYS", "")),
         allowed_hosts=_list(env.get("MCP_ALLOWED_HOSTS", "")),
         allowed_origins=_list(env.get("MCP_ALLOWED_ORIGINS", "")),
+        http_max_sessions_per_key=int(_number(env, "MCP_HTTP_MAX_SESSIONS_PER_KEY", 50, int, 1)),
+        http_max_sessions=int(_number(env, "MCP_HTTP_MAX_SESSIONS", 10_000, int, 1)),
+        http_session_idle_timeout=_number(env, "MCP_HTTP_SESSION_IDLE_TIMEOUT", 1800.0, low=1),
     )
 
 

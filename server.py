@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 from config import Config, config_from_environment
 from domain.errors import TaskSystemError
+from domain.secrets import scrub
 
 if TYPE_CHECKING:
     import argparse
@@ -106,9 +107,24 @@ def build_server(config: Config, *, http_url: str | None = None):
 READ_ONLY_NOTE = "\nThis server is read-only: it lists, reads and reports; it changes nothing."
 
 
+class ScrubbingFormatter(logging.Formatter):
+    """Every log line, traceback included, leaves through scrub(): no password or API key
+    reaches stderr, whichever module logged it. uvicorn's access lines lose their query
+    string: a client that puts a key in the URL must not have it written to the log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
+            path = str(record.args[2])
+            if "?" in path:
+                record.args = (*record.args[:2], path.split("?", 1)[0] + "?<query not logged>", *record.args[3:])
+        return scrub(super().format(record))
+
+
 def _setup_logging(config: Config | None) -> None:
     level = getattr(logging, config.log_level if config else "INFO", logging.INFO)
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def cmd_serve(config: Config, args: argparse.Namespace | None) -> int:
@@ -130,7 +146,11 @@ def cmd_serve(config: Config, args: argparse.Namespace | None) -> int:
         "mcp-tasks %s serving on stdio%s, data in %s", VERSION, " (read-only)" if config.read_only else "",
         config.database.describe(),
     )
-    build_server(config).run()
+    import anyio
+
+    from tools.stdio_transport import serve_stdio
+
+    anyio.run(serve_stdio, build_server(config))
     return 0
 
 

@@ -11,8 +11,9 @@ import json
 import logging
 import sys
 
-from config import Config
+from config import Config, bounds
 from domain.errors import TaskSystemError
+from domain.secrets import scrub
 from server import VERSION, build_server
 
 log = logging.getLogger("mcp-tasks")
@@ -79,10 +80,12 @@ def cmd_doctor(config: Config, strict: bool = False) -> int:
         (not problems, f"contracts: {len(catalog.contracts)} loaded from {', '.join(map(str, config.contracts_dirs))}"
          + (f"; problems: {'; '.join(problems)} (fix the file or CONTRACTS_DIR)" if problems else ""))
     )
+    lines.append((True, "bounds: " + "; ".join(bounds(config))))
     for ok, text in lines:
-        print(f"{'OK  ' if ok else 'FAIL'} {text}")
+        # scrub: a driver's or Ollama's message can quote a URL with a password, or a key.
+        print(scrub(f"{'OK  ' if ok else 'FAIL'} {text}"))
     for text in warnings:
-        print(f"WARN {text}")
+        print(scrub(f"WARN {text}"))
     failed = not all(ok for ok, _ in lines) or (strict and bool(warnings))
     return 1 if failed else 0
 
@@ -168,9 +171,15 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
     url_host = f"[{host}]" if ":" in host else host
     url = f"http://{url_host}:{port}"
     security = transport_security(config, host, port)
-    app = build_server(config, http_url=url).streamable_http_app(
-        stateless_http=stateless, transport_security=security, host=host
+    mcp = build_server(config, http_url=url)
+    app = mcp.streamable_http_app(
+        stateless_http=stateless, transport_security=security, host=host, max_sessions=config.http_max_sessions,
+        session_idle_timeout=config.http_session_idle_timeout,
     )
+    if not stateless:
+        from tools.http_sessions import cap_sessions_per_key
+
+        cap_sessions_per_key(mcp.session_manager, config.http_max_sessions_per_key)
     log.info(
         "mcp-tasks %s serving streamable HTTP at %s/mcp (%s%s), %s; data in %s; Host headers allowed: %s",
         VERSION, url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "",

@@ -20,14 +20,17 @@ Nothing connects at import or construction time; drivers are imported on first u
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from config import DatabaseSettings
 from domain.errors import Conflict, Forbidden, InvalidInput, OutcomeUnknown, StorageError, TaskSystemError
+from domain.secrets import scrub
 
 if TYPE_CHECKING:
     import sqlite3
@@ -50,6 +53,7 @@ READ_ONLY_REFUSAL = (
     "nothing was written. Ask whoever runs the server for a writable instance."
 )
 WRITE_ATTEMPTS = 6
+MIGRATION_LOCK_SUFFIX = ".lock"  # <db>.lock beside an SQLite file: an OS lock, so a killed holder never leaves it held
 PING_IDLE_SECONDS = 1.0  # a pooled MariaDB connection handed out this recently is not pinged again
 SQLITE_IDLE_MAX = 4  # idle SQLite connections kept; more are opened while more calls run at once
 SQLITE_CACHE_KIB = 64 * 1024  # page cache per SQLite connection
@@ -160,7 +164,7 @@ class Database:
             try:
                 return self._run(fn, write=False)
             except _Lost as lost:
-                if attempt == 2:
+                if attempt == 2 or lost.timed_out:
                     raise self._unreachable(lost.__cause__) from lost.__cause__
                 log.warning("database connection lost during a read; retrying once on a new connection")
         raise AssertionError("unreachable")
@@ -176,7 +180,7 @@ class Database:
             except _Lost as lost:
                 # COMMIT was never sent, so the server rolled the transaction back: running it
                 # again on a new connection is no blind replay. A second loss means it is down.
-                if lost_once:
+                if lost_once or lost.timed_out:
                     raise self._unreachable(lost.__cause__, "Nothing was written.") from lost.__cause__
                 lost_once = True
                 log.warning("database connection lost before commit; retrying once on a new connection")
@@ -228,19 +232,48 @@ class Database:
             url = f"mysql://{quote(s.user, safe='')}:{quote(s.password, safe='')}@{s.host}:{s.port}/{quote(s.name, safe='')}"
             folder = SQL_DIR / "mariadb"
         try:
-            backend = get_backend(url)
-            try:
-                migrations = read_migrations(str(folder))
-                with backend.lock():
-                    pending = backend.to_apply(migrations)
-                    backend.apply_migrations(pending)
-            finally:
-                backend.connection.close()  # yoyo keeps it open otherwise, for the life of the process
+            with self._sqlite_migration_lock():
+                backend = get_backend(url)
+                try:
+                    migrations = read_migrations(str(folder))
+                    if self.dialect == "sqlite":
+                        # We hold the OS lock, so no other process is migrating this file: a row in
+                        # yoyo's lock table is one a killed process left behind (it would make every
+                        # later start wait 10 s and fail until someone ran `yoyo break-lock`).
+                        backend.break_lock()
+                    with backend.lock():
+                        pending = backend.to_apply(migrations)
+                        backend.apply_migrations(pending)
+                finally:
+                    backend.connection.close()  # yoyo keeps it open otherwise, for the life of the process
             return [m.id for m in pending]
         except TaskSystemError:
             raise
         except Exception as exc:
             raise self._unreachable(exc) from exc
+
+    @contextmanager
+    def _sqlite_migration_lock(self) -> Iterator[None]:
+        """An exclusive flock on `<db>.lock` while an SQLite file is created or migrated.
+
+        Two processes creating one new file take turns, and the kernel releases the lock
+        when its holder dies, however it dies: unlike yoyo's lock row, it cannot go stale.
+        """
+        if self.dialect != "sqlite":
+            yield
+            return
+        try:
+            import fcntl
+        except ImportError:  # Windows: yoyo's own lock row is all there is
+            yield
+            return
+        path = self.settings.sqlite_path.with_name(self.settings.sqlite_path.name + MIGRATION_LOCK_SUFFIX)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process migrates (seconds at most)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     # ---- connections ---------------------------------------------------------------------
 
@@ -345,8 +378,12 @@ class Database:
                     charset="utf8mb4",
                     autocommit=True,
                     connect_timeout=s.connect_timeout,
-                    read_timeout=60,
-                    write_timeout=60,
+                    # Bounds every statement and the login handshake: a server that accepts the
+                    # connection and then never answers would otherwise hold the call for good.
+                    # The long statements (statistics, search) run well under a second, and the
+                    # search caps itself with max_statement_time, so the bound never cuts a healthy one.
+                    read_timeout=s.query_timeout,
+                    write_timeout=s.query_timeout,
                     # READ COMMITTED: each statement sees what committed before it started (a claim
                     # sees a blocker completed a moment ago; a cycle check after the graph lock sees
                     # every earlier graph change), and rows a locking scan passed over are unlocked
@@ -386,11 +423,27 @@ class Database:
         # calls wait: switching to WAL while another connection holds the new file fails at
         # once with "database is locked", whatever the busy timeout.
         with self._schema_lock:
+            if self.read_only and not self._schema_checked and not self.settings.sqlite_path.is_file():
+                # A read-only server creates nothing, not even an empty file.
+                raise StorageError(
+                    f"The server runs read-only (READ_ONLY=true) and the SQLite file {self.settings.sqlite_path} does not "
+                    "exist, so there are no tasks to read; a read-only server does not create it. Start the server once "
+                    "without READ_ONLY (or run `python server.py init-db`), or point DATABASE_URL at an existing file.",
+                    retryable=False,
+                )
             con = self._open_sqlite()
             if self._schema_checked:
                 return con
             try:
-                if self._sqlite_schema_behind(con):
+                behind = self._sqlite_schema_behind(con)
+                if behind and self.read_only:
+                    raise StorageError(
+                        f"The server runs read-only (READ_ONLY=true) and the SQLite file {self.settings.sqlite_path} lacks "
+                        "the current task schema; a read-only server does not change it. Run `python server.py init-db` "
+                        "once, then start the read-only server again.",
+                        retryable=False,
+                    )
+                if behind:
                     # A newcomer with nothing configured gets a working file on first use,
                     # and an upgraded server brings its file up to date.
                     log.info("creating or upgrading the task schema in %s", self.settings.sqlite_path)
@@ -406,7 +459,8 @@ class Database:
 
         path = self.settings.sqlite_path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread=False: a pooled connection moves between worker threads, one call at a time.
             con = sqlite3.connect(
                 str(path), timeout=self.settings.connect_timeout, isolation_level=None, check_same_thread=False
@@ -461,12 +515,25 @@ class Database:
 
     def _unreachable(self, exc: BaseException | None, outcome: str = "") -> StorageError:
         reason = str(exc.args[1] if exc is not None and len(getattr(exc, "args", ())) > 1 else exc or "")
-        return StorageError(
+        if _timed_out(exc):
+            return StorageError(scrub(
+                f"The database {self.describe()} did not answer within {self.settings.query_timeout:g} s "
+                f"(DB_QUERY_TIMEOUT), so the call was abandoned. {outcome + ' ' if outcome else ''}It accepts connections "
+                "but does not answer: check that it is not stuck or overloaded, or raise DB_QUERY_TIMEOUT. "
+                "The server keeps running and answers other calls."
+            ))
+        return StorageError(scrub(
             f"The database {self.describe()} cannot be reached ({reason or 'connection lost'}). {outcome + ' ' if outcome else ''}"
             f"Start it, or fix the setting {self.source}. The server keeps running and uses the database again once it answers."
-        )
+        ))
 
     def _map_mysql(self, exc: Exception) -> Exception:
+        mapped = self._map_mysql_unscrubbed(exc)
+        if isinstance(mapped, TaskSystemError):  # a driver's text can quote a URL or a password
+            mapped.args = (scrub(str(mapped)),)
+        return mapped
+
+    def _map_mysql_unscrubbed(self, exc: Exception) -> Exception:
         import pymysql
 
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
@@ -476,7 +543,7 @@ class Database:
         if code in _READ_ONLY:
             return Forbidden(READ_ONLY_REFUSAL)
         if code in _CONNECTION_LOST or isinstance(exc, pymysql.err.InterfaceError):
-            return _Lost()
+            return _Lost(timed_out=_timed_out(exc))
         if code in _CANNOT_CONNECT:
             return self._unreachable(exc)
         if code == 1049:  # unknown database: the server answered and the login was fine
@@ -500,6 +567,11 @@ class Database:
         return StorageError(f"The database {self.describe()} reported an error ({text}); nothing was written.")
 
     def _map_sqlite(self, exc: sqlite3.Error) -> Exception:
+        mapped = self._map_sqlite_unscrubbed(exc)
+        mapped.args = (scrub(str(mapped)),)
+        return mapped
+
+    def _map_sqlite_unscrubbed(self, exc: sqlite3.Error) -> Exception:
         import sqlite3
 
         text = str(exc)
@@ -519,6 +591,15 @@ class Database:
 
 class _Lost(Exception):
     """The connection died before COMMIT was sent: the server rolled the transaction back."""
+
+    def __init__(self, timed_out: bool = False):
+        super().__init__()
+        self.timed_out = timed_out  # no answer within DB_QUERY_TIMEOUT: trying again would wait as long again
+
+
+def _timed_out(exc: BaseException | None) -> bool:
+    """pymysql reports a socket timeout as error 2013 "Lost connection ... (timed out)"."""
+    return exc is not None and "timed out" in str(exc)
 
 
 class _Retry(Exception):

@@ -173,11 +173,11 @@ def test_doctor_passes_without_ollama_with_a_warning_and_strict_makes_the_warnin
         up_strict = _doctor(server_env(db, tmp_path, OLLAMA_HOST=ollama.url), "--strict")
         missing = _doctor(server_env(db, tmp_path, OLLAMA_HOST=ollama.url, OLLAMA_MODEL="gemma"))
     assert up.returncode == 0 and up_strict.returncode == 0, up.stdout + up.stderr
-    assert [line.split()[0] for line in up.stdout.splitlines()] == ["OK"] * 4
+    assert [line.split()[0] for line in up.stdout.splitlines()] == ["OK"] * 5  # database, schema, ollama, contracts, bounds
     down_env = server_env(db, tmp_path, OLLAMA_HOST=f"http://127.0.0.1:{unused_port()}")
     down, down_strict = _doctor(down_env), _doctor(down_env, "--strict")
     assert down.returncode == 0, down.stdout + down.stderr  # Ollama is optional: a health check still passes
-    assert [line.split()[0] for line in down.stdout.splitlines()] == ["OK", "OK", "OK", "WARN"]
+    assert [line.split()[0] for line in down.stdout.splitlines()] == ["OK", "OK", "OK", "OK", "WARN"]
     warning = down.stdout.splitlines()[-1]
     assert "ollama serve" in warning and "optional" in warning
     assert down_strict.returncode == 1 and down_strict.stdout == down.stdout

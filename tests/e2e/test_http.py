@@ -176,3 +176,53 @@ async def test_two_stateless_instances_over_one_mariadb_hand_out_every_task_exac
     for name, ids in claims.items():
         for task_id in ids:
             assert details[created.index(task_id)]["assignments"][0]["assignee"] == name
+
+
+def _delete_session(url: str, key: str, session: str) -> int:
+    return requests.delete(url, headers={"Authorization": f"Bearer {key}", "Mcp-Session-Id": session}, timeout=30).status_code
+
+
+async def test_one_key_at_its_session_cap_gets_429_and_the_other_keys_keep_working(tmp_path):
+    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS, MCP_HTTP_MAX_SESSIONS_PER_KEY="3")
+    with http_server(env) as server:
+        alice = [_open_session(server.url, ALICE) for _ in range(3)]
+        initialize = {
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+        }
+        refused = _post(server.url, initialize, ALICE)
+        assert refused.status_code == 429, refused.text
+        assert "MCP_HTTP_MAX_SESSIONS_PER_KEY" in refused.json()["error"]["message"]
+        # The other key is not affected, and alice's open sessions still work.
+        async with http_session(server.url, CI_BOT) as bot:
+            assert (await call(bot, "tasks_create", title="bot still works"))["created_by"] == "ci-bot"
+        listed = _post(server.url, {"jsonrpc": "2.0", "id": 5, "method": "tools/list"}, ALICE, alice[0])
+        assert listed.status_code == 200
+        # Closing one of alice's sessions frees a slot for her.
+        assert _delete_session(server.url, ALICE, alice[0]) == 200
+        _open_session(server.url, ALICE)
+        assert _post(server.url, initialize, ALICE).status_code == 429
+    assert "refused a new HTTP session for alice" in server.stderr_text()
+
+
+async def test_an_idle_session_is_closed_and_frees_its_slot(tmp_path):
+    env = server_env(
+        f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS, MCP_HTTP_MAX_SESSIONS_PER_KEY="1",
+        MCP_HTTP_SESSION_IDLE_TIMEOUT="1",
+    )
+    with http_server(env) as server:
+        first = _open_session(server.url, ALICE)
+        await anyio.sleep(2.5)
+        assert _post(server.url, {"jsonrpc": "2.0", "id": 5, "method": "tools/list"}, ALICE, first).status_code == 404
+        _open_session(server.url, ALICE)  # the slot of the expired session is free again
+
+
+async def test_a_key_in_the_query_string_is_not_written_to_the_access_log(tmp_path):
+    with http_server(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
+        for name in ("api_key", "key", "token"):
+            response = requests.post(f"{server.url}?{name}={ALICE}&x={CI_BOT}", data="{}", headers=ACCEPT, timeout=30)
+            assert response.status_code == 401
+        _open_session(server.url, ALICE)
+    log = server.stderr_text()
+    assert 'POST /mcp?<query not logged>' in log  # the access log runs, without the query
+    assert ALICE not in log and CI_BOT not in log

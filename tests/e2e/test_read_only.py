@@ -75,3 +75,15 @@ async def test_read_only_from_the_environment_over_stdio(tmp_path):
         names = {t.name for t in (await session.list_tools()).tools}
         assert READS <= names and not (WRITES & names)
         assert (await session.call_tool("tasks_list", {})).structured_content["total"] == 1
+
+
+async def test_read_only_with_no_sqlite_file_refuses_each_call_and_creates_nothing(tmp_path):
+    data = tmp_path / "data"
+    url = f"sqlite://{data / 'tasks.db'}"
+    async with stdio_session(server_env(url, tmp_path, READ_ONLY="true")) as session:
+        for name, args in (("tasks_list", {}), ("tasks_statistics", {}), ("tasks_get", {"id": 1})):
+            refused = await session.call_tool(name, args)
+            assert refused.is_error, (name, refused.content)
+            text = refused.content[0].text
+            assert "READ_ONLY=true" in text and "does not exist" in text and "init-db" in text, text
+    assert not data.exists(), list(data.iterdir())  # no file, no -wal, no lock file, not even the directory

@@ -191,3 +191,33 @@ async def test_unreachable_database_gives_clear_errors_and_recovers_without_rest
         proxy.start()
         back = await session.call_tool("tasks_create", {"title": "after the outage"})
         assert not back.is_error, back.content
+
+
+def test_every_unreadable_line_on_stdin_gets_a_json_rpc_error_and_a_log_line(tmp_path):
+    """Malformed JSON, a lone surrogate escape, JSON nested 300 deep, bytes that are not UTF-8
+    and a JSON value that is no JSON-RPC message: each is answered (the SDK's reader dropped
+    them silently and the client waited for its own timeout), and the server keeps serving."""
+    from tests.support.raw_stdio import RawServer
+
+    errlog = tmp_path / "stderr.log"
+    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    with RawServer(env, errlog) as server:
+        server.initialize()
+        surrogate = b'{"jsonrpc": "2.0", "id": 41, "method": "tools/call", "params": {"name": "tasks_create", "arguments": {"title": "\\ud800"}}}\n'
+        server.write_raw(surrogate)
+        reply = server.wait(41, timeout=15)
+        assert reply["error"]["code"] == -32700 and "surrogate" in reply["error"]["message"]
+        lines = [b'{"jsonrpc": "2.0", "id": 42, "method": \n', b"[" * 300 + b"]" * 300 + b"\n",
+                 b'{"jsonrpc": "2.0", "id": 43, "method": "ping", "params": {"x": "caf\xe9"}}\n', b"[1, 2]\n"]
+        for line in lines:
+            server.write_raw(line)
+        errors = server.wait_for_anonymous_errors(4, timeout=15)
+        messages = [e["error"]["message"] for e in errors]
+        assert [e["error"]["code"] for e in errors] == [-32700, -32700, -32700, -32600], messages
+        assert "not valid JSON" in messages[0] and "nested too deeply" in messages[1]
+        assert "not UTF-8" in messages[2] and "0xe9" in messages[2]  # refused, not replaced with U+FFFD
+        assert 43 not in server.responses
+        assert server.tool("tasks_create", title="still serving")["title"] == "still serving"
+        assert server.tool("tasks_list")["total"] == 1  # none of the refused lines wrote anything
+    log = errlog.read_text()
+    assert log.count("refused a message on stdin") == 5, log

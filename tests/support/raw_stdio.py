@@ -39,6 +39,7 @@ class RawServer:
         )
         self.pid = self.proc.pid
         self.responses: dict[int, dict[str, Any]] = {}
+        self.anonymous_errors: list[dict[str, Any]] = []  # error answers with "id": null
         self._next_id = 0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -62,14 +63,20 @@ class RawServer:
                 continue  # not ours to judge here; test_stdio checks stdout is pure JSON-RPC
             if "id" in message and ("result" in message or "error" in message):
                 with self._changed:
-                    self.responses[message["id"]] = message
+                    if message["id"] is None:
+                        self.anonymous_errors.append(message)
+                    else:
+                        self.responses[message["id"]] = message
                     self._changed.notify_all()
         with self._changed:
             self._eof = True
             self._changed.notify_all()
 
     def _write(self, message: dict[str, Any]) -> None:
-        data = (json.dumps(message) + "\n").encode()
+        self.write_raw((json.dumps(message) + "\n").encode())
+
+    def write_raw(self, data: bytes) -> None:
+        """Bytes as they are, for lines no client would send (end them with a newline)."""
         with self._send_lock:
             try:
                 self.proc.stdin.write(data)
@@ -101,6 +108,17 @@ class RawServer:
                     raise TimeoutError(f"server {self.pid} did not answer request {request_id} within {timeout} s")
                 self._changed.wait(left)
             return self.responses[request_id]
+
+    def wait_for_anonymous_errors(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Until `count` error answers with "id": null have arrived; all of them."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self.anonymous_errors) < count:
+                left = deadline - time.monotonic()
+                if self._eof or left <= 0:
+                    raise TimeoutError(f"{len(self.anonymous_errors)} of {count} id-less error answers within {timeout} s")
+                self._changed.wait(left)
+            return list(self.anonymous_errors)
 
     def wait_for_responses(self, count: int, timeout: float = 30.0) -> int:
         """Until at least `count` responses have arrived; returns how many have."""

@@ -85,3 +85,31 @@ def test_relative_sqlite_paths_are_beside_the_server_not_the_working_directory()
 def test_bad_settings_are_refused_by_name(env, fragment):
     with pytest.raises(InvalidInput, match=fragment):
         load_config(env)
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        # An unencoded / in the password: urlsplit ended the userinfo there and took the rest for
+        # host, port and database name, which then showed the password as the "database name".
+        ("mysql://app:3306/Slash-Tail@db.example:3307/ki", ("db.example", 3307, "app", "3306/Slash-Tail", "ki")),
+        ("mysql://app:pa/ss@db.example/ki", ("db.example", 3306, "app", "pa/ss", "ki")),
+        ("mysql://app:p@ss/w@db.example:3307/ki?charset=utf8mb4", ("db.example", 3307, "app", "p@ss/w", "ki")),
+        ("mariadb://app:x@[::1]:3307/ki", ("::1", 3307, "app", "x", "ki")),
+        ("mysql://db.example/ki", ("db.example", 3306, "root", "", "ki")),
+    ],
+)
+def test_a_password_with_unencoded_slash_or_at_is_split_at_the_last_at_sign(url, expected):
+    s = load_config({"DATABASE_URL": url, "HOME": "/tmp"}).database
+    assert (s.host, s.port, s.user, s.password, s.name) == expected
+    assert expected[3] == "" or expected[3] not in s.describe()
+
+
+def test_the_bounds_are_settings_with_defaults_and_checked():
+    config = load_config({"DATABASE_URL": "mysql://u@h/db", "HOME": "/tmp"})
+    assert (config.database.query_timeout, config.http_max_sessions_per_key, config.http_session_idle_timeout) == (30.0, 50, 1800.0)
+    changed = load_config({"DB_QUERY_TIMEOUT": "2.5", "MCP_HTTP_MAX_SESSIONS_PER_KEY": "5", "HOME": "/tmp"})
+    assert (changed.database.query_timeout, changed.http_max_sessions_per_key) == (2.5, 5)
+    for env in ({"DB_QUERY_TIMEOUT": "0"}, {"MCP_HTTP_MAX_SESSIONS_PER_KEY": "0"}, {"MCP_HTTP_SESSION_IDLE_TIMEOUT": "x"}):
+        with pytest.raises(InvalidInput, match=next(iter(env))):
+            load_config({**env, "HOME": "/tmp"})
