@@ -104,13 +104,19 @@ def bounds(config: Config) -> list[str]:
 
 def default_data_dir(env: Mapping[str, str], platform: str = sys.platform) -> Path:
     """The per-user data directory (what platformdirs would say, without the dependency)."""
+    return _user_dir(env, platform, ("LOCALAPPDATA", "Local"), ("XDG_DATA_HOME", ".local/share"))
+
+
+def _user_dir(env: Mapping[str, str], platform: str, windows: tuple[str, str], xdg: tuple[str, str]) -> Path:
+    """<per-user base>/mcp-tasks: %<var>% or AppData/<fallback> on Windows, Application
+    Support on macOS, $<var> or ~/<fallback> elsewhere."""
     home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
     if platform == "win32":
-        base = Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local")
+        base = Path(env.get(windows[0]) or home / "AppData" / windows[1])
     elif platform == "darwin":
         base = home / "Library" / "Application Support"
     else:
-        base = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
+        base = Path(env.get(xdg[0]) or home / xdg[1])
     return base / "mcp-tasks"
 
 
@@ -314,14 +320,7 @@ def load_config(env: Mapping[str, str]) -> Config:
 
 def user_config_dir(env: Mapping[str, str], platform: str = sys.platform) -> Path:
     """Where an installed server's `.env` lives (what platformdirs would say, without the dependency)."""
-    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
-    if platform == "win32":
-        base = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
-    elif platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
-    return base / "mcp-tasks"
+    return _user_dir(env, platform, ("APPDATA", "Roaming"), ("XDG_CONFIG_HOME", ".config"))
 
 
 def env_file(env: Mapping[str, str]) -> Path | None:
