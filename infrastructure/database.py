@@ -136,6 +136,14 @@ class Tx:
     def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
         return int(self._run(sql, params).lastrowid)
 
+    def has_table(self, name: str) -> bool:
+        """Whether the table exists: a database the web app made may lack what init-db adds."""
+        if self.dialect == "mysql":
+            sql = "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s"
+        else:
+            sql = "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = %s"
+        return bool(self.value(sql, [name]))
+
 
 class Database:
     """The task database; `read(fn)` and `write(fn)` run fn(Tx) on a pooled connection."""

@@ -186,9 +186,9 @@ class Statistics(BaseModel):
     total: int
     by_status: dict[str, int]
     by_type: dict[str, int]
-    ready: int = Field(description="Pending tasks whose blockers are all completed.")
-    blocked: int = Field(description="Pending tasks still waiting for a blocker.")
-    by_priority: dict[str, int] = Field(description="Open (pending, in_progress) tasks by priority.")
+    ready: Optional[int] = Field(description="Pending tasks whose blockers are all completed; null past 5,000 dependencies.")
+    blocked: Optional[int] = Field(description="Pending tasks still waiting for a blocker; null past 5,000 dependencies.")
+    by_priority: dict[str, int] = Field(description="Pending tasks by priority.")
     results: int
     tokens_input: int
     tokens_output: int

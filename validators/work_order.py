@@ -21,7 +21,6 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 RANK_PRIORITY = {rank: name for name, rank in PRIORITY_RANK.items()}
 NORMAL_RANK = PRIORITY_RANK["normal"]
-CLAIM_PASSES = ("urgent", "high", "normal", "low")
 
 LABEL_MAX_CHARS = 50
 LABELS_MAX = 20

@@ -40,7 +40,8 @@ def _ref(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _text_time(value: Any) -> str | None:
-    """One text form for both backends' timestamps: 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    """The one form of every timestamp a caller sees, from either backend: ISO 8601
+    'YYYY-MM-DDTHH:MM:SS.ffffff', on the database's clock (README: Timestamps)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -48,15 +49,13 @@ def _text_time(value: Any) -> str | None:
             value = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return value.isoformat(sep=" ", timespec="microseconds")
+    return value.isoformat(timespec="microseconds")
 
 
-def _date_time(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.isoformat(timespec="seconds")
+def _db_time(value: Any) -> str:
+    """A timestamp read from the database, as text to bind in a later statement: the database's
+    own form ('YYYY-MM-DD HH:MM:SS.ffffff'), which SQLite compares as text."""
+    return value if isinstance(value, str) else value.isoformat(sep=" ", timespec="microseconds")
 
 
 def _json(value: Any) -> Any:
@@ -73,7 +72,7 @@ def _task(row: dict[str, Any]) -> dict[str, Any]:
         **row,
         "id": int(row["id"]),
         "parent_task_id": int(row["parent_task_id"]) if row["parent_task_id"] is not None else None,
-        "due_date": _date_time(row["due_date"]),
+        "due_date": _text_time(row["due_date"]),
         "created_at": _text_time(row["created_at"]),
         "updated_at": _text_time(row["updated_at"]),
         "completed_at": _text_time(row["completed_at"]),

@@ -11,7 +11,7 @@ from typing import Any
 from domain.errors import Conflict, NotFound, WorkflowError
 from domain.models import FINAL_STATUSES, ActorType, CommentType, ExecutorType, ResultStatus, TaskStatus, TaskType
 from infrastructure.database import Tx
-from infrastructure.repository.base import RepositoryBase, _task, _text_time
+from infrastructure.repository.base import RepositoryBase, _db_time, _task
 from validators import workflow_validator as wf
 
 
@@ -69,7 +69,7 @@ class ExecutionMixin(RepositoryBase):
                 "assignment_id": assignment_id,
                 "holder": holder,
                 "parent_title": parent_title,
-                "started_at": _text_time(tx.value(f"SELECT {tx.now} AS t")),
+                "started_at": _db_time(tx.value(f"SELECT {tx.now} AS t")),  # bound again as request_timestamp
             }
 
         return self.db.write(run)

@@ -26,13 +26,7 @@ class LeasesMixin(RepositoryBase):
     def _has_leases(self, tx: Tx) -> bool:
         """A database the web app made but init-db never upgraded has no lease table: work without it."""
         if self._leases is None:
-            if tx.dialect == "mysql":
-                found = tx.value(
-                    "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'task_leases'"
-                )
-            else:
-                found = tx.value("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'task_leases'")
-            self._leases = bool(found)
+            self._leases = tx.has_table("task_leases")
             if not self._leases:
                 log.warning("table task_leases is missing: claims have no lease; run `python server.py init-db`")
         return self._leases
@@ -287,6 +281,7 @@ class LeasesMixin(RepositoryBase):
                     )
                     if won != 1:
                         continue
+                    self.work.set_queued(tx, task_id, False)
                     assignment_id = self._insert_active_assignment(
                         tx, task_id, assignee, assignee_type, model_name, assignee, actor_type, "claimed with tasks_claim"
                     )

@@ -17,7 +17,7 @@ from infrastructure.repository.base import (
     GET_RESPONSE_CHARS,
     PREVIEW_CHARS,
     RepositoryBase,
-    _date_time,
+    _db_time,
     _json,
     _normalise,
     _ref,
@@ -192,14 +192,14 @@ class ReadsMixin(RepositoryBase):
                 # The cursor keeps created_at as the database stored it: SQLite's text has
                 # milliseconds, and a normalised value would compare as later than the row itself.
                 raw = row["created_at"]
-                last_key = (raw if isinstance(raw, str) else _text_time(raw), int(row["id"]))
+                last_key = (_db_time(raw), int(row["id"]))
                 row.pop("total_rows", None)
                 preview = row.pop("description_preview") or ""
                 length = int(row.pop("description_length") or 0)
                 row["description_preview"] = preview[:PREVIEW_CHARS] + ("…" if length > PREVIEW_CHARS else "")
                 row["id"] = int(row["id"])
                 row["parent_task_id"] = int(row["parent_task_id"]) if row["parent_task_id"] is not None else None
-                row["due_date"] = _date_time(row["due_date"])
+                row["due_date"] = _text_time(row["due_date"])
                 row["created_at"] = _text_time(row["created_at"])
                 row["updated_at"] = _text_time(row["updated_at"])
                 tasks.append(row)

@@ -33,7 +33,7 @@ class StatisticsMixin(RepositoryBase):
                 "total": sum(by_status.values()),
                 "by_status": by_status,
                 "by_type": by_type,
-                **self.work.counts(tx, by_status["pending"], by_status["pending"] + by_status["in_progress"]),
+                **self.work.counts(tx, by_status["pending"]),
                 "results": int(totals[0]),
                 "tokens_input": int(totals[1]),
                 "tokens_output": int(totals[2]),

@@ -123,6 +123,8 @@ class WritesMixin(RepositoryBase):
                 f"UPDATE tasks SET {assignments}{tx.touch} WHERE id = %s",
                 [*values.values(), task_id],
             )
+            if "due_date" in values:
+                self.work.sync_due(tx, task_id)
             changed = sorted([*values, *order_fields])
             note = f"Updated: {', '.join(changed)}" + (f"; {_order_note(order)}" if order else "")
             self._history(tx, task_id, actor, actor_type, CommentType.UPDATE, note, {"fields": changed, **order})
@@ -183,6 +185,8 @@ class WritesMixin(RepositoryBase):
                 f"Task {task_id} changed while this call ran (it is now {now}, held by {self._holder(tx, task_id) or 'nobody'}); "
                 "nothing was changed. Read it again with tasks_get."
             )
+        if TaskStatus.PENDING in (current, target):
+            self.work.set_queued(tx, task_id, target == TaskStatus.PENDING)
         if target == TaskStatus.COMPLETED:
             tx.execute(
                 f"UPDATE task_assignments SET status = 'completed', completed_at = {tx.now} "

@@ -13,12 +13,18 @@ CONSTRAINT fk_dependency_task FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELE
 CONSTRAINT fk_dependency_blocker FOREIGN KEY (depends_on_id) REFERENCES tasks(id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 -- task_priorities: a row only for a task whose priority is not normal (0 low, 2 high, 3 urgent),
--- so a task the web app made is normal without a row, and a claim's urgent and high passes
--- read only the few rows there are.
+-- so a task the web app made is normal without a row. queued is 1 while the task is pending
+-- (kept by every status change the server makes), and due_sort/created_at copy the task's
+-- order (due date, undated last, then age): a claim's urgent, high and low passes walk
+-- idx_priority_queue in claim order and stop at the first ready task, reading only pending
+-- tasks' rows, not every priority ever set (bench/RESULTS.md).
 CREATE TABLE IF NOT EXISTS task_priorities (
 task_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
 priority TINYINT UNSIGNED NOT NULL,
-INDEX idx_priority (priority, task_id),
+queued TINYINT UNSIGNED NOT NULL DEFAULT 1,
+due_sort DATETIME NOT NULL DEFAULT '9999-12-31 23:59:59',
+created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+INDEX idx_priority_queue (queued, priority, due_sort, created_at, task_id),
 CONSTRAINT fk_priority_task FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 CREATE TABLE IF NOT EXISTS task_labels (

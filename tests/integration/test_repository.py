@@ -64,7 +64,7 @@ def test_created_task_is_pending_with_uuid_metadata_and_history(repo):
     task = make(repo, metadata={"priority": "high", "tags": ["a"]}, due_date=datetime(2026, 12, 31, 17, 0))
     assert task["status"] == "pending" and len(task["uuid"]) == 36
     assert task["metadata"] == {"priority": "high", "tags": ["a"]}
-    assert task["due_date"] == "2026-12-31T17:00:00"
+    assert task["due_date"] == "2026-12-31T17:00:00.000000"
     full = repo.get_task(task["id"])
     assert [c["comment_type"] for c in full["comments"]] == ["status_change"]
     assert full["comments"][0]["author"] == "alice"
@@ -152,7 +152,7 @@ def test_get_bounds_comments_and_response_and_keeps_each_list_in_id_order(repo):
             request="r", duration_ms=9, actor_type=AI,
         )
     full = repo.get_task(task["id"])
-    assert (full["title"], full["metadata"], full["due_date"]) == ("Busy", {"k": [1, 2]}, "2026-12-31T17:00:00")
+    assert (full["title"], full["metadata"], full["due_date"]) == ("Busy", {"k": [1, 2]}, "2026-12-31T17:00:00.000000")
     assert full["parent"] is None
     assert full["subtasks"] == [
         {"id": subtasks[0], "title": "Sub 0", "status": "pending"},

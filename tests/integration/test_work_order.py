@@ -232,3 +232,67 @@ def test_huge_assignment_notes_never_stop_a_release_or_the_reaper(database):
     assert repo.reap_expired() == [task["id"]]
     other = make(repo, "other")
     assert claim(repo, "next")["id"] in (task["id"], other["id"])
+
+
+def test_every_timestamp_a_caller_sees_has_one_iso_8601_form(repo):
+    import re
+
+    blocker = make(repo, "blocker", due_date=datetime(2026, 12, 31, 17))
+    task = make(repo, "task", depends_on=[blocker["id"]])
+    move(repo, blocker["id"], "in_progress", "completed")
+    repo.add_comment(task["id"], content="note", author="a", author_type=AI)
+    claim(repo, "agent")
+    seen = []
+
+    def walk(value, key=""):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif key.endswith(("_at", "_date", "_timestamp")) and value is not None:
+            seen.append((key, value))
+
+    for task_id in (blocker["id"], task["id"]):
+        walk(repo.get_task(task_id))
+    walk(repo.list_tasks())
+    keys = {k for k, _ in seen}
+    assert {"due_date", "created_at", "updated_at", "completed_at", "lease_expires_at", "assigned_at"} <= keys
+    assert [v for _, v in seen if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}", v)] == []
+
+
+def test_a_priority_follows_its_task_in_and_out_of_the_queue(repo):
+    urgent = make(repo, "urgent", priority="urgent")
+    normal = make(repo, "normal")
+    assert claim(repo, "a")["id"] == urgent["id"]
+    assert repo.statistics()["by_priority"]["urgent"] == 0  # in progress: not waiting
+    move(repo, urgent["id"], "pending", actor="a")  # given back: first in line again
+    assert repo.statistics()["by_priority"]["urgent"] == 1
+    assert claim(repo, "b")["id"] == urgent["id"]
+    move(repo, urgent["id"], "completed", actor="b")
+    assert claim(repo, "c")["id"] == normal["id"]
+    assert repo.get_task(urgent["id"])["priority"] == "urgent"  # still shown once done
+    later = make(repo, "raised later")
+    repo.update_task(later["id"], {"priority": "high"}, actor="x", actor_type=AI)
+    assert repo.statistics()["by_priority"]["high"] == 1
+
+
+def test_within_a_priority_a_changed_due_date_moves_the_task_in_the_queue(repo):
+    first = make(repo, "first", priority="high", due_date=datetime(2027, 6, 1))
+    second = make(repo, "second", priority="high", due_date=datetime(2027, 7, 1))
+    repo.update_task(second["id"], {"due_date": datetime(2027, 1, 1)}, actor="x", actor_type=AI)
+    assert [claim(repo)["id"] for _ in range(2)] == [second["id"], first["id"]]
+
+
+def test_statistics_leave_ready_and_blocked_uncounted_past_the_dependency_bound(repo, database):
+    from infrastructure.repository.work_order import BLOCKED_COUNT_MAX_DEPENDENCIES
+
+    for i in range(72):
+        make(repo, f"t{i}")
+    database.write(lambda tx: tx.execute(
+        "INSERT INTO task_dependencies (task_id, depends_on_id) SELECT a.id, b.id FROM tasks a JOIN tasks b ON a.id <> b.id"
+    ))
+    assert 72 * 71 > BLOCKED_COUNT_MAX_DEPENDENCIES
+    stats = repo.statistics()
+    assert (stats["ready"], stats["blocked"], stats["by_status"]["pending"]) == (None, None, 72)
