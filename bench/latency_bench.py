@@ -22,6 +22,7 @@ Cases (the `case` column of the output):
 - bare ping: the bare server's trivial tool, the floor of any call.
 - tasks_get: a random existing id each call.
 - tasks_list page 50: no filter, first page.
+- tasks_list ready=true: the ready queue's first page of 50 (where tasks_list offers `ready`).
 - tasks_list search rare / common: the seeder's planted words (bench/seed.py PLANTED).
 - tasks_list filters: status=pending, type=ai_task, page of 50.
 - tasks_list offset 0 / offset end: the first page vs a page 50 rows before the end
@@ -191,6 +192,9 @@ async def bench_server(args, results: dict, facts: dict) -> None:
                 await r.case("tasks_get", "tasks_get", lambda i: {"id": rng.randint(1, max_id)})
             if on("page 50"):
                 await r.case("tasks_list page 50", "tasks_list", lambda i: {"limit": 50})
+            if on("ready") and "ready" in list_params:
+                # The ready queue (issue 12): pending tasks whose blockers are all done, first page.
+                await r.case("tasks_list ready=true", "tasks_list", lambda i: {"ready": True, "limit": 50})
             if on("filters"):
                 await r.case("tasks_list filters", "tasks_list", lambda i: {"status": "pending", "type": "ai_task", "limit": 50})
             if on("search rare"):
