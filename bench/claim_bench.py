@@ -7,10 +7,10 @@ Each agent is a server process (`server.py`, stdio) driven by its own MCP client
 started and initialised before the clock starts; each claims in a loop until nothing is
 left. Beside it, from N processes on the same database, reset before each column:
 - raw SQL, the claim's statements: what one tasks_claim sends, in the same order and
-  transactions (the reaper's look for expired leases, the priority passes built by the
-  repository's own WorkOrder.claim_passes, the status change, the priority row, the
-  assignment, the lease, the history comment, the task read back with its attributes),
-  with PyMySQL or sqlite3 and nothing else: the floor of the claim as it is written.
+  transaction (the look for expired leases, the priority passes built by the repository's
+  own WorkOrder.claim_passes, the status change, the assignment, the lease, the history
+  comment, the task read back with its lease and attributes), with PyMySQL or sqlite3 and
+  nothing else: the floor of the claim as it is written.
 - raw SQL, minimal: one SKIP LOCKED select (SQLite: select + compare-and-set), the status
   change, an assignment and a comment: the floor of any claim at all.
 The database named in the URL (or the SQLite file) is dropped and recreated: never point
@@ -118,7 +118,8 @@ def _connect(url: str):
 
 
 def _claim_sql(url: str, dialect: str) -> dict:
-    """The statements of one claim by `claude` (no filters), as the repository builds them."""
+    """The statements of one claim by `claude` (no filters), as the repository builds them
+    (infrastructure/repository/leases.py: claim, _claim_candidates, _claimed_row)."""
     from domain.models import ExecutorType, TaskType
     from infrastructure.database import Tx
     from infrastructure.repository.base import TASK_COLUMNS
@@ -134,9 +135,31 @@ def _claim_sql(url: str, dialect: str) -> dict:
         tx = Tx(con.cursor(), "sqlite")
     allowed = [t.value for t in TaskType if ExecutorType.CLAUDE in wf.ALLOWED_ASSIGNEES[t]]
     base = "status = %s AND type IN (" + ", ".join(["%s"] * len(allowed)) + ")"
-    passes = WorkOrder().claim_passes(tx, base)
+    work = WorkOrder()
+    passes = work.claim_passes(tx, base)
+    attribute_columns = work.attribute_columns(tx)
     con.close()
     q = (lambda sql: sql) if dialect == "mysql" else (lambda sql: sql.replace("%s", "?"))
+    # The passes as the claim sends them: one statement per tasks-index pass, consecutive
+    # priority-queue passes (urgent, high) in one UNION ALL statement.
+    statements: list[tuple[bool, str, int]] = []  # (tasks index pass, SQL, how many times the params)
+    i = 0
+    while i < len(passes):
+        source, clause, order = passes[i]
+        if source == "tasks":
+            statements.append((True, f"SELECT tasks.id AS id FROM tasks WHERE {clause} ORDER BY {order}", 1))
+            i += 1
+            continue
+        group = []
+        while i < len(passes) and passes[i][0] != "tasks":
+            group.append(passes[i])
+            i += 1
+        parts = [
+            f"SELECT * FROM (SELECT tasks.id AS id, {n} AS pass_no, {o} FROM {s} WHERE {c} ORDER BY {o} LIMIT {CLAIM_CANDIDATES}) AS pass{n}"
+            for n, (s, c, o) in enumerate(group)
+        ]
+        keys = ", ".join(k.split(".")[-1] for k in group[0][2].split(", "))
+        statements.append((False, f"SELECT id FROM ({' UNION ALL '.join(parts)}) AS queued ORDER BY pass_no, {keys}", len(group)))
     expires = "NOW(6) + INTERVAL %s SECOND" if dialect == "mysql" else "strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || %s || ' seconds')"
     conflict = (
         "ON DUPLICATE KEY UPDATE holder = VALUES(holder), holder_type = VALUES(holder_type), assignment_id = VALUES(assignment_id), "
@@ -147,12 +170,19 @@ def _claim_sql(url: str, dialect: str) -> dict:
         "reaped_holder = NULL, holder_session = excluded.holder_session"
     )
     tx_ = Tx(None, dialect)
+    read_back = (
+        f"SELECT {TASK_COLUMNS}, (SELECT expires_at FROM task_leases WHERE task_id = tasks.id) AS lease_expires_at, "
+        f"{attribute_columns} FROM tasks WHERE id = %s"
+    )
+    if dialect == "mysql":  # one JSON column, as _claimed_row sends it
+        names = [c.strip() for c in TASK_COLUMNS.split(",")] + ["lease_expires_at", "priority_rank", "labels_joined"]
+        pairs = ", ".join(f"'{n}', " + ("CONCAT(metadata)" if n == "metadata" else n) for n in names)
+        read_back = f"SELECT JSON_OBJECT({pairs}) AS task FROM ({read_back}) AS claimed"
     return {
         "params": ["pending", *allowed],
         "find_expired": q(f"SELECT task_id FROM task_leases WHERE expires_at < {tx_.now} ORDER BY expires_at LIMIT %s"),
-        "passes": [(source == "tasks", q(f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}")) for source, clause, order in passes],
+        "passes": [(indexed, q(sql), times) for indexed, sql, times in statements],
         "take": q(f"UPDATE tasks SET status = 'in_progress', {tx_.touch}, completed_at = NULL WHERE id = %s AND status = 'pending'"),
-        "unqueue": q("UPDATE task_priorities SET queued = %s WHERE task_id = %s"),
         "assign": q(
             "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, assigned_by_type, "
             f"status, assigned_at, accepted_at, notes) VALUES (%s, %s, %s, %s, %s, %s, 'in_progress', {tx_.now}, {tx_.now}, %s)"
@@ -165,13 +195,7 @@ def _claim_sql(url: str, dialect: str) -> dict:
             "INSERT INTO task_comments (task_id, author, author_type, comment_type, content, metadata, created_at) "
             f"VALUES (%s, %s, %s, %s, %s, %s, {tx_.now})"
         ),
-        "read_back": q(
-            f"SELECT {TASK_COLUMNS}, (SELECT expires_at FROM task_leases WHERE task_id = tasks.id) AS lease_expires_at FROM tasks WHERE id = %s"
-        ),
-        "attributes": q(
-            "SELECT task_id, priority, NULL AS label FROM task_priorities WHERE task_id IN (%s) "
-            "UNION ALL SELECT task_id, NULL, label FROM task_labels WHERE task_id IN (%s)"
-        ),
+        "read_back": q(read_back),
     }
 
 
@@ -183,20 +207,21 @@ def _raw_claim_worker(url: str, n: int, barrier, out) -> None:
     done = 0
     barrier.wait()
     while True:
-        cur.execute(sql["find_expired"], (20,))
-        cur.fetchall()
         cur.execute("BEGIN") if dialect == "mysql" else cur.execute("BEGIN IMMEDIATE")
+        cur.execute(sql["find_expired"], (1,))
+        cur.fetchall()
         claimed = None
-        for indexed, select in sql["passes"]:
+        for indexed, select, times in sql["passes"]:
             if dialect == "mysql" and indexed:
                 cur.execute(select + " LIMIT 1 FOR UPDATE SKIP LOCKED", sql["params"])
-            else:
+            elif indexed:
                 cur.execute(select + f" LIMIT {CLAIM_CANDIDATES}", sql["params"])
+            else:
+                cur.execute(select, sql["params"] * times)
             for (task_id,) in cur.fetchall():
                 cur.execute(sql["take"], (task_id,))
                 if cur.rowcount != 1:
                     continue
-                cur.execute(sql["unqueue"], (0, task_id))
                 cur.execute(sql["assign"], (task_id, name, "claude", None, name, "ai", "claimed with tasks_claim"))
                 assignment_id = cur.lastrowid
                 cur.execute(sql["lease"], (task_id, name, "ai", assignment_id, LEASE_SECONDS, LEASE_SECONDS, None))
@@ -204,9 +229,7 @@ def _raw_claim_worker(url: str, n: int, barrier, out) -> None:
                 cur.execute(sql["history"], (task_id, name, "ai", "status_change", f"Claimed by {name} [claude]: pending → in_progress",
                                              json.dumps(metadata, ensure_ascii=False)))
                 cur.execute(sql["read_back"], (task_id,))
-                cur.fetchall()
-                cur.execute(sql["attributes"], (task_id, task_id))
-                cur.fetchall()
+                cur.fetchall()  # no priority row here, so no queue update follows
                 claimed = task_id
                 break
             if claimed is not None:
