@@ -7,8 +7,8 @@ Each agent is a server process (`server.py`, stdio) driven by its own MCP client
 started and initialised before the clock starts; each claims in a loop until nothing is
 left. Beside it, from N processes on the same database, reset before each column:
 - raw SQL, the claim's statements: what one tasks_claim sends, in the same order and
-  transaction (the look for expired leases, the priority passes built by the repository's
-  own WorkOrder.claim_passes, the status change, the assignment, the lease, the history
+  transaction (the look for expired leases and queued priorities, the passes built by the
+  repository's own WorkOrder.claim_passes, the status change, the assignment, the lease, the history
   comment, the task read back with its lease and attributes), with PyMySQL or sqlite3 and
   nothing else: the floor of the claim as it is written.
 - raw SQL, minimal: one SKIP LOCKED select (SQLite: select + compare-and-set), the status
@@ -136,30 +136,14 @@ def _claim_sql(url: str, dialect: str) -> dict:
     allowed = [t.value for t in TaskType if ExecutorType.CLAUDE in wf.ALLOWED_ASSIGNEES[t]]
     base = "status = %s AND type IN (" + ", ".join(["%s"] * len(allowed)) + ")"
     work = WorkOrder()
-    passes = work.claim_passes(tx, base)
+    # The bench's tasks are all normal: the opener finds every priority queue empty, so the
+    # claim runs the two tasks-index passes only (claim_passes with no queued rank).
+    passes = work.claim_passes(tx, base, queued_ranks=set())
+    opener = f"SELECT (SELECT task_id FROM task_leases WHERE expires_at < {Tx(None, dialect).now} ORDER BY expires_at LIMIT 1) AS expired, {work.queued_columns(tx)}"
     attribute_columns = work.attribute_columns(tx)
     con.close()
     q = (lambda sql: sql) if dialect == "mysql" else (lambda sql: sql.replace("%s", "?"))
-    # The passes as the claim sends them: one statement per tasks-index pass, consecutive
-    # priority-queue passes (urgent, high) in one UNION ALL statement.
-    statements: list[tuple[bool, str, int]] = []  # (tasks index pass, SQL, how many times the params)
-    i = 0
-    while i < len(passes):
-        source, clause, order = passes[i]
-        if source == "tasks":
-            statements.append((True, f"SELECT tasks.id AS id FROM tasks WHERE {clause} ORDER BY {order}", 1))
-            i += 1
-            continue
-        group = []
-        while i < len(passes) and passes[i][0] != "tasks":
-            group.append(passes[i])
-            i += 1
-        parts = [
-            f"SELECT * FROM (SELECT tasks.id AS id, {n} AS pass_no, {o} FROM {s} WHERE {c} ORDER BY {o} LIMIT {CLAIM_CANDIDATES}) AS pass{n}"
-            for n, (s, c, o) in enumerate(group)
-        ]
-        keys = ", ".join(k.split(".")[-1] for k in group[0][2].split(", "))
-        statements.append((False, f"SELECT id FROM ({' UNION ALL '.join(parts)}) AS queued ORDER BY pass_no, {keys}", len(group)))
+    statements = [(source == "tasks", f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}", 1) for source, clause, order in passes]
     expires = "NOW(6) + INTERVAL %s SECOND" if dialect == "mysql" else "strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || %s || ' seconds')"
     conflict = (
         "ON DUPLICATE KEY UPDATE holder = VALUES(holder), holder_type = VALUES(holder_type), assignment_id = VALUES(assignment_id), "
@@ -180,7 +164,7 @@ def _claim_sql(url: str, dialect: str) -> dict:
         read_back = f"SELECT JSON_OBJECT({pairs}) AS task FROM ({read_back}) AS claimed"
     return {
         "params": ["pending", *allowed],
-        "find_expired": q(f"SELECT task_id FROM task_leases WHERE expires_at < {tx_.now} ORDER BY expires_at LIMIT %s"),
+        "opener": opener,
         "passes": [(indexed, q(sql), times) for indexed, sql, times in statements],
         "take": q(f"UPDATE tasks SET status = 'in_progress', {tx_.touch}, completed_at = NULL WHERE id = %s AND status = 'pending'"),
         "assign": q(
@@ -208,7 +192,7 @@ def _raw_claim_worker(url: str, n: int, barrier, out) -> None:
     barrier.wait()
     while True:
         cur.execute("BEGIN") if dialect == "mysql" else cur.execute("BEGIN IMMEDIATE")
-        cur.execute(sql["find_expired"], (1,))
+        cur.execute(sql["opener"])
         cur.fetchall()
         claimed = None
         for indexed, select, times in sql["passes"]:

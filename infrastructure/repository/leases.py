@@ -199,6 +199,15 @@ class LeasesMixin(RepositoryBase):
             )
         ]
 
+    def _expired_sql(self, tx: Tx) -> tuple[str, list[Any]]:
+        """A scalar subquery: the id of one task whose lease ran out (NULL if none), as _expired finds them."""
+        if not self._has_leases(tx):
+            return "NULL", []
+        now = time.monotonic()
+        skipped = [t for t, until in self._unreapable.items() if until > now]
+        skip = f" AND task_id NOT IN ({', '.join(['%s'] * len(skipped))})" if skipped else ""
+        return f"(SELECT task_id FROM task_leases WHERE expires_at < {tx.now}{skip} ORDER BY expires_at LIMIT 1)", skipped
+
     def reap_expired(self, limit: int = 20) -> list[int]:
         """Return expired claims to pending (or failed); run by every claim, so no daemon is needed."""
 
@@ -250,10 +259,10 @@ class LeasesMixin(RepositoryBase):
         earliest due date, then oldest. `session` is the calling session's own name, which
         counts as the holder beside `assignee`.
 
-        One transaction of ~10 statements on the usual path (bench/RESULTS.md, issue 16): the
-        look for expired leases opens it (the reaper runs, in its own transactions, only when
-        one is found), the urgent and high passes share a statement, and the task comes back
-        with its lease and attributes in one read."""
+        One transaction of 10 statements on the usual path (bench/RESULTS.md, issue 16): its
+        first statement looks for an expired lease (the reaper runs, in its own transactions,
+        only when there is one) and for which priority queues hold a task (the passes of empty
+        queues are skipped), and the task comes back with its lease and attributes in one read."""
         allowed_types = [t.value for t in TaskType if assignee_type in wf.ALLOWED_ASSIGNEES[t]]
         if type is not None and type not in allowed_types:
             raise InvalidInput(
@@ -263,8 +272,13 @@ class LeasesMixin(RepositoryBase):
         seconds = max(1, round(lease_minutes * 60)) if lease_minutes else self.lease_seconds
 
         def run(tx: Tx, look_for_expired: bool) -> dict[str, Any] | None | object:
-            if look_for_expired and self._expired(tx, 1):
+            # One statement first: is a lease expired (the reaper then runs, in its own
+            # transactions, before the claim), and which priority queues hold a task at all.
+            expired, skipped = self._expired_sql(tx) if look_for_expired else ("NULL", [])
+            opener = tx.row(f"SELECT {expired} AS expired, {self.work.queued_columns(tx)}", skipped)
+            if opener["expired"] is not None:
                 return _REAP  # reaped first, so a task returned to pending can be claimed now
+            queued_ranks = {rank for rank in self.work.QUEUED_RANKS if int(opener[f"queued_{rank}"])}
             where, params = self._filters(tx, "pending", type, search, parent_task_id, None)
             if type is None:
                 where.append("type IN (" + ", ".join(["%s"] * len(allowed_types)) + ")")
@@ -274,7 +288,7 @@ class LeasesMixin(RepositoryBase):
             # index-friendly pass each (work_order.claim_passes), instead of one ORDER BY that
             # would sort every pending task.
             skip_locked = tx.dialect == "mysql" and self._can_skip_locked(tx)
-            for candidates in self._claim_candidates(tx, self.work.claim_passes(tx, base), params, skip_locked):
+            for candidates in self._claim_candidates(tx, self.work.claim_passes(tx, base, queued_ranks), params, skip_locked):
                 for task_id in candidates:
                     task_id = int(task_id)
                     # Compare-and-set: on an old server another claimer may have taken it meanwhile.
@@ -331,40 +345,17 @@ class LeasesMixin(RepositoryBase):
     def _claim_candidates(
         tx: Tx, passes: list[tuple[str, str, str]], params: list[Any], skip_locked: bool,
     ) -> Iterator[list[Any]]:
-        """The candidate ids of each claim pass in turn, read as late as possible.
+        """The candidate ids of each claim pass in turn, each read only when the one before found none.
 
-        A pass over the tasks index takes its one row with SKIP LOCKED where the server has it.
-        Consecutive priority-queue passes (urgent, then high) read their candidates in one
-        statement, each part walking idx_priority_queue as its own pass would and stopping at
-        CLAIM_CANDIDATES rows; the keys of that order come back too, so the rows are tried in
-        pass order and then in each pass's own order. SKIP LOCKED only where the order comes
-        from an index (the tasks passes): a pass that sorts (the priority joins) would lock
-        every row it read before sorting, and concurrent claimers would skip all of them. Those
-        read candidates and compare-and-set instead.
+        SKIP LOCKED only where the order comes from an index (the tasks passes): a pass that
+        sorts (the priority joins) would lock every row it read before sorting, and concurrent
+        claimers would skip all of them. Those read candidates and compare-and-set instead.
         """
-        i = 0
-        while i < len(passes):
-            source, clause, order = passes[i]
-            if source == "tasks":
-                select = f"SELECT tasks.id AS id FROM tasks WHERE {clause} ORDER BY {order}"
-                if skip_locked:
-                    row = tx.row(f"{select} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
-                    yield [row["id"]] if row else []
-                else:
-                    yield [r["id"] for r in tx.rows(f"{select} LIMIT {CLAIM_CANDIDATES}", params)]
-                i += 1
-                continue
-            group = []
-            while i < len(passes) and passes[i][0] != "tasks":
-                group.append(passes[i])
-                i += 1
-            parts = [
-                f"SELECT * FROM (SELECT tasks.id AS id, {n} AS pass_no, {order} FROM {source} WHERE {clause} "
-                f"ORDER BY {order} LIMIT {CLAIM_CANDIDATES}) AS pass{n}"
-                for n, (source, clause, order) in enumerate(group)
-            ]
-            keys = ", ".join(k.split(".")[-1] for k in group[0][2].split(", "))
-            # Only the id comes back: PyMySQL parses every column's description of every result, empty or not.
-            rows = tx.rows(f"SELECT id FROM ({' UNION ALL '.join(parts)}) AS queued ORDER BY pass_no, {keys}", params * len(group))
-            yield [r["id"] for r in rows]
+        for source, clause, order in passes:
+            select = f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}"
+            if skip_locked and source == "tasks":
+                row = tx.row(f"{select} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
+                yield [row["id"]] if row else []
+            else:
+                yield [r["id"] for r in tx.rows(f"{select} LIMIT {CLAIM_CANDIDATES}", params)]
 

@@ -222,11 +222,25 @@ class WorkOrder:
             where.append((UNBLOCKED if ready else BLOCKED).format(t="tasks"))
         return where, params
 
-    def claim_passes(self, tx: Tx, base: str) -> list[tuple[str, str, str]]:
+    QUEUED_RANKS = tuple(wo.PRIORITY_RANK[name] for name in ("urgent", "high", "low"))
+
+    def queued_columns(self, tx: Tx) -> str:
+        """Columns queued_<rank> (1 or 0) of a claim's first statement: whether any task waits in
+        the urgent, high or low queue at all (one index probe each), so a claim skips the passes
+        of empty queues: usually all three, two or three round trips."""
+        if not self.present(tx):
+            return ", ".join(f"0 AS queued_{rank}" for rank in self.QUEUED_RANKS)
+        return ", ".join(
+            f"EXISTS (SELECT 1 FROM task_priorities WHERE queued = 1 AND priority = {rank}) AS queued_{rank}"
+            for rank in self.QUEUED_RANKS
+        )
+
+    def claim_passes(self, tx: Tx, base: str, queued_ranks: set[int] | None = None) -> list[tuple[str, str, str]]:
         """(FROM, WHERE, ORDER BY) of each pass a claim tries in turn: urgent and high, normal, low.
 
         `base` is the claim's WHERE over the unaliased tasks table (status, type, search...).
         Within a pass: earliest due date first (dated before undated), then oldest.
+        `queued_ranks`: the priority queues that hold a task (queued_columns); None: all of them.
         """
         if not self.present(tx):
             return [
@@ -241,13 +255,16 @@ class WorkOrder:
             source = f"tasks JOIN task_priorities p ON p.task_id = tasks.id AND p.queued = 1 AND p.priority = {rank}"
             return source, f"{base} AND {ready}", "p.due_sort, p.created_at, p.task_id"
 
+        def wanted(name: str) -> bool:
+            return queued_ranks is None or wo.PRIORITY_RANK[name] in queued_ranks
+
         return [
-            queued("urgent"),
-            queued("high"),
+            *([queued("urgent")] if wanted("urgent") else []),
+            *([queued("high")] if wanted("high") else []),
             # normal: the tasks index the claim has always walked; the two probes per row are key reads
             ("tasks", f"{normal} AND due_date IS NOT NULL", "due_date, created_at, id"),
             ("tasks", f"{normal} AND due_date IS NULL", "created_at, id"),
-            queued("low"),
+            *([queued("low")] if wanted("low") else []),
         ]
 
     def counts(self, tx: Tx, pending: int) -> dict[str, Any]:
