@@ -5,7 +5,10 @@
 
 Each agent is a server process (`server.py`, stdio) driven by its own MCP client, all
 started and initialised before the clock starts; each claims in a loop until nothing is
-left. Beside it, from N processes on the same database, reset before each column:
+left. Each client runs in its own process (`--clients each`, the default), as agents do and
+as the raw-SQL workers below do; `--clients one` puts all clients in this one process, the
+form of the runs before issue 16 (on 2 cores that one process, doing 8 agents' client work
+with one process's share of the CPU, became the bottleneck). Beside it, from N processes on the same database, reset before each column:
 - raw SQL, the claim's statements: what one tasks_claim sends, in the same order and
   transaction (the look for expired leases and queued priorities, the passes built by the
   repository's own WorkOrder.claim_passes, the status change, the assignment, the lease, the history
@@ -93,6 +96,36 @@ async def through_mcp(url: str, agents: int) -> tuple[int, float]:
         for n in range(agents):
             tg.start_soon(agent, n)
     return sum(counts), clock["end"] - clock["start"]
+
+
+def _agent_process(url: str, n: int, barrier, out) -> None:
+    """One agent as it runs in practice: its own process, its own MCP client, its own server."""
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=[str(ROOT / "server.py")], env={"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
+
+    async def agent() -> None:
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                await session.list_tools()
+                barrier.wait()  # blocks this agent's loop only: nothing else runs in it yet
+                done = 0
+                while True:
+                    result = await session.call_tool("tasks_claim", {"assignee": f"agent-{n}", "assignee_type": "claude"})
+                    if result.is_error:
+                        raise RuntimeError(result.content[0].text)
+                    if not result.structured_content["claimed"]:
+                        break
+                    done += 1
+                out.put((done, time.perf_counter()))
+
+    anyio.run(agent)
+
+
+def through_mcp_processes(url: str, agents: int) -> tuple[int, float]:
+    return raw_sql(url, agents, _agent_process)
 
 
 # ---- raw SQL ---------------------------------------------------------------------------------
@@ -278,13 +311,23 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=8)
     parser.add_argument("--database-url", default="mysql://root@127.0.0.1:3306/mcp_bench_claims")
     parser.add_argument("--only", choices=["mcp", "raw"], help="run only one side (for profiling)")
+    parser.add_argument(
+        "--clients", choices=["one", "each"], default="each",
+        help="each: every agent's MCP client in its own process, as agents run and as the raw columns do "
+        "(default); one: all clients in this process (the form of the earlier runs in bench/RESULTS.md)",
+    )
     args = parser.parse_args()
     rows = []
     if args.only != "raw":
         reset(args.database_url, args.tasks)
-        claimed, seconds = anyio.run(through_mcp, args.database_url, args.agents)
+        if args.clients == "one":
+            claimed, seconds = anyio.run(through_mcp, args.database_url, args.agents)
+            label = f"through MCP (tasks_claim, {args.agents} server processes, their clients in one process)"
+        else:
+            claimed, seconds = through_mcp_processes(args.database_url, args.agents)
+            label = f"through MCP (tasks_claim, {args.agents} agent processes, each a client and its server)"
         assert claimed == args.tasks, (claimed, args.tasks)
-        rows.append((f"through MCP (tasks_claim, {args.agents} server processes)", claimed, seconds))
+        rows.append((label, claimed, seconds))
     if args.only != "mcp":
         for label, worker in (("raw SQL, the claim's statements", _raw_claim_worker), ("raw SQL, minimal", _raw_minimal_worker)):
             reset(args.database_url, args.tasks)
