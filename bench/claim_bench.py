@@ -98,7 +98,18 @@ async def through_mcp(url: str, agents: int) -> tuple[int, float]:
     return sum(counts), clock["end"] - clock["start"]
 
 
-def _agent_process(url: str, n: int, barrier, out) -> None:
+def _no_validation(session) -> None:
+    """As bench/latency_bench.py: the Python SDK client checks every structuredContent against
+    the tool's outputSchema with jsonschema (pure Python), the client's cost and not the
+    server's; other clients do it faster or not at all."""
+
+    async def skip(name, result):
+        return None
+
+    session.validate_tool_result = skip
+
+
+def _agent_process(url: str, n: int, barrier, out, validate: bool = True) -> None:
     """One agent as it runs in practice: its own process, its own MCP client, its own server."""
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
@@ -110,6 +121,8 @@ def _agent_process(url: str, n: int, barrier, out) -> None:
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 await session.list_tools()
+                if not validate:
+                    _no_validation(session)
                 barrier.wait()  # blocks this agent's loop only: nothing else runs in it yet
                 done = 0
                 while True:
@@ -124,8 +137,10 @@ def _agent_process(url: str, n: int, barrier, out) -> None:
     anyio.run(agent)
 
 
-def through_mcp_processes(url: str, agents: int) -> tuple[int, float]:
-    return raw_sql(url, agents, _agent_process)
+def through_mcp_processes(url: str, agents: int, validate: bool) -> tuple[int, float]:
+    import functools
+
+    return raw_sql(url, agents, functools.partial(_agent_process, validate=validate))
 
 
 # ---- raw SQL ---------------------------------------------------------------------------------
@@ -316,6 +331,10 @@ def main() -> None:
         help="each: every agent's MCP client in its own process, as agents run and as the raw columns do "
         "(default); one: all clients in this process (the form of the earlier runs in bench/RESULTS.md)",
     )
+    parser.add_argument(
+        "--client-validation", choices=["on", "off"], default="on",
+        help="off: the agents' SDK clients skip checking results against the output schema (--clients each only)",
+    )
     args = parser.parse_args()
     rows = []
     if args.only != "raw":
@@ -324,8 +343,9 @@ def main() -> None:
             claimed, seconds = anyio.run(through_mcp, args.database_url, args.agents)
             label = f"through MCP (tasks_claim, {args.agents} server processes, their clients in one process)"
         else:
-            claimed, seconds = through_mcp_processes(args.database_url, args.agents)
-            label = f"through MCP (tasks_claim, {args.agents} agent processes, each a client and its server)"
+            claimed, seconds = through_mcp_processes(args.database_url, args.agents, args.client_validation == "on")
+            label = (f"through MCP (tasks_claim, {args.agents} agent processes, each a client and its server; "
+                     f"SDK client validation {args.client_validation})")
         assert claimed == args.tasks, (claimed, args.tasks)
         rows.append((label, claimed, seconds))
     if args.only != "mcp":
