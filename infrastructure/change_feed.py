@@ -290,6 +290,15 @@ class _Listener:
         if self._wakeup is not None:
             self._wakeup.set()
 
+    def ready(self) -> list[Change]:
+        """The changes already buffered, taken without waiting: a consumer that acts once per
+        burst (one notification for ten changes to a task) takes them after each __anext__."""
+        taken = list(self.pending)
+        self.pending.clear()
+        if taken:
+            self.position = taken[-1].seq
+        return taken
+
     def __aiter__(self) -> _Listener:
         return self
 
