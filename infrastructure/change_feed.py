@@ -103,8 +103,15 @@ class ChangeFeed:
         Not simply MAX(seq): a lower seq may still be in flight. The newest HEAD_LOOKBACK seqs
         are settled first, so head() stops before a hole that may yet fill.
         """
-        top = int(self.db.read(lambda tx: tx.value("SELECT COALESCE(MAX(seq), 0) AS top FROM task_changes")) or 0)
+        def top_and_count(tx: Tx) -> tuple[int, int]:
+            top = int(tx.value("SELECT COALESCE(MAX(seq), 0) AS top FROM task_changes") or 0)
+            count = int(tx.value("SELECT COUNT(*) AS n FROM task_changes WHERE seq > %s", [max(0, top - HEAD_LOOKBACK)]))
+            return top, count
+
+        top, count = self.db.read(top_and_count)
         position = max(0, top - HEAD_LOOKBACK)
+        if count == top - position:  # no hole among the newest seqs: nothing below top is in flight there
+            return top
         while position < top:
             batch = self.since(position, HEAD_LOOKBACK)
             if not batch:
