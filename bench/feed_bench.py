@@ -14,6 +14,10 @@ holds that many already. Then, in alternating rounds, each case runs `--calls` t
 - since(): ChangeFeed.since() at the head, the whole Python call;
 - head(): ChangeFeed.head(), what a new listener pays once.
 
+With --write-cost: what the feed adds to a write. tasks_comment's repository call on one
+task, with and without its feed row (the same code, the feed switched off for the other
+repository object as on a database without the table), alternating, `--calls` each per round.
+
 EXPLAIN of the poll query shows that it reads the primary key by range, so its cost does not
 depend on the table's size. Medians in ms; the spread is the range of the rounds' medians.
 """
@@ -75,8 +79,12 @@ def main() -> int:
     parser.add_argument("--fill", action="store_true", help="copy history rows into task_changes first")
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--write-cost", action="store_true", help="also time a write with and without its feed row")
     args = parser.parse_args()
-    db = Database(parse_database_url(args.database_url), "--database-url")
+    settings = parse_database_url(args.database_url)
+    if (args.fill or args.write_cost) and settings.kind == "mysql" and not settings.name.startswith("mcp_bench"):
+        parser.error("--fill and --write-cost write: only to a database whose name starts with mcp_bench (as bench/seed.py)")
+    db = Database(settings, "--database-url")
     if args.fill:
         fill(db)
     feed = ChangeFeed(db)
@@ -100,6 +108,20 @@ def main() -> int:
     for _ in range(args.rounds):  # alternate the cases round by round, so drift hits all alike
         for name, fn in cases.items():
             results[name].append(timed(fn, args.calls))
+    if args.write_cost:
+        from infrastructure.task_repository import TaskRepository
+
+        with_feed, without_feed = TaskRepository(db), TaskRepository(db)
+        without_feed._changes = False  # as on a database without task_changes
+        task_id = int(db.read(lambda tx: tx.value("SELECT MAX(id) FROM tasks")))
+        for label, repo in (("write with feed row", with_feed), ("write without feed row", without_feed)):
+            results[label] = []
+        for _ in range(args.rounds):
+            for label, repo in (("write with feed row", with_feed), ("write without feed row", without_feed)):
+                results[label].append(timed(
+                    lambda repo=repo: repo.add_comment(task_id, content="bench", author="bench", author_type="ai"),
+                    max(1, args.calls // 5),
+                ))
     floor = statistics.median(results["floor SELECT 1"])
     print(f"{'case':28} {'median ms':>10} {'spread ms':>16} {'x floor':>8}")
     for name, medians in results.items():

@@ -235,6 +235,9 @@ class ChangeHub:
                 await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - it was told to stop
                 pass
+        if self._task is None and not self._listeners:
+            # Idle: the next listener "from now on" starts at the head then, not where polling stopped.
+            self.cursor = None
 
     async def _poll(self) -> None:
         import anyio

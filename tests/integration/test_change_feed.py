@@ -331,3 +331,16 @@ def test_a_database_without_the_feed_table_still_takes_writes_and_the_feed_says_
         ddl = (SQL_DIR / ("mariadb" if db.dialect == "mysql" else "sqlite") / "0008.change-feed.sql").read_text()
         db.write(lambda tx: tx.execute(ddl))
         db.close()
+
+
+@pytest.mark.anyio
+async def test_a_listener_from_now_on_after_an_idle_spell_gets_no_stale_changes(repo, database):
+    hub = ChangeHub(database, interval=0.05)
+    task = make(repo, "idle")["id"]
+    async with hub.listen() as changes:
+        await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="seen", author="a", author_type="ai"))
+        await next_within(changes)
+    await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="while nobody listened", author="b", author_type="ai"))
+    async with hub.listen() as changes:
+        await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="now", author="c", author_type="ai"))
+        assert (await next_within(changes)).actor == "c"
