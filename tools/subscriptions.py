@@ -115,9 +115,7 @@ class SubscriptionRelay:
         connection = ctx.session._connection
         uris = self._sessions.get(connection)
         if uris is not None:
-            uris.discard(str(params.uri))
-            if not uris:
-                self._sessions.pop(connection, None)
+            uris.discard(str(params.uri))  # an empty set stays until the session ends: one exit hook per session
         self._demand()
         return EmptyResult()
 
@@ -128,7 +126,7 @@ class SubscriptionRelay:
     @property
     def subscribers(self) -> int:
         """Sessions with a subscription plus open listen streams (for tests and logs)."""
-        return len(self._sessions) + self._streams
+        return sum(1 for uris in self._sessions.values() if uris) + self._streams
 
     # ---- forwarding ----------------------------------------------------------------------
 

@@ -181,9 +181,16 @@ async def test_sessions_that_end_leave_no_subscription_and_no_watcher_behind(mcp
     async with Client(mcp_server, mode="legacy") as client:
         await client.session.subscribe_resource(STATS)
         assert relay.subscribers == 1 and relay.hub.listening == 1
-    assert relay.subscribers == 0
+        await client.session.unsubscribe_resource(STATS)
+        await anyio.sleep(0.1)
+        assert relay.subscribers == 0 and relay.hub.listening == 0  # unsubscribed: the watcher stops
+        await client.session.subscribe_resource("task://1")
+        hub = relay.hub
+        assert relay.subscribers == 1 and hub.listening == 1
+    await anyio.sleep(0.1)
+    assert relay.subscribers == 0 and hub.listening == 0 and hub._task is None  # the session ended
     async with Client(mcp_server, mode="2026-07-28") as client:
         async with client.listen(resource_subscriptions=[STATS]):
             assert relay.subscribers == 1 and relay.hub.listening == 1
         await anyio.sleep(0.1)
-        assert relay.subscribers == 0 and relay.hub.listening == 0 and relay.hub._task is None
+        assert relay.subscribers == 0 and relay.hub.listening == 0 and relay.hub._task is None  # the stream ended
