@@ -57,12 +57,16 @@ def cmd_doctor(config: Config, strict: bool = False) -> int:
     warnings: list[str] = []
     db = Database(config.database, config.database_source)
     try:
-        count, missing = db.health()
+        count, missing, triggers = db.health()
         lines.append((True, f"database: {config.database.describe()} answers ({count} tasks)"))
         lines.append(
             (not missing, "schema: all tables present" if not missing
              else f"schema: missing {', '.join(missing)}; run `python server.py init-db`")
         )
+        if triggers and not missing:
+            from infrastructure.foreign_writes import MISSING_ADVICE
+
+            warnings.append(f"triggers: {len(triggers)} missing ({', '.join(triggers)}): {MISSING_ADVICE}")
     except TaskSystemError as exc:
         lines.append((False, f"database: {exc}"))
     finally:

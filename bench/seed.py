@@ -343,7 +343,8 @@ class MariaDBLoader:
 
     def prepare(self) -> None:
         with self.con.cursor() as cur:
-            cur.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0")
+            # @mcp_tasks_writer: a bulk load is not a million changes to announce (infrastructure/foreign_writes.py)
+            cur.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0, @mcp_tasks_writer = 1")
             if not self.fulltext_during:
                 cur.execute(
                     "SELECT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() "

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 from config import DatabaseSettings
 from domain.errors import Conflict, Forbidden, InvalidInput, OutcomeUnknown, StorageError, TaskSystemError
 from domain.secrets import scrub
+from infrastructure.foreign_writes import MARK_OUR_SESSION, PRESENT_SQL, ensure_triggers, missing_triggers
 
 if TYPE_CHECKING:
     import sqlite3
@@ -211,17 +212,19 @@ class Database:
                 _quietly(con.close)
             self._sqlite_idle.clear()
 
-    def health(self) -> tuple[int, list[str]]:
-        """For doctor: how many tasks there are, and which of the server's tables are missing."""
+    def health(self) -> tuple[int, list[str], list[str]]:
+        """For doctor: how many tasks there are, which of the server's tables are missing, and
+        (MariaDB) which of the triggers that announce other programs' writes are missing."""
 
-        def run(tx: Tx) -> tuple[int, list[str]]:
+        def run(tx: Tx) -> tuple[int, list[str], list[str]]:
             missing = []
             for table in ("tasks", "task_assignments", "task_results", "task_comments", "task_leases", "task_changes"):
                 try:
                     tx.value(f"SELECT 1 AS x FROM {table} LIMIT 1")  # our table names, never input
                 except Exception:  # noqa: BLE001 - a missing table is what this looks for
                     missing.append(table)
-            return (0 if "tasks" in missing else int(tx.value("SELECT COUNT(*) AS n FROM tasks"))), missing
+            triggers = missing_triggers({r["name"] for r in tx.rows(PRESENT_SQL)}) if tx.dialect == "mysql" else []
+            return (0 if "tasks" in missing else int(tx.value("SELECT COUNT(*) AS n FROM tasks"))), missing, triggers
 
         return self.read(run)
 
@@ -252,6 +255,8 @@ class Database:
                     with backend.lock():
                         pending = backend.to_apply(migrations)
                         backend.apply_migrations(pending)
+                        if self.dialect == "mysql":
+                            ensure_triggers(backend.connection.cursor())
                 finally:
                     backend.connection.close()  # yoyo keeps it open otherwise, for the life of the process
             return [m.id for m in pending]
@@ -378,6 +383,9 @@ class Database:
                     # Roll back on return only a transaction begun and not ended: ours always
                     # end, so an unconditional ROLLBACK would be one wasted round trip per call.
                     reset=False,
+                    # Marks the session as ours: the triggers that announce other programs' writes
+                    # on the change feed stay silent for it (infrastructure/foreign_writes.py).
+                    setsession=[MARK_OUR_SESSION],
                     host=s.host,
                     port=s.port,
                     user=s.user,

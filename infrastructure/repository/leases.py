@@ -259,7 +259,7 @@ class LeasesMixin(RepositoryBase):
         earliest due date, then oldest. `session` is the calling session's own name, which
         counts as the holder beside `assignee`.
 
-        One transaction of 10 statements on the usual path (bench/RESULTS.md, issue 16): its
+        One transaction of 11 statements on the usual path (10, and the change-feed row of issue 14) (bench/RESULTS.md, issue 16): its
         first statement looks for an expired lease (the reaper runs, in its own transactions,
         only when there is one) and for which priority queues hold a task (the passes of empty
         queues are skipped), and the task comes back with its lease and attributes in one read."""

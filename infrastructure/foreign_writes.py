@@ -1,0 +1,82 @@
+"""MariaDB triggers that put other programs' writes on the change feed.
+
+Every write of this server adds its own task_changes row (with a precise kind and the actor,
+infrastructure/change_feed.py) and keeps the priority queue's copy of a task in step
+(task_priorities.queued and due_sort). The web app, a script or a person in the mysql
+client writing to the same tables does neither. These triggers do it for them: a task the
+web app completes reaches subscribers and the board within a poll, and a priority task it
+sets back to pending is claimed in its priority's turn again instead of as a normal task.
+
+Our connections set the session variable @mcp_tasks_writer (Database's pool), so the
+triggers stay silent for our own writes: no change is announced twice.
+
+Why not a migration: CREATE TRIGGER needs the TRIGGER privilege (and, with binary logging,
+SUPER or log_bin_trust_function_creators=1). Without it the server must still install and
+work, only other programs' writes go unannounced; and once an administrator grants it, the
+next `init-db` must create them. So init-db ensures them on every run (one look in
+information_schema when they exist), and doctor says when they are missing.
+SQLite has no other writers (the web app shares MariaDB), so it has no triggers.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+WRITER_VARIABLE = "@mcp_tasks_writer"
+MARK_OUR_SESSION = f"SET {WRITER_VARIABLE} = 1"
+
+# Kept in step with infrastructure/repository/work_order.py: queued while pending, DUE_SORT order.
+_REQUEUE = (
+    "UPDATE task_priorities SET queued = (NEW.status = 'pending'), "
+    "due_sort = COALESCE(NEW.due_date, '9999-12-31 23:59:59') WHERE task_id = NEW.id;"
+)
+
+
+def _feed(task: str, kind: str, actor: str = "NULL") -> str:
+    return f"INSERT INTO task_changes (task_id, kind, actor) VALUES ({task}, {kind}, LEFT({actor}, 100));"
+
+
+TRIGGERS: dict[str, tuple[str, str]] = {
+    "mcp_tasks_feed_task_insert": ("AFTER INSERT ON tasks", _feed("NEW.id", "'created'")),
+    "mcp_tasks_feed_task_update": (
+        "AFTER UPDATE ON tasks",
+        _feed("NEW.id", "IF(NEW.status <=> OLD.status, 'updated', 'status')")
+        + f" IF NOT (NEW.status <=> OLD.status AND NEW.due_date <=> OLD.due_date) THEN {_REQUEUE} END IF;",
+    ),
+    "mcp_tasks_feed_task_delete": ("AFTER DELETE ON tasks", _feed("OLD.id", "'deleted'")),
+    "mcp_tasks_feed_comment": ("AFTER INSERT ON task_comments", _feed("NEW.task_id", "'comment'", "NEW.author")),
+    "mcp_tasks_feed_assignment": ("AFTER INSERT ON task_assignments", _feed("NEW.task_id", "'assigned'", "NEW.assignee")),
+    "mcp_tasks_feed_assignment_update": ("AFTER UPDATE ON task_assignments", _feed("NEW.task_id", "'assigned'", "NEW.assignee")),
+    "mcp_tasks_feed_result": ("AFTER INSERT ON task_results", _feed("NEW.task_id", "'result'", "NEW.executor")),
+}
+
+MISSING_ADVICE = (
+    "writes by other programs (the web app) do not reach subscribers or the board, and a priority task they "
+    "set back to pending is claimed as a normal one. Grant the database user TRIGGER (with binary logging also "
+    "set log_bin_trust_function_creators=1), then run `python server.py init-db` again."
+)
+
+
+PRESENT_SQL = "SELECT trigger_name AS name FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
+
+
+def missing_triggers(present: set[str]) -> list[str]:
+    return [name for name in TRIGGERS if name not in present]
+
+
+def ensure_triggers(cursor: Any) -> list[str]:
+    """Create the missing triggers; returns the names created. A refusal (privileges) is
+    logged with what is lost and how to get it, and is not an error: see the module doc."""
+    cursor.execute(PRESENT_SQL)
+    created = []
+    for name in missing_triggers({row[0] for row in cursor.fetchall()}):
+        event, body = TRIGGERS[name]
+        try:
+            cursor.execute(f"CREATE TRIGGER {name} {event} FOR EACH ROW BEGIN IF {WRITER_VARIABLE} IS NULL THEN {body} END IF; END")
+        except Exception as exc:  # noqa: BLE001 - the server works without them
+            log.warning("could not create trigger %s (%s): %s", name, exc, MISSING_ADVICE)
+            break
+        created.append(name)
+    return created

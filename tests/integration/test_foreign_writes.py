@@ -1,0 +1,145 @@
+"""Writes that other programs (the web app, a script, the mysql client) make straight to
+the tables on MariaDB: triggers put them on the change feed and keep the priority queue in
+step, and stay silent for the server's own writes (infrastructure/foreign_writes.py)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pymysql
+import pytest
+
+from config import parse_database_url
+from domain.models import ActorType
+from infrastructure.change_feed import ChangeFeed
+from infrastructure.database import Database
+from infrastructure.foreign_writes import TRIGGERS
+from infrastructure.task_repository import TaskRepository
+from tests.conftest import server_env
+from tests.integration.test_claims import claim
+from tests.integration.test_repository import make, move
+from tests.support.mcp_stdio import SERVER
+
+
+@pytest.fixture
+def web_app(mariadb_url):
+    """A connection as the team's web app has one: its own, not marked as the server's."""
+    s = parse_database_url(mariadb_url)
+    con = pymysql.connect(host=s.host, port=s.port, user=s.user, password=s.password, database=s.name, autocommit=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def maria(mariadb_url):
+    db = Database(parse_database_url(mariadb_url), "DATABASE_URL")
+    db.write(lambda tx: tx.execute("DELETE FROM tasks"))
+    yield TaskRepository(db)
+    db.close()
+
+
+def sql(con, statement, *args):
+    with con.cursor() as cur:
+        cur.execute(statement, args)
+        return cur.fetchall()
+
+
+def test_the_web_apps_writes_reach_the_feed_with_their_kind_and_author(maria, web_app):
+    feed = ChangeFeed(maria.db)
+    start = feed.head()
+    task = make(maria, "made by an agent")
+    sql(web_app, "UPDATE tasks SET status = 'in_progress' WHERE id = %s", task["id"])
+    sql(web_app, "UPDATE tasks SET title = 'renamed in the web app' WHERE id = %s", task["id"])
+    sql(web_app, "INSERT INTO task_comments (task_id, author, author_type, comment_type, content) "
+                 "VALUES (%s, 'alice', 'human', 'comment', 'looks good')", task["id"])
+    sql(web_app, "INSERT INTO task_assignments (task_id, assignee, assignee_type, assigned_by) VALUES (%s, 'bob', 'human', 'alice')", task["id"])
+    sql(web_app, "INSERT INTO task_results (task_id, executor, executor_type, status) VALUES (%s, 'bob', 'human', 'success')",
+        task["id"])
+    sql(web_app, "INSERT INTO tasks (uuid, title, type, status, created_by, created_by_type) "
+                 "VALUES (UUID(), 'made in the web app', 'human_task', 'pending', 'alice', 'human')")
+    (made,) = sql(web_app, "SELECT LAST_INSERT_ID()")[0]
+    sql(web_app, "DELETE FROM tasks WHERE id = %s", task["id"])
+    changes = [(c.task_id, c.kind, c.actor) for c in feed.since(start)]
+    assert changes[0][:2] == (task["id"], "created") and changes[0][2] is not None  # the server's own, with its actor
+    assert changes[1:] == [
+        (task["id"], "status", None), (task["id"], "updated", None), (task["id"], "comment", "alice"),
+        (task["id"], "assigned", "bob"), (task["id"], "result", "bob"), (made, "created", None), (task["id"], "deleted", None),
+    ]
+
+
+def test_the_servers_own_writes_are_announced_once(maria):
+    feed = ChangeFeed(maria.db)
+    start = feed.head()
+    task = make(maria, "one row per change")
+    move(maria, task["id"], "in_progress", actor="agent")
+    maria.update_task(task["id"], {"title": "renamed"}, actor="agent", actor_type=ActorType.AI)
+    kinds = [c.kind for c in feed.since(start)]
+    assert kinds == ["created", "status", "updated"], kinds  # the triggers stayed silent: no second row each
+
+
+def test_a_priority_task_the_web_app_sets_back_to_pending_is_claimed_in_its_priority_s_turn(maria, web_app):
+    older_normal = make(maria, "older, normal")
+    urgent = make(maria, "urgent", priority="urgent")
+    taken = claim(maria)
+    assert taken["id"] == urgent["id"]  # the claim takes it out of the urgent queue
+    sql(web_app, "UPDATE tasks SET status = 'pending' WHERE id = %s", urgent["id"])  # the web app hands it back
+    sql(web_app, "DELETE FROM task_leases WHERE task_id = %s", urgent["id"])
+    assert claim(maria)["id"] == urgent["id"]  # still urgent: before the older normal task
+    assert claim(maria)["id"] == older_normal["id"]
+    # And a due date the web app sets orders it among the urgent ones.
+    sql(web_app, "UPDATE tasks SET status = 'pending' WHERE id IN (%s, %s)", urgent["id"], older_normal["id"])
+    (due,) = sql(web_app, "SELECT due_sort FROM task_priorities WHERE task_id = %s", urgent["id"])[0]
+    assert str(due).startswith("9999")
+    sql(web_app, "UPDATE tasks SET due_date = '2027-01-05 00:00:00' WHERE id = %s", urgent["id"])
+    (due, queued) = sql(web_app, "SELECT due_sort, queued FROM task_priorities WHERE task_id = %s", urgent["id"])[0]
+    assert str(due) == "2027-01-05 00:00:00" and queued == 1
+
+
+def test_init_db_recreates_a_missing_trigger_and_doctor_warns_until_then(mariadb_url, tmp_path, web_app):
+    sql(web_app, "DROP TRIGGER mcp_tasks_feed_comment")
+    env = server_env(mariadb_url, tmp_path)
+    doctor = subprocess.run([sys.executable, str(SERVER), "doctor"], env=env, capture_output=True, text=True, timeout=60)
+    assert "WARN triggers: 1 missing (mcp_tasks_feed_comment)" in doctor.stdout and "TRIGGER" in doctor.stdout, doctor.stdout
+    init = subprocess.run([sys.executable, str(SERVER), "init-db"], env=env, capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    present = {name for (name,) in sql(web_app, "SELECT trigger_name FROM information_schema.triggers "
+                                                "WHERE trigger_schema = DATABASE()")}
+    assert set(TRIGGERS) <= present
+    doctor = subprocess.run([sys.executable, str(SERVER), "doctor"], env=env, capture_output=True, text=True, timeout=60)
+    assert "triggers" not in doctor.stdout, doctor.stdout
+
+
+def test_without_the_trigger_privilege_init_db_still_succeeds_and_says_what_is_lost(mariadb_url, tmp_path, web_app):
+    s = parse_database_url(mariadb_url)
+    user = f"mcp_notrig_{s.name[-6:]}"
+    sql(web_app, f"DROP USER IF EXISTS '{user}'@'%%'")
+    sql(web_app, f"CREATE USER '{user}'@'%%' IDENTIFIED BY 'pw'")
+    try:
+        sql(web_app, f"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP ON `{s.name}`.* TO '{user}'@'%%'")
+        for name in TRIGGERS:
+            sql(web_app, f"DROP TRIGGER IF EXISTS {name}")
+        url = f"mysql://{user}:pw@{s.host}:{s.port}/{s.name}"
+        init = subprocess.run([sys.executable, str(SERVER), "init-db"], env=server_env(url, tmp_path),
+                              capture_output=True, text=True, timeout=60)
+        assert init.returncode == 0, init.stderr
+        assert "could not create trigger" in init.stderr and "Grant the database user TRIGGER" in init.stderr, init.stderr
+    finally:
+        sql(web_app, f"DROP USER IF EXISTS '{user}'@'%%'")
+        restore = Database(parse_database_url(mariadb_url), "DATABASE_URL")  # the run's database is shared
+        restore.migrate()
+        restore.close()
+
+
+@pytest.mark.anyio
+async def test_a_subscriber_hears_of_the_web_apps_write_within_two_seconds(mariadb_url, tmp_path, web_app):
+    import time
+
+    from tests.e2e.test_subscriptions import DEADLINE, Inbox, stdio_client, tool
+
+    inbox = Inbox()
+    async with stdio_client(server_env(mariadb_url, tmp_path), inbox=inbox) as agent:
+        task = await tool(agent, "tasks_create", title="Reviewed in the web app")
+        await agent.session.subscribe_resource(f"task://{task['id']}")
+        began = time.monotonic()
+        sql(web_app, "UPDATE tasks SET status = 'completed' WHERE id = %s", task["id"])
+        assert await inbox.wait_for(f"task://{task['id']}", began) < DEADLINE
