@@ -17,7 +17,10 @@ Client side, for the same two list results: the official client's output-schema 
 median of every call of every round); and the bytes on the wire of each result (the
 text block, structuredContent as compact JSON, and the whole result).
 Also printed: tools/list in bytes, whole and the model-facing part (name, description,
-inputSchema; the budget of tests/e2e/test_tool_budget.py).
+inputSchema; the budget of tests/e2e/test_tool_budget.py); and, for scale, the CPU the
+repository's own call takes in this process (`TaskRepository.get_task` / `list_tasks`,
+thread time, mean of the same number of calls): the database driver's share, which the
+bare server has no counterpart for (PyMySQL parses every packet in Python).
 """
 from __future__ import annotations
 
@@ -99,6 +102,15 @@ async def run_case(server: Server, tool: str, make_args, calls: int, validate: l
     return (cpu_ms(server.pid) - start_cpu) / calls, last
 
 
+def _thread_cpu_ms(fn, calls: int) -> float:
+    for _ in range(min(calls, 50)):
+        fn()
+    t = time.thread_time()
+    for _ in range(calls):
+        fn()
+    return (time.thread_time() - t) * 1000 / calls
+
+
 def _wire(result) -> dict[str, int]:
     dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
     text = sum(len(c.get("text", "").encode()) for c in dumped.get("content", []))
@@ -112,9 +124,16 @@ async def amain(args) -> int:
     from config import parse_database_url
     from infrastructure.database import Database
 
+    from infrastructure.task_repository import TaskRepository
+
     db = Database(parse_database_url(args.database_url), "--database-url")
     try:
         max_id = int(db.read(lambda tx: tx.value("SELECT MAX(id) AS m FROM tasks")))
+        repo, in_rng = TaskRepository(db), random.Random(2)
+        in_process = {
+            "tasks_get": _thread_cpu_ms(lambda: repo.get_task(in_rng.randint(1, max_id)), args.calls),
+            "tasks_list page 50": _thread_cpu_ms(lambda: repo.list_tasks(limit=50), args.calls),
+        }
     finally:
         db.close()
     rng = random.Random(1)
@@ -166,12 +185,12 @@ async def amain(args) -> int:
 
     print(f"\n{args.database_url.split('://')[0]}, {max_id:,} tasks; {args.rounds} rounds × {args.calls} calls per case; "
           f"load average {load_before} → {load_after}\n")
-    print("| case | server CPU ms per call, median (min–max) of rounds | ratio to the bare floor, median (min–max) of rounds |")
-    print("|---|---:|---:|")
+    print("| case | server CPU ms per call, median (min–max) of rounds | ratio to the bare floor, median (min–max) of rounds | repository call alone, in-process CPU ms |")
+    print("|---|---:|---:|---:|")
     for name, (_, _, floor) in cases.items():
-        print(f"| bare {floor} (floor for {name}) | {q(cpu[('bare', floor)])} | 1 |")
+        print(f"| bare {floor} (floor for {name}) | {q(cpu[('bare', floor)])} | 1 | |")
         for server in servers:
-            print(f"| {server.label} {name} | {q(cpu[(server.label, name)])} | **{q(ratios[(server.label, name)])}** |")
+            print(f"| {server.label} {name} | {q(cpu[(server.label, name)])} | **{q(ratios[(server.label, name)])}** | {in_process[name]:.3f} |")
     print("\n| page of 50 | client validation CPU ms, median | ratio to bare | text bytes | structuredContent bytes | whole result bytes |")
     print("|---|---:|---:|---:|---:|---:|")
     floor = statistics.median(validation["bare page"])
