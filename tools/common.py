@@ -58,7 +58,15 @@ class AppState:
 
 
 def app(ctx: Context) -> AppState:
-    return ctx.request_context.lifespan_context
+    return request_context(ctx).lifespan_context
+
+
+def request_context(ctx: Any) -> Any:
+    """ctx.request_context, read where pydantic keeps it: the property goes through
+    BaseModel.__getattr__ twice, ~4 us a time on every call, for a dict lookup."""
+    private = getattr(ctx, "__pydantic_private__", None)
+    found = private.get("_request_context") if isinstance(private, dict) else None
+    return found if found is not None else ctx.request_context
 
 
 def refusal(error: TaskSystemError) -> CallToolResult:
@@ -160,7 +168,7 @@ def _session_name(context: Any) -> str | None:
     e.g. "claude-code#3fa2": two sessions of the same client are two actors. Worked out once
     per session (keyed by its initialize params) and then looked up: it runs on every call."""
     try:
-        params = context.request_context.session.client_params
+        params = request_context(context).session.client_params
     except Exception:  # noqa: BLE001 - no request (in-process call): no session name
         return None
     entry = _suffixes.get(id(params))
