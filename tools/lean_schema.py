@@ -12,9 +12,9 @@ still enforces it; and `"type": "string"` beside an enum of strings, which the e
 Output schemas go on the wire lean as well (`lean_output_schema`): the keys every result
 carries, without their types. Why (issue 16, bench/RESULTS.md "Cost of a call"): every
 client reads tools/list and most validate each structuredContent against its outputSchema;
-the typed schemas were 59% of a 33 KB tools/list (tasks_get's alone 5 KB), and the Python
+the typed schemas were 60% of a 36 KB tools/list (tasks_get's alone 5 KB), and the Python
 SDK client spent ~5 ms of CPU checking a page of 50 against TaskPage's. Typed top-level
-properties alone would still be 9 KB; the key lists are 2.6 KB and cost microseconds to
+properties alone would still be 9 KB; the key lists are 2.4 KB and cost microseconds to
 check. The typed schemas stay in tools/output_schemas.json (generated from the result
 models) for whoever generates code, and the tests check every result against them.
 """

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, CommentType
-from tools.lean_schema import READ_ONLY, WRITES
 from tools.common import actor, app, respond
+from tools.lean_schema import READ_ONLY, WRITES
 
 if TYPE_CHECKING:  # for the annotations only: the engine itself is imported on first use (below)
     from infrastructure.contract_loader import ContractCatalog
