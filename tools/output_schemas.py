@@ -1,4 +1,8 @@
-"""Each tool's outputSchema: the JSON schema of the model in its `Annotated[CallToolResult, Model]` return.
+"""Each tool's outputSchema, from the model in its `Annotated[CallToolResult, Model]` return.
+
+What goes on the wire is `lean_output_schema()` of the model's JSON schema (the keys every
+result carries; tools/lean_schema.py says why); the whole typed schema is what the file
+below stores, for readers and code generators, and what the tests check results against.
 
 The tools register with structured_output=False and `publish()` sets their schemas
 instead. The SDK would build the same schema once per tool at every start and check every
@@ -24,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tools.common import strip_titles
+from tools.lean_schema import lean_output_schema
 
 SCHEMA_FILE = Path(__file__).with_name("output_schemas.json")
 
@@ -42,13 +47,18 @@ def build_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+def full_schemas() -> dict[str, dict[str, Any]]:
+    """The stored typed schemas, by model name."""
+    return json.loads(SCHEMA_FILE.read_text()) if SCHEMA_FILE.is_file() else {}
+
+
 def publish(tools: list[Any]) -> None:
-    stored = json.loads(SCHEMA_FILE.read_text()) if SCHEMA_FILE.is_file() else {}
+    stored = full_schemas()
     for tool in tools:
         model = result_model(tool)
         if model.__name__ not in stored:
             stored[model.__name__] = build_schema(model)
-        tool.fn_metadata.output_schema = stored[model.__name__]
+        tool.fn_metadata.output_schema = lean_output_schema(stored[model.__name__])
 
 
 def generate(tools: list[Any]) -> str:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, CommentType
 from tools.common import actor, app, respond
+from tools.lean_schema import READ_ONLY, WRITES
 
 if TYPE_CHECKING:  # for the annotations only: the engine itself is imported on first use (below)
     from infrastructure.contract_loader import ContractCatalog
@@ -24,9 +25,9 @@ StatusName = Literal["draft", "active", "deprecated"]
 SeverityName = Literal["critical", "major", "minor", "info"]
 VerdictName = Literal["approved", "approved_with_notes", "revision_required", "rejected"]
 
-READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+READ = ToolAnnotations(**READ_ONLY)  # the hints the spec's defaults do not already give (tools/lean_schema.py)
 # quality_check reads files only, but with task_id it adds a comment to the task.
-CHECK = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+CHECK = ToolAnnotations(**WRITES)
 
 DESCRIPTION_PREVIEW = 200
 

@@ -9,21 +9,34 @@ JSON-RPC error on stdout (-32700 parse error, or -32600 invalid request; the req
 when it can be read, else null) and a warning on stderr. Lines that pass go on to the
 SDK's transport unchanged, which parses them again (microseconds for a tool call).
 
-The SDK still owns stdout (fd 1 points at stderr while serving, so stray prints miss the
-wire); fd 0 is taken over here in the same way, so a child process reads EOF, not the protocol.
+fd 0 and fd 1 are taken over as the SDK's stdio_server does (fd 0 reads the null device and
+fd 1 writes to stderr while serving), so a child process reads EOF, and stray prints miss
+the wire.
+
+Why not the SDK's stdio_server (issue 16, bench/RESULTS.md "Cost of a call"): it reads each
+line and writes and flushes each answer through `anyio.wrap_file`, three hops to a worker
+thread per call, about a quarter of a trivial call's server CPU; and it parses every line
+again after this module has. Here a pipe or socket is served by the event loop itself
+(asyncio's non-blocking pipe transports, no thread), and each line is parsed once. Anything
+else (a regular file, a terminal, another event loop) is read and written on a worker thread
+as before; its file flags are never changed.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import stat
 import sys
-from contextlib import contextmanager
-from typing import Any, AsyncIterator, BinaryIO, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, AsyncIterator, Iterator
 
 import anyio
+import anyio.lowlevel
+import anyio.to_thread
 import mcp_types as types
-from mcp.server.stdio import stdio_server
+from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
@@ -39,9 +52,9 @@ class Refusal(Exception):
         self.code, self.message, self.request_id = code, message, request_id
 
 
-def check_line(raw: bytes) -> str | None:
-    """The line as text when it is a JSON-RPC message the SDK will accept; None for a blank
-    line; Refusal (raised) saying what is wrong otherwise."""
+def check_line(raw: bytes) -> Any:
+    """The line's JSON-RPC message, parsed as the SDK parses it; None for a blank line;
+    Refusal (raised) saying what is wrong otherwise."""
     raw = raw.strip(b" \t\r\n")
     if not raw:
         return None
@@ -55,8 +68,7 @@ def check_line(raw: bytes) -> str | None:
             "send UTF-8 encoded JSON.",
         ) from None
     try:
-        types.jsonrpc_message_adapter.validate_json(text, by_name=False)
-        return text
+        return types.jsonrpc_message_adapter.validate_json(text, by_name=False)
     except ValidationError as exc:
         raise _diagnose(text, exc) from None
 
@@ -87,81 +99,240 @@ def _diagnose(text: str, exc: ValidationError) -> Refusal:
     )
 
 
-class StrictStdin:
-    """What the SDK's stdio_server iterates as its stdin: the lines that pass check_line."""
+def _served_by_loop(fd: int) -> bool:
+    """A pipe or socket on asyncio: the event loop can wait on it without a thread."""
+    try:
+        mode = os.fstat(fd).st_mode
+        asyncio.get_running_loop()
+    except (OSError, RuntimeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
-    def __init__(self, binary: BinaryIO):
-        self._in = binary
-        self._out: Any = None
-        self._ready = anyio.Event()
 
-    def attach(self, write_stream: Any) -> None:
-        """The stream the refusals are written to (the SDK's, so they never tear a frame)."""
-        self._out = write_stream
-        self._ready.set()
+class _LineReader:
+    """Lines of fd (bytes, newline kept), None at EOF. A line longer than MAX_LINE_BYTES is
+    skipped to its end, never held whole, and comes back as its first MAX_LINE_BYTES + 1
+    bytes, which check_line refuses."""
 
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self._lines()
+    def __init__(self, fd: int):
+        self.fd = fd
+        self._stream: asyncio.StreamReader | None = None
+        self._transport: Any = None
+        self._file: Any = None
 
-    async def _lines(self) -> AsyncIterator[str]:
-        while True:
-            raw = await anyio.to_thread.run_sync(self._readline)
-            if raw is None:
-                return
-            try:
-                text = check_line(raw)
-            except Refusal as refusal:
-                await self._refuse(refusal)
-                continue
-            if text is not None:
-                yield text
+    async def open(self) -> None:
+        if _served_by_loop(self.fd):
+            loop = asyncio.get_running_loop()
+            self._stream = asyncio.StreamReader(limit=MAX_LINE_BYTES + 1)
+            self._transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(self._stream), os.fdopen(self.fd, "rb", 0, closefd=False))
+        else:
+            self._file = os.fdopen(self.fd, "rb", closefd=False)
 
-    def _readline(self) -> bytes | None:
-        """One line, None at EOF; an over-long line is skipped to its end, never held whole."""
-        line = self._in.readline(MAX_LINE_BYTES + 1)
+    async def readline(self) -> bytes | None:
+        if self._stream is None:
+            return await anyio.to_thread.run_sync(self._readline_blocking)
+        try:
+            return await self._stream.readuntil(b"\n")
+        except asyncio.IncompleteReadError as eof:  # the last line had no newline
+            return eof.partial or None
+        except asyncio.LimitOverrunError as over:
+            head = await self._stream.readexactly(over.consumed)
+            while True:  # drop the rest of the line
+                try:
+                    await self._stream.readuntil(b"\n")
+                    break
+                except asyncio.IncompleteReadError:
+                    break
+                except asyncio.LimitOverrunError as more:
+                    await self._stream.readexactly(more.consumed)
+            return head[: MAX_LINE_BYTES + 1]
+
+    def close(self) -> None:
+        """Stop watching the pipe; fd itself stays open (closefd=False)."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+
+    def _readline_blocking(self) -> bytes | None:
+        line = self._file.readline(MAX_LINE_BYTES + 1)
         if not line:
             return None
         if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while (more := self._in.readline(MAX_LINE_BYTES + 1)) and not more.endswith(b"\n"):
+            while (more := self._file.readline(MAX_LINE_BYTES + 1)) and not more.endswith(b"\n"):
                 pass
         return line
 
-    async def _refuse(self, refusal: Refusal) -> None:
-        log.warning("refused a message on stdin (JSON-RPC error %d): %s", refusal.code, refusal.message)
-        await self._ready.wait()
-        error = types.JSONRPCError(
-            jsonrpc="2.0", id=refusal.request_id, error=types.ErrorData(code=refusal.code, message=refusal.message)
-        )
-        await self._out.send(SessionMessage(error))
+
+class _WireProtocol(asyncio.streams.FlowControlMixin):
+    """Back-pressure for StreamWriter.drain(), and a future that says the pipe is closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def _get_close_waiter(self, stream: Any) -> "asyncio.Future[None]":
+        return self.closed
 
 
-@contextmanager
-def _claimed_stdin() -> Iterator[BinaryIO]:
-    """fd 0 as a private binary file, with fd 0 itself pointed at the null device meanwhile."""
+class _LineWriter:
+    """Writes whole lines to fd: through the event loop's pipe transport (buffered, with
+    back-pressure from drain()) or, on anything else, a blocking write on a worker thread."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self._writer: asyncio.StreamWriter | None = None
+        self._file: Any = None
+
+    async def open(self) -> None:
+        if _served_by_loop(self.fd):
+            loop = asyncio.get_running_loop()
+            transport, protocol = await loop.connect_write_pipe(_WireProtocol, os.fdopen(self.fd, "wb", 0, closefd=False))
+            self._protocol = protocol
+            self._writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        else:
+            self._file = os.fdopen(self.fd, "wb", closefd=False)
+
+    async def write(self, data: bytes) -> None:
+        if self._writer is None:
+            await anyio.to_thread.run_sync(self._write_blocking, data)
+            return
+        self._writer.write(data)
+        await self._writer.drain()
+
+    def _write_blocking(self, data: bytes) -> None:
+        self._file.write(data)
+        self._file.flush()
+
+    async def aclose(self) -> None:
+        """Send what is still buffered (for up to 5 s: a client that stopped reading does not
+        hold the server), then let go of the pipe; fd itself stays open (closefd=False)."""
+        if self._writer is None:
+            return
+        with anyio.move_on_after(5, shield=True):
+            self._writer.close()
+            try:
+                await self._writer.wait_closed()
+            except OSError:  # the client is gone: nothing to flush to
+                pass
+        if not self._protocol.closed.done():
+            self._writer.transport.abort()
+
+
+def _blocking_flag(fd: int) -> Any:
+    """How to put back fd's O_NONBLOCK flag, which the pipe transports set."""
     try:
         import fcntl
 
-        private = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
-    except (ImportError, OSError):  # Windows, or no fd 0: read sys.stdin's own buffer
-        yield sys.stdin.buffer
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    except (ImportError, OSError):
+        return lambda: None
+
+    def restore() -> None:
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+        except OSError:
+            pass
+
+    return restore
+
+
+@contextmanager
+def _claimed(fd: int, diversion: int) -> Iterator[int]:
+    """A private duplicate of fd (the wire), with fd itself pointed at `diversion` meanwhile."""
+    try:
+        import fcntl
+
+        private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    except (ImportError, OSError):  # Windows, or no such fd: serve fd in place
+        yield fd
         return
+    restore = _blocking_flag(private)
+    try:
+        os.dup2(diversion, fd)
+    except OSError:
+        os.close(private)
+        yield fd
+        return
+    try:
+        yield private
+    finally:
+        restore()
+        os.dup2(private, fd)
+        os.close(private)
+
+
+@contextmanager
+def _claimed_stdio() -> Iterator[tuple[int, int]]:
+    """(wire in, wire out): fd 0 reads the null device and fd 1 writes to stderr meanwhile."""
+    sys.stdout.flush()
     null = os.open(os.devnull, os.O_RDONLY)
     try:
-        os.dup2(null, 0)
+        with _claimed(0, null) as wire_in, _claimed(1, 2) as wire_out:
+            os.close(null)
+            null = -1
+            yield wire_in, wire_out
     finally:
-        os.close(null)
+        if null >= 0:
+            os.close(null)
+
+
+async def _refuse(write_stream: Any, refusal: Refusal) -> None:
+    log.warning("refused a message on stdin (JSON-RPC error %d): %s", refusal.code, refusal.message)
+    error = types.JSONRPCError(
+        jsonrpc="2.0", id=refusal.request_id, error=types.ErrorData(code=refusal.code, message=refusal.message)
+    )
+    await write_stream.send(SessionMessage(error))
+
+
+@asynccontextmanager
+async def _stdio_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Any, Any]]:
+    """The (read, write) streams the SDK's server runs on, as its stdio_server yields them."""
+    reader, writer = _LineReader(wire_in), _LineWriter(wire_out)
+    await reader.open()
+    await writer.open()
+    read_stream_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
+    write_stream, write_stream_reader = create_context_streams[SessionMessage](0)
+
+    async def stdin_reader() -> None:
+        try:
+            async with read_stream_writer:
+                while (raw := await reader.readline()) is not None:
+                    try:
+                        message = check_line(raw)
+                    except Refusal as refusal:
+                        await _refuse(write_stream, refusal)
+                        continue
+                    if message is not None:
+                        await read_stream_writer.send(SessionMessage(message))
+        except anyio.ClosedResourceError:
+            await anyio.lowlevel.checkpoint()
+
+    async def stdout_writer() -> None:
+        try:
+            async with write_stream_reader:
+                async for session_message in write_stream_reader:
+                    line = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                    await writer.write(line.encode("utf-8") + b"\n")
+        except anyio.ClosedResourceError:
+            await anyio.lowlevel.checkpoint()
+
     try:
-        yield os.fdopen(private, "rb", closefd=False)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stdin_reader)
+            tg.start_soon(stdout_writer)
+            yield read_stream, write_stream
     finally:
-        os.dup2(private, 0)
-        os.close(private)
+        reader.close()
+        await writer.aclose()
 
 
 async def serve_stdio(server: Any) -> None:
     """Run an MCPServer over stdin/stdout with the strict reader."""
     lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async drives; it offers no stdin parameter
-    with _claimed_stdin() as binary:
-        stdin = StrictStdin(binary)
-        async with stdio_server(stdin=stdin) as (read_stream, write_stream):
-            stdin.attach(write_stream)
+    with _claimed_stdio() as (wire_in, wire_out):
+        async with _stdio_streams(wire_in, wire_out) as (read_stream, write_stream):
             await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

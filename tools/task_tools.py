@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
 from tools.common import actor, app, respond
+from tools.lean_schema import DESTROYS, READ_ONLY, WRITES
 from validators import work_order as wo
 from validators.arguments import check_cursor, parse_due_date, parse_metadata, require_some_change
 
@@ -43,9 +44,9 @@ DependsOn = Annotated[
     Field(max_length=100, description="Ids to complete before this starts; replaces the set."),
 ]
 
-READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
-WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
-DELETE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
+READ = ToolAnnotations(**READ_ONLY)  # the hints the spec's defaults do not already give (tools/lean_schema.py)
+WRITE = ToolAnnotations(**WRITES)
+DELETE = ToolAnnotations(**DESTROYS)
 
 
 # ---- result models ------------------------------------------------------------------------
@@ -485,7 +486,7 @@ def register_agent_tools(mcp: MCPServer) -> None:
 
     @mcp.tool(
         title="Run a task on Ollama",
-        annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True),
+        annotations=ToolAnnotations(destructiveHint=False),  # writes; open world (Ollama): the spec's defaults
         structured_output=False,
     )
     async def tasks_execute(

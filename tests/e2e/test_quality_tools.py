@@ -70,6 +70,9 @@ async def test_a_recorded_check_with_critical_violations_blocks_completion_until
 
 
 async def test_quality_results_match_their_output_schemas(server, project):
+    from tests.e2e.test_tool_contract import typed_schemas
+
+    typed = typed_schemas(server)
     async with Client(server) as client:
         schemas = {t.name: t.output_schema for t in (await client.list_tools()).tools}
         calls = {
@@ -80,6 +83,7 @@ async def test_quality_results_match_their_output_schemas(server, project):
     for name, result in calls.items():
         assert not result.is_error, (name, result.content)
         jsonschema.validate(result.structured_content, schemas[name])
+        jsonschema.validate(result.structured_content, typed[name])
     assert [c["name"] for c in calls["contracts_list"].structured_content["contracts"]] == ["code-hygiene"]
     assert calls["quality_check"].content[0].text.startswith("# Quality check: rejected")
     errors = calls["contracts_validate"].structured_content["errors"]

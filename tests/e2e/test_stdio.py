@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -221,3 +222,64 @@ def test_every_unreadable_line_on_stdin_gets_a_json_rpc_error_and_a_log_line(tmp
         assert server.tool("tasks_list")["total"] == 1  # none of the refused lines wrote anything
     log = errlog.read_text()
     assert log.count("refused a message on stdin") == 5, log
+
+
+def test_over_pipes_an_idle_server_waits_on_its_event_loop_not_in_a_read(tmp_path):
+    """Issue 16: the SDK's stdio transport reads each line, and writes and flushes each
+    answer, on a worker thread (a thread sat in read(2) on stdin between messages; three
+    thread hops a call, a quarter of a trivial call's CPU). Over pipes the event loop now
+    waits on them itself: after initialize, tools/list and a tool call, no thread of the
+    server sleeps in a pipe read; the one thread waits in epoll."""
+    from tests.support.raw_stdio import RawServer
+
+    with RawServer(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)) as server:
+        server.initialize()
+        server.wait(server.send("tools/list"))
+        assert server.tool("tasks_create", title="one")["title"] == "one"
+        time.sleep(0.5)
+        tasks = Path(f"/proc/{server.pid}/task")
+        waits = {t.name: (t / "wchan").read_text().strip() for t in tasks.iterdir()}
+    assert any(w not in ("", "0") for w in waits.values()), f"no wait channels to read: {waits}"
+    assert not [w for w in waits.values() if "pipe" in w], waits
+    assert "epoll" in " ".join(waits.values()), waits
+
+
+def test_stdin_and_stdout_may_be_regular_files(tmp_path):
+    """A regular file is nothing the event loop can wait on; it is read and written on a
+    worker thread instead. Requests from a file: answered, and the server ends at its end
+    (as ever, an end of input also ends calls still running, so only initialize here).
+    Answers into a file, requests over a pipe: every call answered."""
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "file", "version": "0"}}}
+    calls = [
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "tasks_create", "arguments": {"title": "from a pipe"}}},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "tasks_list", "arguments": {}}},
+    ]
+    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    requests, answers = tmp_path / "requests.jsonl", tmp_path / "answers.jsonl"
+    requests.write_text(json.dumps(initialize) + "\n")
+    with open(requests, "rb") as stdin, open(answers, "wb") as stdout:
+        done = subprocess.run([sys.executable, str(SERVER)], stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=env,
+                              cwd=str(SERVER.parent), timeout=60)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert json.loads(answers.read_text())["result"]["serverInfo"]["name"]
+
+    with open(answers, "wb") as stdout:
+        proc = subprocess.Popen([sys.executable, str(SERVER)], stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.DEVNULL,
+                                env=env, cwd=str(SERVER.parent))
+        try:
+            for messages, lines in (([initialize, *calls[:2]], 2), ([calls[2]], 3)):  # the list after the create's answer
+                proc.stdin.write("".join(json.dumps(m) + "\n" for m in messages).encode())
+                proc.stdin.flush()
+                deadline = time.monotonic() + 30
+                while answers.read_text().count("\n") < lines and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            proc.stdin.close()
+            assert proc.wait(timeout=30) == 0
+        finally:
+            proc.kill()
+    replies = {m["id"]: m for m in map(json.loads, answers.read_text().splitlines())}
+    assert sorted(replies) == [1, 2, 3]
+    assert replies[2]["result"]["structuredContent"]["title"] == "from a pipe"
+    assert replies[3]["result"]["structuredContent"]["total"] == 1

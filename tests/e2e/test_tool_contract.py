@@ -35,7 +35,10 @@ async def test_every_tool_is_described_typed_and_annotated(mcp_server):
     for name, tool in tools.items():
         assert tool.description and len(tool.description) > 20, name
         assert tool.title and len(tool.title) <= 24 and tool.title[0].isupper(), (name, tool.title)
-        assert tool.annotations is not None and tool.annotations.read_only_hint is not None, name
+        assert tool.annotations is not None, name
+        # Hints equal to the spec's defaults are left out (tools/lean_schema.py); what a tool
+        # does must still be said: read-only, or a write that says whether it destroys.
+        assert tool.annotations.read_only_hint is True or tool.annotations.destructive_hint is not None, name
         assert tool.output_schema and tool.output_schema.get("type") == "object", name
         for pname, prop in tool.input_schema.get("properties", {}).items():
             assert prop.get("description"), f"{name}.{pname} has no description"
@@ -49,7 +52,17 @@ async def test_every_tool_is_described_typed_and_annotated(mcp_server):
     assert tools["tasks_create"].input_schema["properties"]["title"]["maxLength"] == 255
 
 
+def typed_schemas(server) -> dict[str, dict]:
+    """Each tool's whole typed result schema (tools/output_schemas.json, generated from the
+    result models); tools/list carries only its key list (tools/lean_schema.py)."""
+    from tools.output_schemas import full_schemas, result_model
+
+    stored = full_schemas()
+    return {t.name: stored[result_model(t).__name__] for t in server._tool_manager.list_tools()}
+
+
 async def test_structured_content_matches_the_output_schema_for_every_tool(mcp_server):
+    typed = typed_schemas(mcp_server)
     async with Client(mcp_server) as client:
         schemas = {t.name: t.output_schema for t in (await client.list_tools()).tools}
         parent = await client.call_tool("tasks_create", {"title": "Parent", "metadata": {"k": [1, 2]}, "due_date": "2026-12-31"})
@@ -71,9 +84,30 @@ async def test_structured_content_matches_the_output_schema_for_every_tool(mcp_s
         }
     for name, result in calls.items():
         assert not result.is_error, (name, result.content)
-        jsonschema.validate(result.structured_content, schemas[name])
-        # the text block is the same data, compact
+        jsonschema.validate(result.structured_content, schemas[name])  # what clients check
+        jsonschema.validate(result.structured_content, typed[name])  # and every type the models promise
+        # the published schema names every key the result carries, and no key it lacks
+        assert set(schemas[name]["required"]) <= set(result.structured_content), name
+        assert set(schemas[name]["required"]) == set(typed[name]["required"]), name
+        # the text block is the same data, compact: one JSON object, nothing else (issue 16)
+        assert len(result.content) == 1 and result.content[0].type == "text", name
         assert json.loads(result.content[0].text) == result.structured_content
+        assert "\n" not in result.content[0].text, name  # compact, not pretty-printed
+
+
+async def test_the_published_output_schemas_are_key_lists_a_client_checks_cheaply(mcp_server):
+    """Issue 16: outputSchema on the wire is {"type": "object", "required": [...]} (every key
+    the typed schema requires, no types): cheap to send and to check, and still a refusal
+    for a result that lost a key."""
+    typed = typed_schemas(mcp_server)
+    async with Client(mcp_server) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    for name, tool in tools.items():
+        assert tool.output_schema == {"type": "object", "required": typed[name]["required"]}, name
+        jsonschema.Draft202012Validator.check_schema(tool.output_schema)
+    page = tools["tasks_list"].output_schema
+    assert page["required"] == ["tasks", "total", "total_exact", "next_offset"]
+    assert not jsonschema.Draft202012Validator(page).is_valid({"tasks": [], "total": 0, "total_exact": True})
 
 
 BAD_INPUTS = [
