@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _setup_logging(config)
     try:
-        if command in ("init-db", "doctor", "call"):
+        if command in ("init-db", "doctor", "call", "board"):
             import server_commands
 
             return server_commands.run(command, config, args)
