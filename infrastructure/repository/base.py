@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 from datetime import datetime
 from decimal import Decimal
@@ -17,9 +18,11 @@ from typing import Any
 
 from domain.errors import InvalidInput, NotFound
 from domain.models import ActorType, CommentType, ExecutorType, ResultStatus
+from infrastructure.change_feed import change_kind, record_change
 from infrastructure.database import Database, Tx
 from infrastructure.repository.work_order import WorkOrder
 
+log = logging.getLogger(__name__)
 PREVIEW_CHARS = 160
 COUNT_CAP = 1_000  # beyond this a list says "1000+" instead of counting every row (0.3 ms vs 2.6 ms at 10,000)
 GET_COMMENTS_MAX = 100
@@ -117,6 +120,7 @@ class RepositoryBase:
         self._usage_lock = threading.Lock()
         self._usage_cache: tuple[dict, int, float] | None = None
         self._leases: bool | None = None
+        self._changes: bool | None = None  # whether task_changes exists (migration 0008); asked once
         self._skip_locked: bool | None = None
         self._unreapable: dict[int, float] = {}  # task id -> monotonic time until which the reaper skips it
         self.work = WorkOrder()
@@ -185,8 +189,21 @@ class RepositoryBase:
         kind = comment_type.value if isinstance(comment_type, CommentType) else comment_type
         if not kind or len(kind) > 50:
             raise InvalidInput(f"comment_type={kind!r} must be 1 to 50 characters.")
-        return tx.insert(
+        comment_id = tx.insert(
             f"INSERT INTO task_comments (task_id, author, author_type, comment_type, content, metadata, created_at) "
             f"VALUES (%s, %s, %s, %s, %s, %s, {tx.now})",
             [task_id, author, author_type.value, kind, content, json.dumps(metadata, ensure_ascii=False) if metadata is not None else None],
         )
+        self._record_change(tx, task_id, change_kind(kind, metadata), author)
+        return comment_id
+
+    def _record_change(self, tx: Tx, task_id: int, kind: str, actor: str | None) -> None:
+        """The change feed's row for this change, in its transaction (infrastructure/change_feed.py).
+        A database the web app made, not yet brought up to date by init-db, has no feed table:
+        writes go on, and subscriptions see nothing until init-db runs and the server restarts."""
+        if self._changes is None:
+            self._changes = tx.has_table("task_changes")
+            if not self._changes:
+                log.warning("table task_changes is missing: no change feed, subscriptions stay silent; run `python server.py init-db`")
+        if self._changes:
+            record_change(tx, task_id, kind, actor)

@@ -342,6 +342,7 @@ class WritesMixin(RepositoryBase):
                 tx.execute(f"UPDATE tasks SET parent_task_id = NULL, {tx.touch} WHERE id = %s", [child])
                 self._history(tx, child, actor, actor_type, CommentType.UPDATE, f"Parent task {task_id} was deleted; now top-level", {"deleted_parent": task_id})
             tx.execute("DELETE FROM tasks WHERE id = %s", [task_id])
+            self._record_change(tx, task_id, "deleted", actor)  # its history went with it; the feed row stays
             if counts["task_results"]:
                 self._usage_cache = None  # its results left the sums: recompute them on the next call
             return {

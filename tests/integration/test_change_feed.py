@@ -1,0 +1,312 @@
+"""The change feed (infrastructure/change_feed.py) on real SQLite and real MariaDB: order,
+kinds, resuming, writers from other connections, and the out-of-order-commit trap."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import anyio
+import pytest
+
+from config import parse_database_url
+from domain.models import ActorType, ExecutorType, ResultStatus, TaskStatus
+from infrastructure.change_feed import SETTLE_SECONDS, Change, ChangeFeed, ChangeHub
+from infrastructure.database import Database
+from infrastructure.task_repository import TaskRepository
+from tests.integration.test_repository import make
+
+AI = ActorType.AI
+
+
+def raw_mariadb(url: str):
+    """A plain pymysql connection, as the web app or another program would hold one."""
+    import pymysql
+
+    s = parse_database_url(url)
+    con = pymysql.connect(host=s.host, port=s.port, user=s.user, password=s.password, database=s.name, autocommit=True)
+    con.cursor().execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    return con
+
+
+def drain(feed: ChangeFeed, seq: int, until: float = 3.0) -> list[Change]:
+    """Everything after seq that settles within `until` seconds."""
+    out: list[Change] = []
+    deadline = time.monotonic() + until
+    while time.monotonic() < deadline:
+        batch = feed.since(seq, 100)
+        out += batch
+        seq = batch[-1].seq if batch else seq
+        if not batch:
+            time.sleep(0.05)
+    return out
+
+
+def test_every_kind_of_write_appears_once_in_order(repo: TaskRepository, database: Database):
+    feed = ChangeFeed(database)
+    start = feed.head()
+    task = make(repo, "Feed me")
+    repo.update_task(task["id"], {"title": "Fed"}, actor="bob", actor_type=AI)
+    repo.set_status(task["id"], TaskStatus.IN_PROGRESS, actor="bob", actor_type=AI)
+    repo.add_comment(task["id"], content="looks good", author="carol", author_type="human")
+    repo.add_result(
+        task["id"], response="done", executor="bob", executor_type=ExecutorType.CLAUDE, model_name=None,
+        status=ResultStatus.SUCCESS, tokens_input=1, tokens_output=2, cost_usd=None, error_message=None, request=None,
+        duration_ms=None, actor_type=AI,
+    )
+    other = make(repo, "Doomed")
+    repo.assign(other["id"], assignee="dave", assignee_type=ExecutorType.CLAUDE, model_name=None, notes=None,
+                assigned_by="bob", assigned_by_type=AI)
+    repo.delete_task(other["id"], actor="bob", actor_type=AI)
+    changes = feed.since(start)
+    assert [(c.task_id, c.kind, c.actor) for c in changes] == [
+        (task["id"], "created", "alice"), (task["id"], "updated", "bob"), (task["id"], "status", "bob"),
+        (task["id"], "comment", "carol"), (task["id"], "result", "bob"),
+        (other["id"], "created", "alice"), (other["id"], "assigned", "bob"), (other["id"], "deleted", "bob"),
+    ]
+    seqs = [c.seq for c in changes]
+    assert seqs == sorted(set(seqs)) and seqs[0] > start
+    assert all(len(c.at) == 26 and c.at[10] == "T" for c in changes), changes[0].at
+    assert feed.since(seqs[-1]) == [] and feed.head() == seqs[-1]
+
+
+def test_resuming_from_any_seq_gives_the_rest_exactly_once(repo: TaskRepository, database: Database):
+    feed = ChangeFeed(database)
+    start = feed.head()
+    for i in range(12):
+        make(repo, f"t{i}")
+    everything = feed.since(start)
+    assert len(everything) == 12
+    for k, change in enumerate(everything):  # a consumer restarted after change k
+        assert feed.since(change.seq) == everything[k + 1:]
+    paged, seq = [], start
+    while batch := feed.since(seq, limit=5):  # small pages end to end
+        paged += batch
+        seq = batch[-1].seq
+    assert paged == everything
+
+
+def test_bad_positions_are_refused_with_what_to_pass(database: Database):
+    feed = ChangeFeed(database)
+    with pytest.raises(Exception, match="seq=-1 must be"):
+        feed.since(-1)
+    with pytest.raises(Exception, match="limit=0 must be 1 to"):
+        feed.since(0, 0)
+
+
+def test_concurrent_writers_from_many_connections_never_make_the_feed_skip_or_repeat(repo, database, config):
+    """Writers on their own Database objects (as other processes), a watcher polling meanwhile."""
+    feed = ChangeFeed(database)
+    start = feed.head()
+    tasks = [make(repo, f"shared {i}")["id"] for i in range(4)]
+    stop = threading.Event()
+    seen: list[Change] = []
+
+    def watch() -> None:
+        seq = start
+        while not stop.is_set():
+            batch = feed.since(seq, 50)
+            seen.extend(batch)
+            seq = batch[-1].seq if batch else seq
+
+    def write(n: int) -> None:
+        db = Database(config.database, config.database_source)
+        other = TaskRepository(db)
+        try:
+            for i in range(15):
+                other.add_comment(random.choice(tasks), content=f"w{n}-{i}", author=f"w{n}", author_type="ai")
+        finally:
+            db.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    time.sleep(SETTLE_SECONDS + 0.5)
+    stop.set()
+    watcher.join()
+    seen += feed.since(seen[-1].seq if seen else start)
+    committed = database.read(lambda tx: [int(r["seq"]) for r in tx.rows("SELECT seq FROM task_changes WHERE seq > %s ORDER BY seq", [start])])
+    assert [c.seq for c in seen] == committed
+    assert len(committed) == 4 + 4 * 15
+
+
+# ---- MariaDB: AUTO_INCREMENT values commit out of order -------------------------------------------
+
+
+@pytest.fixture
+def maria(mariadb_url):
+    from tests.conftest import empty_mariadb
+
+    empty_mariadb(mariadb_url)
+    db = Database(parse_database_url(mariadb_url), "DATABASE_URL")
+    yield mariadb_url, db
+    db.close()
+
+
+def test_a_lower_seq_that_commits_later_is_not_skipped(maria):
+    url, db = maria
+    feed = ChangeFeed(db)
+    repo = TaskRepository(db)
+    task = make(repo, "race")["id"]
+    start = feed.head()
+    slow = raw_mariadb(url)
+    cur = slow.cursor()
+    cur.execute("BEGIN")
+    cur.execute("INSERT INTO task_changes (task_id, kind, actor) VALUES (%s, 'comment', 'slow')", [task])
+    low = cur.lastrowid  # handed out first, not committed yet
+    repo.add_comment(task, content="fast", author="fast", author_type="ai")  # a higher seq, committed first
+    time.sleep(SETTLE_SECONDS + 0.1)
+    # The trap is real: a plain read now shows the higher seq alone.
+    plain = db.read(lambda tx: [int(r["seq"]) for r in tx.rows("SELECT seq FROM task_changes WHERE seq > %s", [start])])
+    assert plain == [low + 1]
+    # While the slow transaction is open, the feed holds the later change back instead of skipping past the hole.
+    for _ in range(3):
+        assert feed.since(start) == []
+        time.sleep(0.2)
+    cur.execute("COMMIT")
+    got = feed.since(start)
+    assert [(c.seq, c.actor) for c in got] == [(low, "slow"), (low + 1, "fast")]
+    slow.close()
+
+
+def test_a_hole_left_by_a_rollback_delays_the_next_change_briefly_and_loses_nothing(maria):
+    url, db = maria
+    feed = ChangeFeed(db)
+    repo = TaskRepository(db)
+    task = make(repo, "hole")["id"]
+    start = feed.head()
+    con = raw_mariadb(url)
+    cur = con.cursor()
+    cur.execute("BEGIN")
+    cur.execute("INSERT INTO task_changes (task_id, kind, actor) VALUES (%s, 'comment', 'gone')", [task])
+    cur.execute("ROLLBACK")  # its seq is burnt: a hole for good
+    repo.add_comment(task, content="after the hole", author="next", author_type="ai")
+    began = time.monotonic()
+    got = drain(feed, start, until=1.5)
+    assert [c.actor for c in got] == ["next"]
+    con.close()
+    assert time.monotonic() - began >= 1.4  # drain ran its course; the change itself came within SETTLE_SECONDS
+
+
+def test_raw_writers_that_commit_out_of_order_and_roll_back_are_seen_exactly_once(maria):
+    """Many connections insert, linger a random while, then commit or roll back, while a watcher polls."""
+    url, db = maria
+    feed = ChangeFeed(db)
+    task = make(TaskRepository(db), "storm")["id"]
+    start = feed.head()
+    committed: list[int] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    seen: list[Change] = []
+
+    def write(n: int) -> None:
+        con = raw_mariadb(url)
+        cur = con.cursor()
+        rnd = random.Random(n)
+        for i in range(20):
+            cur.execute("BEGIN")
+            cur.execute("INSERT INTO task_changes (task_id, kind, actor) VALUES (%s, 'comment', %s)", [task, f"w{n}"])
+            seq = cur.lastrowid
+            time.sleep(rnd.uniform(0, 0.04))
+            if rnd.random() < 0.15:
+                cur.execute("ROLLBACK")
+            else:
+                cur.execute("COMMIT")
+                with lock:
+                    committed.append(seq)
+        con.close()
+
+    def watch() -> None:
+        seq = start
+        while not stop.is_set():
+            batch = feed.since(seq, 50)
+            seen.extend(batch)
+            seq = batch[-1].seq if batch else seq
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    time.sleep(SETTLE_SECONDS + 0.5)
+    stop.set()
+    watcher.join()
+    seen += drain(feed, seen[-1].seq if seen else start, until=0.5)
+    assert [c.seq for c in seen] == sorted(committed)
+
+
+# ---- ChangeHub ----------------------------------------------------------------------------------------
+
+
+async def next_within(iterator, seconds: float = 2.0) -> Change:
+    with anyio.fail_after(seconds):
+        return await iterator.__anext__()
+
+
+@pytest.mark.anyio
+async def test_the_hub_delivers_a_change_made_by_another_process_within_two_seconds(repo, database, config):
+    hub = ChangeHub(database, interval=0.2)
+    other_db = Database(config.database, config.database_source)  # what another server process holds
+    other = TaskRepository(other_db)
+    try:
+        async with hub.listen() as changes:
+            assert hub._task is not None
+            began = time.monotonic()
+            created = await anyio.to_thread.run_sync(lambda: make(other, "from elsewhere"))
+            change = await next_within(changes)
+            assert (change.task_id, change.kind) == (created["id"], "created")
+            assert time.monotonic() - began < 2
+        assert hub._task is None  # nobody listens: the poll loop stopped
+    finally:
+        other_db.close()
+
+
+@pytest.mark.anyio
+async def test_a_slow_listener_neither_blocks_others_nor_loses_changes(repo, database):
+    hub = ChangeHub(database, interval=0.05)
+    hub.buffer = 5
+    task = make(repo, "busy")["id"]
+    async with hub.listen() as fast, hub.listen() as slow:
+        for i in range(30):
+            await anyio.to_thread.run_sync(lambda i=i: repo.add_comment(task, content=f"c{i}", author="x", author_type="ai"))
+        got_fast = [await next_within(fast) for _ in range(30)]  # the fast one reads while the slow one does not
+        assert [c.kind for c in got_fast] == ["comment"] * 30
+        slow_listener = next(l for l in hub._listeners if l is slow)
+        assert slow_listener.catching_up  # it overflowed ...
+        got_slow = [await next_within(slow) for _ in range(30)]
+        assert got_slow == got_fast  # ... and caught up from the database: nothing lost, nothing twice
+        await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="live", author="y", author_type="ai"))
+        assert (await next_within(slow)).actor == "y" and (await next_within(fast)).actor == "y"
+
+
+@pytest.mark.anyio
+async def test_a_restarted_watcher_resumes_from_its_last_seq_without_loss_or_duplicates(repo, database, config):
+    hub = ChangeHub(database, interval=0.05)
+    task = make(repo, "resume")["id"]
+    async with hub.listen() as changes:
+        await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="before", author="a", author_type="ai"))
+        last = await next_within(changes)
+    # The watcher is gone (a restart); changes land meanwhile, one by plain SQL from the outside.
+    for who in ("b", "c"):
+        await anyio.to_thread.run_sync(lambda who=who: repo.add_comment(task, content="while down", author=who, author_type="ai"))
+
+    def plain_sql(tx):
+        tx.execute("INSERT INTO task_changes (task_id, kind, actor) VALUES (%s, 'updated', 'webapp')", [task])
+
+    other = Database(config.database, config.database_source)
+    await anyio.to_thread.run_sync(lambda: other.write(plain_sql))
+    other.close()
+    fresh = ChangeHub(database, interval=0.05)  # a new process's hub
+    async with fresh.listen(after=last.seq) as changes:
+        got = [await next_within(changes) for _ in range(3)]
+        assert [c.actor for c in got] == ["b", "c", "webapp"]
+        assert got[0].seq > last.seq
+        await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="after", author="d", author_type="ai"))
+        assert (await next_within(changes)).actor == "d"  # and then live, with nothing repeated
