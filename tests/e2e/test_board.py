@@ -356,3 +356,34 @@ def test_server_py_board_serves_the_board_on_loopback_with_statistics(backend_ur
         expect(page.locator("svg.chart").nth(1)).to_contain_text("claude-sonnet")
         expect(page.locator("svg.chart").nth(1)).to_contain_text("1,000")
         expect(page.locator("svg.chart").nth(2)).to_contain_text("$0.0120")
+
+
+def _events(url: str, headers: dict[str, str], count: int) -> list[tuple[int, dict]]:
+    """The first `count` change events of the board's SSE stream, read over raw HTTP."""
+    import json
+
+    out: list[tuple[int, dict]] = []
+    with requests.get(url, headers={"Accept": "text/event-stream", **headers}, stream=True, timeout=10) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        seq = None
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("id:"):
+                seq = int(line[3:].strip())
+            elif line.startswith("data:") and seq is not None:
+                out.append((seq, json.loads(line[5:])))
+                seq = None
+                if len(out) == count:
+                    break
+    return out
+
+
+def test_the_event_stream_resumes_after_last_event_id_without_loss_or_repeat(backend_url, tmp_path):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        ids = [agent(server.url, None, "tasks_create", title=f"Step {n}")["id"] for n in range(3)]
+        first = _events(f"{base(server)}/events?after=0", {}, 3)
+        assert [e["task_id"] for _, e in first] == ids and [e["kind"] for _, e in first] == ["created"] * 3
+        seqs = [s for s, _ in first]
+        assert seqs == sorted(set(seqs))
+        # A browser that reconnects sends the last id it saw: the stream goes on right after it.
+        again = _events(f"{base(server)}/events?after=0", {"Last-Event-ID": str(seqs[0])}, 2)
+        assert [s for s, _ in again] == seqs[1:]
