@@ -13,7 +13,7 @@ from web.html import Safe, h, join
 STATUSES = ("pending", "in_progress", "completed", "failed", "cancelled")
 COLORS = {"pending": "#7a818c", "in_progress": "#2f6fdb", "completed": "#2e9e5b", "failed": "#d64545", "cancelled": "#b39a3c"}
 STEPS = (  # bucket sizes, the smallest that draws the window in at most POINTS points
-    timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=6),
+    timedelta(seconds=10), timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=6),
     timedelta(days=1),
 )
 POINTS = 30
@@ -52,6 +52,8 @@ def status_series(history: dict[str, Any], now_counts: dict[str, int]) -> list[t
 
 
 def _label(at: datetime, span: timedelta) -> str:
+    if span <= timedelta(minutes=10):
+        return at.strftime("%H:%M:%S")
     return at.strftime("%H:%M") if span <= timedelta(days=1) else at.strftime("%m-%d")
 
 

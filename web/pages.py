@@ -149,6 +149,11 @@ def _table(head: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Safe:
              join(h("<tr>{}</tr>", join(h("<td>{}</td>", c) for c in row)) for row in rows))
 
 
+def _who(name: str, kind: str) -> str:
+    """'mistral (ollama)' stays as it is; 'dana' becomes 'dana (human)'."""
+    return name if name.endswith(f"({kind})") else f"{name} ({kind})"
+
+
 def _money(value: Any) -> str:
     return "" if value is None else f"${float(value):.4f}"
 
@@ -196,7 +201,7 @@ def task_page(view: View, task: dict[str, Any], form: dict[str, str] | None = No
     for r in task["results"]:
         response = h('<details><summary>response{}</summary><pre>{}</pre></details>',
                      " (cut)" if r.get("response_truncated") else "", r["response"] or "") if r.get("response") else ""
-        results.append((f"#{r['id']}", f"{r['executor']} ({r['executor_type']})", r["model_name"] or "", r["status"],
+        results.append((f"#{r['id']}", _who(r["executor"], r["executor_type"]), r["model_name"] or "", r["status"],
                         r["tokens_input"] if r["tokens_input"] is not None else "",
                         r["tokens_output"] if r["tokens_output"] is not None else "",
                         r["tokens_total"] if r["tokens_total"] is not None else "", _money(r["cost_usd"]),
@@ -217,7 +222,7 @@ def task_page(view: View, task: dict[str, Any], form: dict[str, str] | None = No
         task["description"] or h('<span class="empty">no description</span>'), join(relations),
         h("<ul>{}</ul>", join(h("<li>{}</li>", _ref(s)) for s in task["subtasks"])) if task["subtasks"] else h('<p class="empty">none</p>'),
         _table(("#", "assignee", "model", "status", "assigned", "by", "notes"), [
-            (a["id"], f"{a['assignee']} ({a['assignee_type']})", a["model_name"] or "", a["status"], a["assigned_at"],
+            (a["id"], _who(a["assignee"], a["assignee_type"]), a["model_name"] or "", a["status"], a["assigned_at"],
              a["assigned_by"], a["notes"] or "") for a in task["assignments"]]),
         _table(("#", "executor", "model", "status", "tokens in", "tokens out", "tokens", "cost", "duration", ""), results),
         h('<p class="empty">(the latest {} entries)</p>', len(task["comments"])) if task.get("comments_truncated") else "",
