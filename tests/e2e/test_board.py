@@ -71,8 +71,9 @@ def agent(url: str, key: str | None, name: str, **args: Any) -> dict:
     return run_async(go)
 
 
-def other_process(env: dict[str, str], calls: list[tuple[str, dict]]) -> list[dict]:
-    """Tool calls made by another server process: a stdio server of its own, same database."""
+def other_process(env: dict[str, str], calls: list[tuple[str, dict]]) -> list[tuple[dict, float]]:
+    """Tool calls made by another server process (a stdio server of its own, same database):
+    each result with the wall-clock time its call returned."""
 
     async def go():
         out = []
@@ -80,10 +81,34 @@ def other_process(env: dict[str, str], calls: list[tuple[str, dict]]) -> list[di
             for name, args in calls:
                 result = await session.call_tool(name, args)
                 assert not result.is_error, result.content
-                out.append(result.structured_content)
+                out.append((result.structured_content, time.time()))
         return out
 
     return run_async(go)
+
+
+# Records, in the page, the wall-clock time at which each card (per column) and each history
+# entry first appeared: how long a change took to show, measured where the person looks.
+WATCH = """() => {
+    window.__seenAt = {};
+    const note = () => {
+        const now = Date.now();
+        for (const card of document.querySelectorAll('.column .card[data-task]')) {
+            const key = card.closest('.column').dataset.status + ':' + card.dataset.task;
+            if (!(key in window.__seenAt)) window.__seenAt[key] = now;
+        }
+        for (const entry of document.querySelectorAll('.history .content')) {
+            const key = 'history:' + entry.textContent;
+            if (!(key in window.__seenAt)) window.__seenAt[key] = now;
+        }
+    };
+    note();
+    new MutationObserver(note).observe(document.body, {subtree: true, childList: true});
+}"""
+
+
+def shown_after(page, key: str, since: float) -> float:
+    return page.evaluate("k => window.__seenAt[k]", key) / 1000 - since
 
 
 def base(server) -> str:
@@ -179,34 +204,60 @@ def test_a_refused_action_says_why_and_changes_nothing(backend_url, tmp_path, pa
         assert got["status"] == "in_progress" and [a["assignee_type"] for a in got["assignments"]] == ["human"]
 
 
+def test_a_person_creates_a_task_and_a_bad_field_is_refused_with_the_form_kept(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        page.goto(base(server) + "/new")
+        page.fill('input[name="title"]', "Book the venue")
+        page.fill('textarea[name="description"]', "For 40 people, <near> the station")
+        page.select_option('select[name="priority"]', "high")
+        page.fill('input[name="labels"]', "events, offsite")
+        page.fill('input[name="due_date"]', "next Tuesday")
+        page.click("form.new-task button")
+        expect(page.locator(".refusal")).to_contain_text("due_date")
+        expect(page.locator('input[name="title"]')).to_have_value("Book the venue")  # nothing typed is lost
+        assert agent(server.url, None, "tasks_list")["total"] == 0  # and nothing was written
+        page.fill('input[name="due_date"]', "2026-12-31")
+        page.click("form.new-task button")
+        expect(page.locator(".notice")).to_have_text("Task created.")
+        task_id = int(re.search(r"/tasks/(\d+)", page.url).group(1))
+        task = agent(server.url, None, "tasks_get", id=task_id)
+        assert (task["title"], task["type"], task["priority"], task["labels"]) == ("Book the venue", "human_task", "high",
+                                                                                  ["events", "offsite"])
+        assert task["description"] == "For 40 people, <near> the station" and task["due_date"].startswith("2026-12-31")
+        assert task["created_by_type"] == "human" and task["created_by"] == page.locator('header input[name="name"]').input_value()
+
+
 # ---- live ------------------------------------------------------------------------------------
 
 
 def test_a_change_made_by_another_server_process_appears_without_reload(backend_url, tmp_path, page):
     env = server_env(backend_url, tmp_path)
+    wait = {"timeout": 10_000}  # generous for the wait; the time the change took is measured in the page
     with http_server(env) as server:
         first = agent(server.url, None, "tasks_create", title="Already there", type="human_task")
         page.goto(base(server) + "/")
         expect(page.locator("#live-state")).to_have_text("live")
         page.evaluate("window.__sameDocument = 42")
-        [made] = other_process(env, [("tasks_create", {"title": "Made elsewhere", "type": "mixed"})])
-        done = time.monotonic()
-        expect(page.locator(f'.column[data-status="pending"] .card[data-task="{made["id"]}"]')).to_have_count(1, timeout=LIVE_SECONDS * 1000)
-        shown = time.monotonic() - done
-        other_process(env, [("tasks_status", {"id": first["id"], "status": "in_progress"})])
-        done = time.monotonic()
-        expect(page.locator(f'.column[data-status="in_progress"] .card[data-task="{first["id"]}"]')).to_have_count(1, timeout=LIVE_SECONDS * 1000)
-        moved = time.monotonic() - done
+        page.evaluate(WATCH)
+        [(made, at)] = other_process(env, [("tasks_create", {"title": "Made elsewhere", "type": "mixed"})])
+        expect(page.locator(f'.column[data-status="pending"] .card[data-task="{made["id"]}"]')).to_have_count(1, **wait)
+        created_after = shown_after(page, f"pending:{made['id']}", at)
+        [(_, at)] = other_process(env, [("tasks_status", {"id": first["id"], "status": "in_progress"})])
+        expect(page.locator(f'.column[data-status="in_progress"] .card[data-task="{first["id"]}"]')).to_have_count(1, **wait)
+        moved_after = shown_after(page, f"in_progress:{first['id']}", at)
         assert page.evaluate("window.__sameDocument") == 42, "the page was reloaded"
-        assert shown < LIVE_SECONDS and moved < LIVE_SECONDS
+        assert created_after < LIVE_SECONDS and moved_after < LIVE_SECONDS, (created_after, moved_after)
         # A task's page follows its history, and what the person is typing stays.
         page.goto(f"{base(server)}/tasks/{first['id']}")
         expect(page.locator("#live-state")).to_have_text("live")
+        page.evaluate(WATCH)
         page.fill('form[action$="/comment"] textarea', "half-written thought")
-        other_process(env, [("tasks_comment", {"id": made["id"], "content": "not this task"}),
-                            ("tasks_comment", {"id": first["id"], "content": "Parts arrive Monday"})])
-        expect(page.locator(".history")).to_contain_text("Parts arrive Monday", timeout=LIVE_SECONDS * 1000)
+        [_, (_, at)] = other_process(env, [("tasks_comment", {"id": made["id"], "content": "not this task"}),
+                                           ("tasks_comment", {"id": first["id"], "content": "Parts arrive Monday"})])
+        expect(page.locator(".history")).to_contain_text("Parts arrive Monday", **wait)
+        assert shown_after(page, "history:Parts arrive Monday", at) < LIVE_SECONDS
         expect(page.locator('form[action$="/comment"] textarea')).to_have_value("half-written thought")
+        assert "not this task" not in page.locator(".history").inner_text()
 
 
 # ---- keys, forged requests, read-only ----------------------------------------------------------
