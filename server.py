@@ -30,14 +30,16 @@ Typical loop: tasks_claim(assignee, assignee_type) takes the most urgent pending
 Every change is recorded in the task's history (tasks_get shows it). Refusals say what to do next."""
 
 
-def build_server(config: Config, *, http_url: str | None = None):
+def build_server(config: Config, *, http_url: str | None = None, stateless: bool = False):
     """The MCP server for this config; tests build it in-process with a dict-made Config.
 
     http_url: the server's own URL when it is going to serve streamable HTTP; with
     MCP_API_KEYS set, every HTTP request must then carry one of the keys as a bearer token.
+    stateless: stateless HTTP, where no session outlives a request (so no resources/subscribe).
     """
     from mcp.server.mcpserver import MCPServer
 
+    from infrastructure.change_feed import ChangeHub
     from infrastructure.database import Database
     from infrastructure.task_repository import TaskRepository
     from tools.common import AppState, TaskServer, strip_titles
@@ -45,9 +47,11 @@ def build_server(config: Config, *, http_url: str | None = None):
     from tools.output_schemas import publish as publish_output_schemas
     from tools.quality_tools import register_quality_tools
     from tools.resources import register_prompts, register_resources
+    from tools.subscriptions import SubscriptionRelay, register_subscriptions
     from tools.task_tools import register_agent_tools, register_task_tools
 
     live: dict[str, AppState] = {}  # the running state, for the one resource without a request context
+    relay = SubscriptionRelay()  # resource subscriptions, fed by the process's one change watcher
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer) -> AsyncIterator[AppState]:
@@ -56,10 +60,15 @@ def build_server(config: Config, *, http_url: str | None = None):
                 db, quality_gate=config.quality_gate, lease_minutes=config.lease_minutes, max_attempts=config.max_attempts
             ), services={})
         live["state"] = state
+        # The process's one change watcher; it polls only while somebody listens. The board's live
+        # updates listen to it too: state.services["changes"].
+        relay.hub = state.services["changes"] = ChangeHub(db)
         try:
             yield state
         finally:
             live.pop("state", None)
+            await relay.aclose()
+            relay.hub = None
             for service in state.services.values():
                 close = getattr(service, "close", None)
                 if close:
@@ -83,12 +92,14 @@ def build_server(config: Config, *, http_url: str | None = None):
         }
     mcp = TaskServer(
         "mcp-tasks", version=VERSION, instructions=INSTRUCTIONS + (READ_ONLY_NOTE if config.read_only else ""),
-        lifespan=lifespan, **auth,
+        lifespan=lifespan, subscriptions=relay, **auth,
     )
     register_task_tools(mcp)
     register_agent_tools(mcp)
     register_quality_tools(mcp)
     register_resources(mcp, current_state)
+    register_subscriptions(mcp, relay, sessions=not stateless)
+    mcp.subscription_relay = relay  # for tests: who is subscribed, whether the watcher runs
     if config.read_only:
         # Not even listed: an agent cannot call, or spend context on, what it may not use.
         for tool in mcp._tool_manager.list_tools():

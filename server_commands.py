@@ -173,7 +173,7 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
     url_host = f"[{host}]" if ":" in host else host
     url = f"http://{url_host}:{port}"
     security = transport_security(config, host, port)
-    mcp = build_server(config, http_url=url)
+    mcp = build_server(config, http_url=url, stateless=stateless)
     app = mcp.streamable_http_app(
         stateless_http=stateless, transport_security=security, host=host, max_sessions=config.http_max_sessions,
         session_idle_timeout=config.http_session_idle_timeout,

@@ -103,8 +103,15 @@ class ChangeFeed:
         Not simply MAX(seq): a lower seq may still be in flight. The newest HEAD_LOOKBACK seqs
         are settled first, so head() stops before a hole that may yet fill.
         """
-        top = int(self.db.read(lambda tx: tx.value("SELECT COALESCE(MAX(seq), 0) AS top FROM task_changes")) or 0)
+        def top_and_count(tx: Tx) -> tuple[int, int]:
+            top = int(tx.value("SELECT COALESCE(MAX(seq), 0) AS top FROM task_changes") or 0)
+            count = int(tx.value("SELECT COUNT(*) AS n FROM task_changes WHERE seq > %s", [max(0, top - HEAD_LOOKBACK)]))
+            return top, count
+
+        top, count = self.db.read(top_and_count)
         position = max(0, top - HEAD_LOOKBACK)
+        if count == top - position:  # no hole among the newest seqs: nothing below top is in flight there
+            return top
         while position < top:
             batch = self.since(position, HEAD_LOOKBACK)
             if not batch:
@@ -228,6 +235,9 @@ class ChangeHub:
                 await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - it was told to stop
                 pass
+        if self._task is None and not self._listeners:
+            # Idle: the next listener "from now on" starts at the head then, not where polling stopped.
+            self.cursor = None
 
     async def _poll(self) -> None:
         import anyio
@@ -289,6 +299,15 @@ class _Listener:
     def _wake(self) -> None:
         if self._wakeup is not None:
             self._wakeup.set()
+
+    def ready(self) -> list[Change]:
+        """The changes already buffered, taken without waiting: a consumer that acts once per
+        burst (one notification for ten changes to a task) takes them after each __anext__."""
+        taken = list(self.pending)
+        self.pending.clear()
+        if taken:
+            self.position = taken[-1].seq
+        return taken
 
     def __aiter__(self) -> _Listener:
         return self

@@ -216,7 +216,7 @@ class Database:
 
         def run(tx: Tx) -> tuple[int, list[str]]:
             missing = []
-            for table in ("tasks", "task_assignments", "task_results", "task_comments", "task_leases"):
+            for table in ("tasks", "task_assignments", "task_results", "task_comments", "task_leases", "task_changes"):
                 try:
                     tx.value(f"SELECT 1 AS x FROM {table} LIMIT 1")  # our table names, never input
                 except Exception:  # noqa: BLE001 - a missing table is what this looks for

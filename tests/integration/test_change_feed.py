@@ -310,3 +310,37 @@ async def test_a_restarted_watcher_resumes_from_its_last_seq_without_loss_or_dup
         assert got[0].seq > last.seq
         await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="after", author="d", author_type="ai"))
         assert (await next_within(changes)).actor == "d"  # and then live, with nothing repeated
+
+
+def test_a_database_without_the_feed_table_still_takes_writes_and_the_feed_says_what_to_run(config):
+    """A database the web app made, not yet brought up to date by init-db."""
+    from domain.errors import StorageError
+
+    db = Database(config.database, config.database_source)
+    try:
+        db.write(lambda tx: tx.execute("DROP TABLE task_changes"))
+        repo = TaskRepository(db)
+        task = make(repo, "still works")
+        assert repo.add_comment(task["id"], content="no feed", author="a", author_type="ai")["content"] == "no feed"
+        with pytest.raises(StorageError, match="init-db"):
+            ChangeFeed(db).since(0)
+        assert "task_changes" in db.health()[1]
+    finally:  # put it back: the MariaDB test database is shared by the whole run (its migration is recorded as done)
+        from infrastructure.database import SQL_DIR
+
+        ddl = (SQL_DIR / ("mariadb" if db.dialect == "mysql" else "sqlite") / "0008.change-feed.sql").read_text()
+        db.write(lambda tx: tx.execute(ddl))
+        db.close()
+
+
+@pytest.mark.anyio
+async def test_a_listener_from_now_on_after_an_idle_spell_gets_no_stale_changes(repo, database):
+    hub = ChangeHub(database, interval=0.05)
+    task = make(repo, "idle")["id"]
+    async with hub.listen() as changes:
+        await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="seen", author="a", author_type="ai"))
+        await next_within(changes)
+    await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="while nobody listened", author="b", author_type="ai"))
+    async with hub.listen() as changes:
+        await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="now", author="c", author_type="ai"))
+        assert (await next_within(changes)).actor == "c"

@@ -1,0 +1,238 @@
+"""Resource subscriptions that deliver: the change feed, fanned out to MCP subscribers.
+
+What a client gets: `notifications/resources/updated` for `task://{id}` when that task
+changes (created, edited, status, assignment, comment, result, deletion), and for
+`tasks://statistics` on any change, whichever process made it (infrastructure/change_feed.py).
+Both protocol eras the SDK speaks:
+- handshake era (2025-xx): `resources/subscribe` / `resources/unsubscribe`; the update goes
+  out on the connection's own channel (stdio, or the HTTP session's GET stream). Not offered
+  by a stateless HTTP server: it has no connection that outlives a request.
+- 2026-07-28: `subscriptions/listen` streams, served by the SDK's ListenHandler over this
+  relay, which is the server's SubscriptionBus.
+
+listChanged is advertised nowhere and honored on no listen stream: the tool, prompt and
+resource lists of a running server never change, so no such notification would ever come.
+
+One relay per server process (HTTP runs the lifespan once per process, not per session):
+it listens to the process's one ChangeHub while anybody is subscribed, and not otherwise.
+A session that ends takes its subscriptions with it (the connection's exit stack; a listen
+stream's own cleanup).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any, Callable
+
+import anyio
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated, ServerEvent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, EmptyResult, SubscribeRequestParams, SubscriptionsListenRequestParams, UnsubscribeRequestParams
+
+from domain.errors import TaskSystemError
+from domain.models import ID_MAX
+from infrastructure.change_feed import Change, ChangeHub
+
+log = logging.getLogger("mcp-tasks.subscriptions")
+
+STATISTICS_URI = "tasks://statistics"
+_TASK_URI = re.compile(r"task://([1-9][0-9]{0,18})")
+MAX_URIS_PER_SESSION = 1_000  # resources/subscribe: a bound on what one session may hold
+MAX_LISTEN_STREAMS = 256  # subscriptions/listen streams per process
+SEND_TIMEOUT = 2.0  # seconds one handshake-era notification may take before that session is skipped
+
+
+def uris_for(change: Change) -> tuple[str, str]:
+    return f"task://{change.task_id}", STATISTICS_URI
+
+
+def _check_uri(uri: str) -> str:
+    match = _TASK_URI.fullmatch(uri)
+    if uri == STATISTICS_URI or (match and int(match.group(1)) <= ID_MAX):
+        return uri
+    raise MCPError(
+        INVALID_PARAMS,
+        f"Cannot subscribe to {uri[:80]!r}: updates are sent for task://{{id}} (e.g. task://42) and {STATISTICS_URI}.",
+    )
+
+
+class SubscriptionRelay:
+    """The server's SubscriptionBus, and the registry of handshake-era subscriptions.
+
+    `hub` is set by the server's lifespan. Demand (a listen stream, or a session with a
+    subscription) starts one forwarding task that listens to the hub; no demand stops it.
+    """
+
+    def __init__(self) -> None:
+        self.hub: ChangeHub | None = None
+        self._bus = InMemorySubscriptionBus()
+        self._streams = 0  # open subscriptions/listen streams
+        self._sessions: dict[Any, set[str]] = {}  # Connection -> URIs it subscribed to
+        self._task: asyncio.Task | None = None
+        self._started: asyncio.Future | None = None  # resolved once _task listens to the hub
+
+    # ---- SubscriptionBus (the SDK's ListenHandler subscribes each listen stream here) -------
+
+    async def publish(self, event: ServerEvent) -> None:
+        await self._bus.publish(event)
+
+    def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
+        unsubscribe = self._bus.subscribe(listener)
+        self._streams += 1
+        done = False
+
+        def stop() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                unsubscribe()
+                self._streams -= 1
+                self._demand()
+
+        return stop
+
+    # ---- resources/subscribe (handshake era) ------------------------------------------------
+
+    async def on_subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        uri = _check_uri(str(params.uri))
+        await self.ready()
+        connection = ctx.session._connection  # the SDK exposes no public handle on the session's connection
+        uris = self._sessions.get(connection)
+        if uris is None:
+            uris = self._sessions[connection] = set()
+            connection.exit_stack.callback(self._forget, connection)  # runs when the session ends, however
+        if uri not in uris and len(uris) >= MAX_URIS_PER_SESSION:
+            raise MCPError(
+                INVALID_PARAMS,
+                f"This session already holds {MAX_URIS_PER_SESSION} subscriptions; unsubscribe from some first "
+                f"(or subscribe to {STATISTICS_URI}, which changes with every task).",
+            )
+        uris.add(uri)
+        return EmptyResult()
+
+    async def on_unsubscribe(self, ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+        connection = ctx.session._connection
+        uris = self._sessions.get(connection)
+        if uris is not None:
+            uris.discard(str(params.uri))  # an empty set stays until the session ends: one exit hook per session
+        self._demand()
+        return EmptyResult()
+
+    def _forget(self, connection: Any) -> None:
+        self._sessions.pop(connection, None)
+        self._demand()
+
+    @property
+    def subscribers(self) -> int:
+        """Sessions with a subscription plus open listen streams (for tests and logs)."""
+        return sum(1 for uris in self._sessions.values() if uris) + self._streams
+
+    # ---- forwarding ----------------------------------------------------------------------
+
+    async def ready(self) -> None:
+        """Start forwarding if it is not running, and return once the hub has fixed its position.
+
+        Called before a subscription is registered and acknowledged: a change committed after the
+        client has its acknowledgement is then always after the hub's position, so it is delivered.
+        (Without this wait, a change made right after subscribing could land before the position.)
+        """
+        if self.hub is None:
+            raise MCPError(INTERNAL_ERROR, "The server is starting or stopping; subscribe again in a moment.")
+        if self._task is None or self._task.done():
+            loop = asyncio.get_running_loop()
+            self._started = loop.create_future()
+            self._task = loop.create_task(self._forward(self._started), name="subscription-relay")
+        try:
+            await asyncio.shield(self._started)
+        except TaskSystemError as exc:  # the database does not answer: refuse rather than promise updates
+            raise MCPError(INTERNAL_ERROR, f"Cannot subscribe now: {exc}") from exc
+
+    def _demand(self) -> None:
+        """Stop forwarding when nobody is subscribed any more (ready() starts it)."""
+        if self.subscribers == 0 and self._task is not None:
+            self._task.cancel()  # leaving hub.listen() stops the poll loop when nobody else listens
+            self._task = None
+
+    async def _forward(self, started: asyncio.Future) -> None:
+        assert self.hub is not None
+        try:
+            async with self.hub.listen() as changes:
+                started.set_result(None)
+                async for change in changes:
+                    burst = [change, *changes.ready()]  # type: ignore[attr-defined]
+                    uris = list(dict.fromkeys(uri for c in burst for uri in uris_for(c)))  # once each, in order
+                    for uri in uris:
+                        await self._bus.publish(ResourceUpdated(uri))
+                    await self._notify_sessions(uris)
+        except asyncio.CancelledError:
+            if not started.done():
+                started.set_exception(TaskSystemError("the server stopped forwarding changes; subscribe again"))
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failure here must not end the server
+            if not started.done():
+                started.set_exception(exc if isinstance(exc, TaskSystemError) else TaskSystemError(str(exc)))
+                return
+            log.exception("subscription relay stopped; it starts again with the next subscription")
+
+    async def _notify_sessions(self, uris: list[str]) -> None:
+        for connection, wanted in list(self._sessions.items()):
+            for uri in uris:
+                if uri in wanted:
+                    # Best effort, like every notification: a session whose client stopped reading
+                    # must not hold up the others.
+                    with anyio.move_on_after(SEND_TIMEOUT):
+                        await connection.send_resource_updated(uri)
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - it was told to stop
+                pass
+        self._sessions.clear()
+        if self.hub is not None:
+            await self.hub.aclose()
+
+
+def register_subscriptions(mcp: Any, relay: SubscriptionRelay, *, sessions: bool = True) -> None:
+    """Wire the relay into the server (built with `subscriptions=relay`).
+
+    sessions: serve resources/subscribe (not on a stateless HTTP server).
+    """
+    low = mcp._lowlevel_server
+    if sessions:
+        low.add_request_handler("resources/subscribe", SubscribeRequestParams, relay.on_subscribe)
+        low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, relay.on_unsubscribe)
+    listen = ListenHandler(relay, max_subscriptions=MAX_LISTEN_STREAMS)
+
+    async def on_listen(ctx: Any, params: SubscriptionsListenRequestParams) -> Any:
+        # Only resource updates are delivered; a list-changed request is left out of the ack.
+        only = params.notifications.model_copy(
+            update={"tools_list_changed": None, "prompts_list_changed": None, "resources_list_changed": None}
+        )
+        for uri in only.resource_subscriptions or ():
+            _check_uri(uri)
+        await relay.ready()
+        # No await between ready() and the handler's bus subscription, which it makes before its first await.
+        try:
+            return await listen(ctx, params.model_copy(update={"notifications": only}))
+        finally:
+            relay._demand()  # a stream refused before it subscribed leaves no forwarding behind
+
+    low.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, on_listen)
+    advertised = low.get_capabilities
+
+    def get_capabilities(*args: Any, **kwargs: Any) -> Any:
+        """The SDK's capabilities without listChanged, which this server never sends."""
+        caps = advertised(*args, **kwargs)
+        update = {
+            name: part.model_copy(update={"list_changed": None})
+            for name in ("tools", "prompts", "resources")
+            if (part := getattr(caps, name)) is not None
+        }
+        return caps.model_copy(update=update)
+
+    low.get_capabilities = get_capabilities
