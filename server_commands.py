@@ -185,7 +185,9 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
     from web.app import attach_board, build_board
 
     # The board for people at / (same keys, Host and Origin rules); /mcp stays the MCP endpoint.
-    attach_board(app, build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins))
+    # It shares the MCP server's repository and change watcher: one pool, one poller per process.
+    attach_board(app, build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins,
+                                  shared=mcp.current_state))
     log.info(
         "mcp-tasks %s serving streamable HTTP at %s/mcp (%s%s) and the board at %s/, %s; data in %s; Host headers allowed: %s",
         VERSION, url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "", url,

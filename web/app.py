@@ -80,8 +80,9 @@ class Guard:
 
 
 class Board:
-    def __init__(self, config: Config, security: BoardSecurity):
+    def __init__(self, config: Config, security: BoardSecurity, shared: Callable[[], Any] | None = None):
         self.config, self.security = config, security
+        self.shared = shared  # the MCP server's running AppState, when served beside /mcp
         self.db: Any = None
         self.repository: Any = None
         self.hub: Any = None
@@ -103,6 +104,18 @@ class Board:
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
+        """Beside /mcp: the MCP server's repository and its change watcher (services["changes"]),
+        which its lifespan opened and will close. Alone: a database and a watcher of its own."""
+        if self.shared is not None:
+            state = self.shared()
+            self.repository, self.db = state.repository, state.repository.db
+            shared_hub = self.hub = state.services.get("changes")
+            try:
+                yield
+            finally:
+                if self.hub is not shared_hub:  # one the board had to start itself
+                    await self._close_hub()
+            return
         from infrastructure.database import Database
         from infrastructure.task_repository import TaskRepository
 
@@ -114,12 +127,13 @@ class Board:
         try:
             yield
         finally:
-            close = getattr(self.hub, "aclose", None) or getattr(self.hub, "close", None)
-            if close:
-                result = close()
-                if hasattr(result, "__await__"):
-                    await result
+            await self._close_hub()
             self.db.close()
+
+    async def _close_hub(self) -> None:
+        if self.hub is not None:
+            await self.hub.aclose()  # ends every open event stream
+            self.hub = None
 
     @asynccontextmanager
     async def _starlette_lifespan(self, _app: Starlette) -> AsyncIterator[None]:
@@ -382,8 +396,11 @@ class Board:
         return Response((STATIC / name).read_bytes(), media_type=STATIC_TYPES[name], headers={"Cache-Control": "no-cache"})
 
 
-def build_board(config: Config, *, allowed_hosts: list[str], allowed_origins: list[str]) -> Board:
-    """The board for this config, answering to these Host and Origin values."""
+def build_board(
+    config: Config, *, allowed_hosts: list[str], allowed_origins: list[str], shared: Callable[[], Any] | None = None,
+) -> Board:
+    """The board for this config, answering to these Host and Origin values; `shared` gives
+    the running AppState of the MCP server it is served beside."""
     import getpass
 
     default = config.actor if config.actor != "mcp-tasks" else None
@@ -396,7 +413,7 @@ def build_board(config: Config, *, allowed_hosts: list[str], allowed_origins: li
         keys=tuple(config.api_keys), allowed_hosts=tuple(allowed_hosts), allowed_origins=tuple(allowed_origins),
         default_actor=default or "board", read_only=config.read_only,
     )
-    return Board(config, security)
+    return Board(config, security, shared)
 
 
 def attach_board(app: Starlette, board: Board) -> None:
