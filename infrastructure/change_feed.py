@@ -226,6 +226,7 @@ class ChangeHub:
 
                 self.cursor = await anyio.to_thread.run_sync(self.feed.head)
             self._task = asyncio.get_running_loop().create_task(self._poll(), name="change-feed-poll")
+            log.debug("change feed: polling from seq %d", self.cursor)
 
     async def _stop(self) -> None:
         task, self._task = self._task, None
@@ -238,6 +239,8 @@ class ChangeHub:
         if self._task is None and not self._listeners:
             # Idle: the next listener "from now on" starts at the head then, not where polling stopped.
             self.cursor = None
+        if task is not None:
+            log.debug("change feed: nobody listens; polling stopped")
 
     async def _poll(self) -> None:
         import anyio

@@ -194,3 +194,23 @@ async def test_sessions_that_end_leave_no_subscription_and_no_watcher_behind(mcp
             assert relay.subscribers == 1 and relay.hub.listening == 1
         await anyio.sleep(0.1)
         assert relay.subscribers == 0 and relay.hub.listening == 0 and relay.hub._task is None  # the stream ended
+
+
+async def test_over_http_a_session_that_ends_stops_the_process_watcher(tmp_path):
+    """The HTTP server lives on after its sessions: their subscriptions must not keep a watcher polling."""
+    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, LOG_LEVEL="DEBUG")
+    with http_server(env) as server:
+        for _ in range(2):
+            async with http_session(server.url, None, "legacy") as client:
+                await client.session.subscribe_resource(STATS)
+                assert server.stderr_text().count("change feed: polling from seq") >= 1
+            with anyio.fail_after(5):
+                while server.stderr_text().count("polling stopped") < server.stderr_text().count("polling from seq"):
+                    await anyio.sleep(0.05)
+        async with http_session(server.url, None, "auto") as client:
+            async with client.listen(resource_subscriptions=[STATS]):
+                pass
+        with anyio.fail_after(5):
+            while server.stderr_text().count("polling stopped") < 3:
+                await anyio.sleep(0.05)
+        assert server.stderr_text().count("polling from seq") == 3

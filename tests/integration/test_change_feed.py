@@ -344,3 +344,25 @@ async def test_a_listener_from_now_on_after_an_idle_spell_gets_no_stale_changes(
     async with hub.listen() as changes:
         await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="now", author="c", author_type="ai"))
         assert (await next_within(changes)).actor == "c"
+
+
+def test_a_read_only_server_settles_holes_too(maria):
+    """READ_ONLY=true makes the MariaDB session READ ONLY; the settling locking read must still run there."""
+    url, db = maria
+    task = make(TaskRepository(db), "read-only watcher")["id"]
+    reader = Database(parse_database_url(url), "DATABASE_URL", read_only=True)
+    try:
+        feed = ChangeFeed(reader)
+        start = feed.head()
+        con = raw_mariadb(url)
+        cur = con.cursor()
+        cur.execute("BEGIN")
+        cur.execute("INSERT INTO task_changes (task_id, kind, actor) VALUES (%s, 'comment', 'held')", [task])
+        TaskRepository(db).add_comment(task, content="later seq", author="later", author_type="ai")
+        time.sleep(SETTLE_SECONDS + 0.1)
+        assert feed.since(start) == []  # the open writer holds the hole
+        cur.execute("COMMIT")
+        assert [c.actor for c in feed.since(start)] == ["held", "later"]
+        con.close()
+    finally:
+        reader.close()
