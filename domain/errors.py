@@ -19,6 +19,7 @@ traceback, and reaches the caller as ``[internal]``.
     ├── ExecutionError        Ollama failed or is absent   unavailable        yes
     └── LimitExceeded         a bound tripped (time, size) invalid_argument   no
 """
+import reprlib
 
 
 class TaskSystemError(Exception):
@@ -77,7 +78,18 @@ class LimitExceeded(TaskSystemError):
     code = "invalid_argument"
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxdict, _SHORT.maxset = 2, 4, 4, 4, 4
+_SHORT.maxstring, _SHORT.maxother = 80, 40
+
+
 def shorten(value: object, limit: int = 80) -> str:
-    """The repr of a caller's value, cut so one bad argument cannot flood a message."""
-    text = repr(value)
+    """The repr of a caller's value, cut so one bad argument cannot flood a message.
+
+    Bounded before it is built: a 10 MB string or a list of a million items costs what
+    its first few items cost, not a whole repr that is then thrown away."""
+    if isinstance(value, (str, bytes)):
+        text = repr(value[:limit])  # a prefix's repr is the repr's prefix: the same message, cut
+    else:
+        text = _SHORT.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

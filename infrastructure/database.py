@@ -432,12 +432,12 @@ class Database:
         # once with "database is locked", whatever the busy timeout.
         with self._schema_lock:
             if self.read_only and not self._schema_checked and not self.settings.sqlite_path.is_file():
-                # A read-only server creates nothing, not even an empty file.
-                raise StorageError(
+                # A read-only server creates nothing, not even an empty file. Forbidden, like
+                # every other read-only refusal: retrying cannot help, a configuration change can.
+                raise Forbidden(
                     f"The server runs read-only (READ_ONLY=true) and the SQLite file {self.settings.sqlite_path} does not "
                     "exist, so there are no tasks to read; a read-only server does not create it. Start the server once "
-                    "without READ_ONLY (or run `python server.py init-db`), or point DATABASE_URL at an existing file.",
-                    retryable=False,
+                    "without READ_ONLY (or run `python server.py init-db`), or point DATABASE_URL at an existing file."
                 )
             con = self._open_sqlite()
             if self._schema_checked:
@@ -445,11 +445,10 @@ class Database:
             try:
                 behind = self._sqlite_schema_behind(con)
                 if behind and self.read_only:
-                    raise StorageError(
+                    raise Forbidden(
                         f"The server runs read-only (READ_ONLY=true) and the SQLite file {self.settings.sqlite_path} lacks "
                         "the current task schema; a read-only server does not change it. Run `python server.py init-db` "
-                        "once, then start the read-only server again.",
-                        retryable=False,
+                        "once, then start the read-only server again."
                     )
                 if behind:
                     # A newcomer with nothing configured gets a working file on first use,

@@ -21,9 +21,9 @@ linear-time matching for any contract, so look-around and backreferences are ref
 from __future__ import annotations
 
 import re
-import reprlib
 from typing import Any
 
+from domain.errors import shorten
 from domain.quality import CONTRACT_STATUSES, SEVERITIES
 from validators.globs import glob_error
 from validators.safe_regex import compile_regex
@@ -286,17 +286,6 @@ def _regex_error(pattern: Any, allow_empty: bool = False) -> str | None:
 
 
 _PROBE = "a 1_\n(b) = $c;\n\n"
-
-
-_SHORT = reprlib.Repr()
-_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 80, 40
-
-
-def shorten(value: Any, limit: int = 80) -> str:
-    """A caller's value for a message, bounded before it is built: a YAML value can be a
-    nested list of thousands of items, and ``repr`` of it whole would cost seconds and GBs."""
-    text = _SHORT.repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _one_of(value: Any, allowed: Any) -> bool:

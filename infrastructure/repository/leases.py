@@ -6,10 +6,11 @@ Belongs here: who may work a task and until when, and how the next task is hande
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from domain.errors import Conflict, InvalidInput, TaskSystemError
 from domain.models import ActorType, CommentType, ExecutorType, TaskStatus, TaskType
@@ -19,6 +20,7 @@ from validators import workflow_validator as wf
 
 log = logging.getLogger("infrastructure.task_repository")  # the logger's name before the split
 CLAIM_CANDIDATES = 32  # tasks a compare-and-set pass tries before the next pass (more than agents racing)
+_REAP = object()  # a claim's answer when expired leases must be returned to pending first
 UNREAPABLE_RETRY_SECONDS = 300  # a task whose expired lease cannot be returned is tried again after this
 
 
@@ -182,23 +184,37 @@ class LeasesMixin(RepositoryBase):
         )
         return True
 
+    def _expired(self, tx: Tx, limit: int) -> list[int]:
+        """Tasks whose lease ran out (oldest first), less those the reaper skips for now."""
+        if not self._has_leases(tx):
+            return []
+        now = time.monotonic()
+        skipped = [t for t, until in self._unreapable.items() if until > now]
+        skip = f" AND task_id NOT IN ({', '.join(['%s'] * len(skipped))})" if skipped else ""
+        return [
+            int(r["task_id"])
+            for r in tx.rows(
+                f"SELECT task_id FROM task_leases WHERE expires_at < {tx.now}{skip} ORDER BY expires_at LIMIT %s",
+                [*skipped, limit],
+            )
+        ]
+
+    def _expired_sql(self, tx: Tx) -> tuple[str, list[Any]]:
+        """A scalar subquery: the id of one task whose lease ran out (NULL if none), as _expired finds them."""
+        if not self._has_leases(tx):
+            return "NULL", []
+        now = time.monotonic()
+        skipped = [t for t, until in self._unreapable.items() if until > now]
+        skip = f" AND task_id NOT IN ({', '.join(['%s'] * len(skipped))})" if skipped else ""
+        return f"(SELECT task_id FROM task_leases WHERE expires_at < {tx.now}{skip} ORDER BY expires_at LIMIT 1)", skipped
+
     def reap_expired(self, limit: int = 20) -> list[int]:
         """Return expired claims to pending (or failed); run by every claim, so no daemon is needed."""
 
         now = time.monotonic()
-        skipped = [t for t, until in self._unreapable.items() if until > now]
 
         def find(tx: Tx) -> list[int]:
-            if not self._has_leases(tx):
-                return []
-            skip = f" AND task_id NOT IN ({', '.join(['%s'] * len(skipped))})" if skipped else ""
-            return [
-                int(r["task_id"])
-                for r in tx.rows(
-                    f"SELECT task_id FROM task_leases WHERE expires_at < {tx.now}{skip} ORDER BY expires_at LIMIT %s",
-                    [*skipped, limit],
-                )
-            ]
+            return self._expired(tx, limit)
 
         def reap(tx: Tx, task_id: int) -> bool:
             if tx.value(f"SELECT id FROM tasks WHERE id = %s{tx.for_update}", [task_id]) is None:
@@ -241,8 +257,12 @@ class LeasesMixin(RepositoryBase):
     ) -> dict[str, Any] | None:
         """Atomically take the first ready task that matches: priority (urgent first), then
         earliest due date, then oldest. `session` is the calling session's own name, which
-        counts as the holder beside `assignee`."""
-        self.reap_expired()
+        counts as the holder beside `assignee`.
+
+        One transaction of 10 statements on the usual path (bench/RESULTS.md, issue 16): its
+        first statement looks for an expired lease (the reaper runs, in its own transactions,
+        only when there is one) and for which priority queues hold a task (the passes of empty
+        queues are skipped), and the task comes back with its lease and attributes in one read."""
         allowed_types = [t.value for t in TaskType if assignee_type in wf.ALLOWED_ASSIGNEES[t]]
         if type is not None and type not in allowed_types:
             raise InvalidInput(
@@ -251,7 +271,14 @@ class LeasesMixin(RepositoryBase):
             )
         seconds = max(1, round(lease_minutes * 60)) if lease_minutes else self.lease_seconds
 
-        def run(tx: Tx) -> dict[str, Any] | None:
+        def run(tx: Tx, look_for_expired: bool) -> dict[str, Any] | None | object:
+            # One statement first: is a lease expired (the reaper then runs, in its own
+            # transactions, before the claim), and which priority queues hold a task at all.
+            expired, skipped = self._expired_sql(tx) if look_for_expired else ("NULL", [])
+            opener = tx.row(f"SELECT {expired} AS expired, {self.work.queued_columns(tx)}", skipped)
+            if opener["expired"] is not None:
+                return _REAP  # reaped first, so a task returned to pending can be claimed now
+            queued_ranks = {rank for rank in self.work.QUEUED_RANKS if int(opener[f"queued_{rank}"])}
             where, params = self._filters(tx, "pending", type, search, parent_task_id, None)
             if type is None:
                 where.append("type IN (" + ", ".join(["%s"] * len(allowed_types)) + ")")
@@ -261,17 +288,7 @@ class LeasesMixin(RepositoryBase):
             # index-friendly pass each (work_order.claim_passes), instead of one ORDER BY that
             # would sort every pending task.
             skip_locked = tx.dialect == "mysql" and self._can_skip_locked(tx)
-            for source, clause, order in self.work.claim_passes(tx, base):
-                select = f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}"
-                # SKIP LOCKED only where the order comes from an index (the tasks passes): a pass
-                # that sorts (the priority joins) would lock every row it read before sorting,
-                # and concurrent claimers would skip all of them. Those read candidates and
-                # compare-and-set instead.
-                if skip_locked and source == "tasks":
-                    row = tx.row(f"{select} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
-                    candidates = [row["id"]] if row else []
-                else:
-                    candidates = [r["id"] for r in tx.rows(f"{select} LIMIT {CLAIM_CANDIDATES}", params)]
+            for candidates in self._claim_candidates(tx, self.work.claim_passes(tx, base, queued_ranks), params, skip_locked):
                 for task_id in candidates:
                     task_id = int(task_id)
                     # Compare-and-set: on an old server another claimer may have taken it meanwhile.
@@ -281,7 +298,6 @@ class LeasesMixin(RepositoryBase):
                     )
                     if won != 1:
                         continue
-                    self.work.set_queued(tx, task_id, False)
                     assignment_id = self._insert_active_assignment(
                         tx, task_id, assignee, assignee_type, model_name, assignee, actor_type, "claimed with tasks_claim"
                     )
@@ -291,19 +307,55 @@ class LeasesMixin(RepositoryBase):
                         f"Claimed by {assignee} [{assignee_type.value}]: pending → in_progress",
                         {"from": "pending", "to": "in_progress", "assignment_id": assignment_id, "lease_seconds": seconds},
                     )
-                    if self._has_leases(tx):
-                        row = tx.row(
-                            f"SELECT {TASK_COLUMNS}, (SELECT expires_at FROM task_leases WHERE task_id = tasks.id) AS lease_expires_at "
-                            "FROM tasks WHERE id = %s",
-                            [task_id],
-                        )
-                    else:
-                        row = {**self._task_row(tx, task_id), "lease_expires_at": None}
+                    row = self._claimed_row(tx, task_id)
+                    queued_rank = row["priority_rank"]
+                    attributes = self.work.attributes_of(row)
+                    if queued_rank is not None:
+                        # Its priority row leaves the queue (a normal task has none: nothing to update).
+                        self.work.set_queued(tx, task_id, False)
                     expires = row.pop("lease_expires_at")
                     return {
-                        **_task(row), **self.work.attributes(tx, [task_id])[task_id],
+                        **_task(row), **attributes,
                         "assignment_id": assignment_id, "lease_expires_at": _text_time(expires),
                     }
             return None
 
-        return self.db.write(run)
+        found = self.db.write(lambda tx: run(tx, True))
+        if found is _REAP:
+            self.reap_expired()
+            found = self.db.write(lambda tx: run(tx, False))
+        return found
+
+    def _claimed_row(self, tx: Tx, task_id: int) -> dict[str, Any]:
+        """The task just claimed, with its lease's end and its attributes, in one statement.
+
+        On MariaDB as one JSON column: PyMySQL parses the description of every column of every
+        result in Python, so 17 columns cost ~130 µs of CPU per claim and one JSON column ~45.
+        metadata goes in as text (CONCAT), as the plain column gives it, not as nested JSON.
+        """
+        lease = "(SELECT expires_at FROM task_leases WHERE task_id = tasks.id)" if self._has_leases(tx) else "NULL"
+        sql = f"SELECT {TASK_COLUMNS}, {lease} AS lease_expires_at, {self.work.attribute_columns(tx)} FROM tasks WHERE id = %s"
+        if tx.dialect != "mysql":
+            return tx.row(sql, [task_id])
+        names = [c.strip() for c in TASK_COLUMNS.split(",")] + ["lease_expires_at", "priority_rank", "labels_joined"]
+        pairs = ", ".join(f"'{n}', " + ("CONCAT(metadata)" if n == "metadata" else n) for n in names)
+        return json.loads(tx.value(f"SELECT JSON_OBJECT({pairs}) AS task FROM ({sql}) AS claimed", [task_id]))
+
+    @staticmethod
+    def _claim_candidates(
+        tx: Tx, passes: list[tuple[str, str, str]], params: list[Any], skip_locked: bool,
+    ) -> Iterator[list[Any]]:
+        """The candidate ids of each claim pass in turn, each read only when the one before found none.
+
+        SKIP LOCKED only where the order comes from an index (the tasks passes): a pass that
+        sorts (the priority joins) would lock every row it read before sorting, and concurrent
+        claimers would skip all of them. Those read candidates and compare-and-set instead.
+        """
+        for source, clause, order in passes:
+            select = f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}"
+            if skip_locked and source == "tasks":
+                row = tx.row(f"{select} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
+                yield [row["id"]] if row else []
+            else:
+                yield [r["id"] for r in tx.rows(f"{select} LIMIT {CLAIM_CANDIDATES}", params)]
+

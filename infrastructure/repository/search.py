@@ -19,7 +19,7 @@ SEARCH_INDEX_SECONDS = 0.3  # MariaDB: the full-text plan's time cap before the 
 SEARCH_PROBE_ROWS = 1_000  # MariaDB: how many of the newest rows a search looks at before choosing its plan
 SEARCH_PROBE_COMMON_HITS = 3  # ... and how many matches among them make a word common
 SEARCH_SCAN_SECONDS = 0.5  # the newest-first walk's cap: past it the search is refused with advice
-SEARCH_COUNT_CAP = 1_000  # a common word's total is counted up to here ("1000+"), within:
+SEARCH_COUNT_CAP = 1_000  # a common word's total is counted up to here ("1000+"), when the probe did not count it, within:
 SEARCH_COUNT_SECONDS = 0.05  # SQLite
 SEARCH_COUNT_ROWS = 10_000  # MariaDB: LIMIT ... ROWS EXAMINED (its statement timer fires late: 0.05 s → 0.17 s)
 # InnoDB's default full-text stopwords: a required (+) stopword would match nothing.
@@ -52,6 +52,9 @@ class SearchMixin(RepositoryBase):
           match on InnoDB (150,000 matches: 3 s), while walking newest-first with LIKE finds 50
           matches in a few hundred rows. SQLite asks FTS5 how many rows match (5 ms for 150,000);
           MariaDB has no cheap count, so it runs the index plan under a time cap and falls back.
+        - A common word's total is a lower bound (total_exact false): on MariaDB, when the newest
+          SEARCH_PROBE_ROWS rows fill a page, the matches among them; otherwise matches counted
+          within a bound on the work (SEARCH_COUNT_ROWS).
         """
         words = search_words(search)
         like_parts, like_params = _like_clauses(words)
@@ -60,6 +63,7 @@ class SearchMixin(RepositoryBase):
         columns = self._list_columns(tx)
         rows = None
         matches: int | None = None
+        probed: int | None = None  # MariaDB: matches among the newest SEARCH_PROBE_ROWS rows, when they fill a page
         use_index: bool | None = False
         order = " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s"
         scan_sql = f"SELECT {columns} FROM tasks WHERE {' AND '.join([*where, like_sql])}{order}"
@@ -73,10 +77,22 @@ class SearchMixin(RepositoryBase):
                 # InnoDB cannot count full-text matches cheaply (3 s for 150,000), nor stop the search
                 # sooner than ~0.1–0.4 s. So: walk the newest rows first, at most SEARCH_PROBE_ROWS of
                 # them (MariaDB's LIMIT ... ROWS EXAMINED): a common word fills the page right there.
-                probe_args = scan_args if skip == 0 else [*params, *like_params, limit + 1, 0]
-                probe = tx.rows(f"{scan_sql} ROWS EXAMINED {SEARCH_PROBE_ROWS}", probe_args)
+                # The probe reads ids only, and every match among those rows: their number is the
+                # common word's total (a lower bound), so no count has to read 6,700 more rows
+                # (a 15% word at 1M tasks: 17 ms of LIKE over 2 MB of descriptions; bench/RESULTS.md).
+                probe = [
+                    int(r["id"]) for r in tx.rows(
+                        f"SELECT id FROM tasks WHERE {' AND '.join([*where, like_sql])} ORDER BY created_at DESC, id DESC "
+                        f"LIMIT %s ROWS EXAMINED {SEARCH_PROBE_ROWS}",
+                        [*params, *like_params, SEARCH_PROBE_ROWS],
+                    )
+                ]
+                if len(probe) > limit:
+                    probed = len(probe)
                 if skip == 0 and len(probe) > limit:
-                    rows = probe
+                    page = probe[: limit + 1]
+                    marks = ", ".join(["%s"] * len(page))
+                    rows = tx.rows(f"SELECT {columns} FROM tasks WHERE id IN ({marks}) ORDER BY created_at DESC, id DESC", page)
                     use_index = None
                 else:
                     use_index = len(probe) < SEARCH_PROBE_COMMON_HITS  # ≥ 0.3% of rows: walking is cheaper
@@ -101,6 +117,8 @@ class SearchMixin(RepositoryBase):
         floor = skip + min(len(rows), limit)
         if matches is not None:
             return rows, max(matches, floor), False  # FTS5's count: the prefix matches, a subset of LIKE's
+        if probed is not None:
+            return rows, max(min(probed, SEARCH_COUNT_CAP), floor), False
         if tx.dialect == "mysql":
             # Top-level ROWS EXAMINED: around a derived table MariaDB returns no row at all when it fires.
             found = tx.rows(

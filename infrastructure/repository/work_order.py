@@ -38,6 +38,7 @@ NOT_QUEUED = "(SELECT 1 FROM task_priorities p WHERE p.task_id = {t}.id AND p.qu
 BLOCKED_COUNT_MAX_DEPENDENCIES = 5_000  # tasks_statistics counts blocked tasks up to this many dependency rows
 DUE_SORT = "COALESCE(due_date, '9999-12-31 23:59:59')"  # dated tasks first, then undated
 MAX_DEPTH = 10_000_000  # of a parent chain walk: beyond any real tree, below a runaway
+LABEL_SEPARATOR = "\x1f"  # joins a task's labels in one column; a label holds no control character (validators)
 
 
 class WorkOrder:
@@ -177,6 +178,26 @@ class WorkOrder:
             attributes["labels"].sort()
         return result
 
+    def attribute_columns(self, tx: Tx, t: str = "tasks") -> str:
+        """Columns priority_rank and labels_joined of the task aliased `t`: its attributes read in
+        the statement that reads the task (a claim's read-back), instead of one more round trip."""
+        if not self.present(tx):
+            return "NULL AS priority_rank, NULL AS labels_joined"
+        joined = f"GROUP_CONCAT(l.label SEPARATOR '{LABEL_SEPARATOR}')" if tx.dialect == "mysql" else "group_concat(l.label, char(31))"
+        return (
+            f"(SELECT p.priority FROM task_priorities p WHERE p.task_id = {t}.id) AS priority_rank, "
+            f"(SELECT {joined} FROM task_labels l WHERE l.task_id = {t}.id) AS labels_joined"
+        )
+
+    @staticmethod
+    def attributes_of(row: dict[str, Any]) -> dict[str, Any]:
+        """Take attribute_columns out of a row: {"priority", "labels"} as attributes() gives them."""
+        rank, joined = row.pop("priority_rank"), row.pop("labels_joined")
+        return {
+            "priority": wo.RANK_PRIORITY.get(int(rank), "normal") if rank is not None else "normal",
+            "labels": sorted(joined.split(LABEL_SEPARATOR)) if joined else [],
+        }
+
     # ---- the ready queue ---------------------------------------------------------------------
 
     def list_filters(self, tx: Tx, priority: str | None, label: str | None, ready: bool | None) -> tuple[list[str], list[Any]]:
@@ -201,11 +222,25 @@ class WorkOrder:
             where.append((UNBLOCKED if ready else BLOCKED).format(t="tasks"))
         return where, params
 
-    def claim_passes(self, tx: Tx, base: str) -> list[tuple[str, str, str]]:
+    QUEUED_RANKS = tuple(wo.PRIORITY_RANK[name] for name in ("urgent", "high", "low"))
+
+    def queued_columns(self, tx: Tx) -> str:
+        """Columns queued_<rank> (1 or 0) of a claim's first statement: whether any task waits in
+        the urgent, high or low queue at all (one index probe each), so a claim skips the passes
+        of empty queues: usually all three, two or three round trips."""
+        if not self.present(tx):
+            return ", ".join(f"0 AS queued_{rank}" for rank in self.QUEUED_RANKS)
+        return ", ".join(
+            f"EXISTS (SELECT 1 FROM task_priorities WHERE queued = 1 AND priority = {rank}) AS queued_{rank}"
+            for rank in self.QUEUED_RANKS
+        )
+
+    def claim_passes(self, tx: Tx, base: str, queued_ranks: set[int] | None = None) -> list[tuple[str, str, str]]:
         """(FROM, WHERE, ORDER BY) of each pass a claim tries in turn: urgent and high, normal, low.
 
         `base` is the claim's WHERE over the unaliased tasks table (status, type, search...).
         Within a pass: earliest due date first (dated before undated), then oldest.
+        `queued_ranks`: the priority queues that hold a task (queued_columns); None: all of them.
         """
         if not self.present(tx):
             return [
@@ -220,13 +255,16 @@ class WorkOrder:
             source = f"tasks JOIN task_priorities p ON p.task_id = tasks.id AND p.queued = 1 AND p.priority = {rank}"
             return source, f"{base} AND {ready}", "p.due_sort, p.created_at, p.task_id"
 
+        def wanted(name: str) -> bool:
+            return queued_ranks is None or wo.PRIORITY_RANK[name] in queued_ranks
+
         return [
-            queued("urgent"),
-            queued("high"),
+            *([queued("urgent")] if wanted("urgent") else []),
+            *([queued("high")] if wanted("high") else []),
             # normal: the tasks index the claim has always walked; the two probes per row are key reads
             ("tasks", f"{normal} AND due_date IS NOT NULL", "due_date, created_at, id"),
             ("tasks", f"{normal} AND due_date IS NULL", "created_at, id"),
-            queued("low"),
+            *([queued("low")] if wanted("low") else []),
         ]
 
     def counts(self, tx: Tx, pending: int) -> dict[str, Any]:

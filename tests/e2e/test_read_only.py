@@ -85,5 +85,7 @@ async def test_read_only_with_no_sqlite_file_refuses_each_call_and_creates_nothi
             refused = await session.call_tool(name, args)
             assert refused.is_error, (name, refused.content)
             text = refused.content[0].text
-            assert "READ_ONLY=true" in text and "does not exist" in text and "init-db" in text, text
+            assert text.startswith("[forbidden] ") and "READ_ONLY=true" in text, text  # as every read-only refusal
+            assert "does not exist" in text and "init-db" in text, text
+            assert refused.meta["mcp-tasks/error"] == {"code": "forbidden", "retryable": False}, refused.meta
     assert not data.exists(), list(data.iterdir())  # no file, no -wal, no lock file, not even the directory

@@ -129,3 +129,36 @@ def test_status_with_a_stale_expected_updated_at_is_refused(repo):
         repo.set_status(task["id"], TaskStatus.COMPLETED, actor="x", actor_type=AI, expected_updated_at=task["updated_at"])
     done = repo.set_status(task["id"], TaskStatus.COMPLETED, actor="x", actor_type=AI, expected_updated_at=moved["updated_at"])
     assert done["status"] == "completed"
+
+
+def _statements_sent(repo: TaskRepository):
+    """A counter of the statements the repository's (single, reused) connection sends: MariaDB's
+    own per-session count, or SQLite's trace of the pooled connection."""
+    if repo.db.dialect == "mysql":
+        shows = [0]
+
+        def count() -> int:  # less the SHOWs themselves
+            shows[0] += 1
+            return int(repo.db.read(lambda tx: tx.row("SHOW SESSION STATUS LIKE 'Questions'"))["Value"]) - shows[0]
+        return count
+    sent: list[str] = []
+    assert len(repo.db._sqlite_idle) == 1, "one pooled connection serves a single-threaded caller"
+    repo.db._sqlite_idle[0].set_trace_callback(lambda sql: sent.append(sql) if not sql.startswith("--") else None)
+    return lambda: len(sent)
+
+
+def test_a_claim_is_one_transaction_of_ten_statements(repo):
+    # Round trips are most of a claim's cost (bench/RESULTS.md, issue 16): the usual claim
+    # (no expired lease, no priority queued, a normal task) is BEGIN, one look for expired
+    # leases and queued priorities, the dated and undated passes, the status change, the
+    # assignment, lease and history, the read-back, COMMIT. It was 14, in two transactions.
+    for i in range(3):
+        make(repo, f"t{i}")
+    claim(repo)  # caches what the repository learns once (server version, tables present)
+    count = _statements_sent(repo)
+    start = count()
+    claim(repo, "agent-2")
+    assert count() - start <= 10
+    start = count()
+    claim(repo, "agent-3")
+    assert count() - start <= 10

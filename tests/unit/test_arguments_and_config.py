@@ -113,3 +113,23 @@ def test_the_bounds_are_settings_with_defaults_and_checked():
     for env in ({"DB_QUERY_TIMEOUT": "0"}, {"MCP_HTTP_MAX_SESSIONS_PER_KEY": "0"}, {"MCP_HTTP_SESSION_IDLE_TIMEOUT": "x"}):
         with pytest.raises(InvalidInput, match=next(iter(env))):
             load_config({**env, "HOME": "/tmp"})
+
+
+def test_shorten_is_bounded_before_it_is_built():
+    """A huge value in a refusal costs what its first items cost: the message is cut, and
+    so is the work (a repr of ten million items would take seconds and hundreds of MB)."""
+    from domain.errors import shorten
+
+    seen = []
+
+    class Item:
+        def __repr__(self) -> str:
+            seen.append(1)
+            return "item"
+
+    text = shorten([Item() for _ in range(100_000)])
+    assert len(seen) <= 4, f"shorten built the repr of {len(seen)} items"
+    assert text.startswith("[item, item") and len(text) <= 80, text
+    assert shorten("x" * 10_000_000) == repr("x" * 76)[:77] + "..."
+    assert shorten("it's") == repr("it's") and shorten(42) == "42"
+    assert shorten({"a": [1, [2, [3]]]}) == "{'a': [1, [...]]}"
