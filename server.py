@@ -100,6 +100,7 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     register_resources(mcp, current_state)
     register_subscriptions(mcp, relay, sessions=not stateless)
     mcp.subscription_relay = relay  # for tests: who is subscribed, whether the watcher runs
+    mcp.current_state = current_state  # the board served beside /mcp shares the repository and the change watcher
     if config.read_only:
         # Not even listed: an agent cannot call, or spend context on, what it may not use.
         for tool in mcp._tool_manager.list_tools():
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _setup_logging(config)
     try:
-        if command in ("init-db", "doctor", "call"):
+        if command in ("init-db", "doctor", "call", "board"):
             import server_commands
 
             return server_commands.run(command, config, args)

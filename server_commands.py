@@ -24,6 +24,8 @@ def run(command: str, config: Config, args: argparse.Namespace) -> int:
         return cmd_init_db(config)
     if command == "doctor":
         return cmd_doctor(config, strict=getattr(args, "strict", False))
+    if command == "board":
+        return cmd_board(config, args.board_port, args.open)
     return cmd_call(config, args.tool, args.arguments)
 
 
@@ -184,9 +186,15 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
         from tools.http_sessions import cap_sessions_per_key
 
         cap_sessions_per_key(mcp.session_manager, config.http_max_sessions_per_key)
+    from web.app import attach_board, build_board
+
+    # The board for people at / (same keys, Host and Origin rules); /mcp stays the MCP endpoint.
+    # It shares the MCP server's repository and change watcher: one pool, one poller per process.
+    attach_board(app, build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins,
+                                  shared=mcp.current_state))
     log.info(
-        "mcp-tasks %s serving streamable HTTP at %s/mcp (%s%s), %s; data in %s; Host headers allowed: %s",
-        VERSION, url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "",
+        "mcp-tasks %s serving streamable HTTP at %s/mcp (%s%s) and the board at %s/, %s; data in %s; Host headers allowed: %s",
+        VERSION, url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "", url,
         f"API keys for {', '.join(name for name, _ in config.api_keys)}" if config.api_keys
         else "no API key (loopback only)", config.database.describe(), ", ".join(security.allowed_hosts),
     )
@@ -195,10 +203,32 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
     return 0
 
 
+def cmd_board(config: Config, port: int, open_browser: bool) -> int:
+    """The board alone, for one person on this machine: loopback only, the URL on stderr."""
+    import uvicorn
+
+    from web.app import build_board
+
+    host = "127.0.0.1"
+    security = transport_security(config, host, port)
+    board = build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins)
+    url = f"http://{host}:{port}/"
+    print(f"mcp-tasks board: {url}  ({config.database.describe()}{', read-only' if config.read_only else ''}"
+          f"{', sign in with an API key' if config.api_keys else ''}; Ctrl+C stops it)", file=sys.stderr, flush=True)
+    if open_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(0.5, lambda: webbrowser.open(url)).start()
+    uvicorn.run(board.app, host=host, port=port, log_config=None, log_level=config.log_level.lower(), timeout_graceful_shutdown=5)
+    return 0
+
+
 HELP_EPILOG = """examples:
   %(prog)s                                  serve MCP over stdio (what Claude Code and Claude Desktop start)
   %(prog)s --transport http --port 8765     serve streamable HTTP at http://127.0.0.1:8765/mcp
   %(prog)s serve --transport http --host 0.0.0.0 --stateless   (needs MCP_API_KEYS)
+  %(prog)s board [--port 8766] [--open]     the task board in your browser, at http://127.0.0.1:8766/
   %(prog)s init-db                          create missing tables and indexes
   %(prog)s doctor [--strict]                check database, Ollama (optional) and contracts
   %(prog)s call tasks_list '{"status": "pending"}'
@@ -234,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="mcp-tasks: task tools for AI agents over MCP.",
         usage="%(prog)s [serve] [--transport {stdio,http}] [--host HOST] [--port PORT] [--stateless] [--read-only]\n"
+              "       %(prog)s board [--port PORT] [--open]\n"
               "       %(prog)s init-db | doctor | call TOOL [JSON]",
         epilog=HELP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -242,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", title="commands (serve when none is given)", metavar="COMMAND")
     serve = sub.add_parser("serve", help="(default) serve MCP over stdio, or streamable HTTP with --transport http")
     _serve_options(serve)
+    board = sub.add_parser("board", help="the task board for people, in your browser (loopback only; /mcp is not served)")
+    board.add_argument("--port", dest="board_port", type=_port, default=8766, help="port on 127.0.0.1 (default 8766)")
+    board.add_argument("--open", action="store_true", help="open the board in your web browser")
     sub.add_parser("init-db", help="create the database (MariaDB, if missing) and missing tables and indexes, idempotently")
     doctor = sub.add_parser("doctor", help="check the database, the schema, Ollama and the contracts")
     doctor.add_argument("--strict", action="store_true", help="exit 1 on a warning too (Ollama is optional otherwise)")

@@ -1,0 +1,443 @@
+"""The board in a real browser (Debian's chromium via Playwright) against the server as a
+subprocess, on both backends; the agents' side is the SDK's real MCP client.
+
+Each test starts its own server: `--transport http` serves /mcp and the board at /.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+from tests.conftest import server_env
+from tests.support.browser import launch, run_async
+from tests.support.fake_ollama import FakeOllama, Succeed
+from tests.support.mcp_http import free_port, http_server, http_session
+from tests.support.mcp_stdio import SERVER, stdio_session
+
+XSS = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">Renew the TLS certificate'
+ALICE = "alice-board-key-7c1e5a9d3b"
+BOT = "ci-bot-board-key-2f8a6d4c1e"
+KEYS = f"alice:{ALICE},ci-bot:{BOT}"
+LIVE_SECONDS = 2.0
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright is missing: .venv/bin/pip install -e '.[test]' (it drives /usr/bin/chromium; no browser download)")
+    # Module scope: Playwright's sync API holds this thread's event loop until it stops, and
+    # the async tests of other modules need it back.
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def expect(locator):
+    from playwright.sync_api import expect as pw_expect
+
+    return pw_expect(locator)
+
+
+def agent(url: str, key: str | None, name: str, **args: Any) -> dict:
+    """One tool call by an agent: the SDK's client over streamable HTTP."""
+
+    async def go():
+        async with http_session(url, key) as client:
+            result = await client.call_tool(name, args)
+        assert not result.is_error, (name, result.content)
+        return result.structured_content
+
+    return run_async(go)
+
+
+def other_process(env: dict[str, str], calls: list[tuple[str, dict]]) -> list[tuple[dict, float]]:
+    """Tool calls made by another server process (a stdio server of its own, same database):
+    each result with the wall-clock time its call returned."""
+
+    async def go():
+        out = []
+        async with stdio_session(env, client_name="other-agent") as session:
+            for name, args in calls:
+                result = await session.call_tool(name, args)
+                assert not result.is_error, result.content
+                out.append((result.structured_content, time.time()))
+        return out
+
+    return run_async(go)
+
+
+# Records, in the page, the wall-clock time at which each card (per column) and each history
+# entry first appeared: how long a change took to show, measured where the person looks.
+WATCH = """() => {
+    window.__seenAt = {};
+    const note = () => {
+        const now = Date.now();
+        for (const card of document.querySelectorAll('.column .card[data-task]')) {
+            const key = card.closest('.column').dataset.status + ':' + card.dataset.task;
+            if (!(key in window.__seenAt)) window.__seenAt[key] = now;
+        }
+        for (const entry of document.querySelectorAll('.history .content')) {
+            const key = 'history:' + entry.textContent;
+            if (!(key in window.__seenAt)) window.__seenAt[key] = now;
+        }
+    };
+    note();
+    new MutationObserver(note).observe(document.body, {subtree: true, childList: true});
+}"""
+
+
+def shown_after(page, key: str, since: float) -> float:
+    return page.evaluate("k => window.__seenAt[k]", key) / 1000 - since
+
+
+def base(server) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
+def history(url: str, key: str | None, task_id: int) -> list[tuple[str, str]]:
+    return [(c["author"], c["content"]) for c in agent(url, key, "tasks_get", id=task_id)["comments"]]
+
+
+# ---- what an agent made, a person sees ---------------------------------------------------------
+
+
+def test_the_board_shows_a_task_an_agent_created_and_a_script_in_its_title_stays_text(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        task = agent(server.url, None, "tasks_create", title=XSS, description="Steps: <b>renew</b> & deploy",
+                     type="human_task", labels=["ops"], priority="urgent")
+        page.goto(base(server) + "/")
+        card = page.locator(f'.column[data-status="pending"] .card[data-task="{task["id"]}"]')
+        expect(card.locator(".title")).to_have_text(XSS)
+        expect(card.locator(".badges")).to_contain_text("urgent")
+        expect(card.locator(".badges")).to_contain_text("ops")
+        card.locator("a").click()
+        expect(page.locator("h1 .title")).to_have_text(XSS)
+        expect(page.locator(".description")).to_have_text("Steps: <b>renew</b> & deploy")
+        assert page.title().startswith(f"#{task['id']} <script>")
+        # Shown as text: no element came from the title, and nothing of it ran.
+        assert page.locator("main script, main img, .description *, h1 .title *").count() == 0
+        assert page.evaluate("window.__pwned") is None
+        # The filters are tasks_list's: a search and a type that do not match leave it out.
+        page.goto(base(server) + "/?search=certificate&type=human_task")
+        expect(page.locator(f'.card[data-task="{task["id"]}"]')).to_have_count(1)
+        page.goto(base(server) + "/?type=ai_task")
+        expect(page.locator(f'.card[data-task="{task["id"]}"]')).to_have_count(0)
+        page.goto(base(server) + "/?type=nonsense")
+        expect(page.locator(".refusal")).to_contain_text("type='nonsense' is not one of human_task, ai_task, mixed")
+
+
+def test_approve_completes_a_task_waiting_for_review_and_send_back_returns_one_with_a_comment(backend_url, tmp_path, page):
+    with FakeOllama(behaviour=Succeed(chunks=("The ", "summary."), prompt_eval_count=40, eval_count=12)) as ollama, \
+            http_server(server_env(backend_url, tmp_path, OLLAMA_HOST=ollama.url)) as server:
+        ids = []
+        for title in ("Summarise the incident", "Draft the release note"):
+            task = agent(server.url, None, "tasks_create", title=title, type="ai_task")
+            run = agent(server.url, None, "tasks_execute", id=task["id"])  # no auto_complete: it waits for review
+            assert run["task_status"] == "in_progress"
+            ids.append(task["id"])
+        page.goto(base(server) + "/")
+        page.fill('header input[name="name"]', "Dana")
+        page.click("header button")
+        expect(page.locator('header input[name="name"]')).to_have_value("Dana")
+        expect(page.locator(f'.column[data-status="in_progress"] .card[data-task="{ids[0]}"] .review')).to_have_text("waits for review")
+
+        page.goto(f"{base(server)}/tasks/{ids[0]}")
+        expect(page.locator("table").last).to_contain_text("52")  # tokens_total of the result
+        page.click("button.approve")
+        expect(page.locator(".notice")).to_have_text("Approved: the task is completed.")
+        expect(page.locator('article .status').first).to_have_text("completed")
+        assert agent(server.url, None, "tasks_get", id=ids[0])["status"] == "completed"
+        assert history(server.url, None, ids[0])[-1] == ("Dana", "Status: in_progress → completed")
+        assert page.locator("button.approve").count() == 0  # done: nothing left to review
+
+        page.goto(f"{base(server)}/tasks/{ids[1]}")
+        page.fill('form[action$="/send-back"] textarea', "Use the figures from the 2026 report.")
+        page.click("button.send-back")
+        expect(page.locator(".notice")).to_contain_text("Sent back")
+        assert agent(server.url, None, "tasks_get", id=ids[1])["status"] == "pending"
+        assert history(server.url, None, ids[1])[-2:] == [
+            ("Dana", "Status: in_progress → pending"), ("Dana", "Sent back: Use the figures from the 2026 report."),
+        ]
+
+
+def test_a_refused_action_says_why_and_changes_nothing(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        blocker = agent(server.url, None, "tasks_create", title="Order the parts", type="human_task")
+        task = agent(server.url, None, "tasks_create", title="Assemble", type="human_task", depends_on=[blocker["id"]])
+        before = history(server.url, None, task["id"])
+        page.goto(f"{base(server)}/tasks/{task['id']}?x=1")
+        # Not offered while blocked; a take sent anyway (the page's own form, from the blocker's page) is refused.
+        assert page.locator("button.take").count() == 0
+        page.goto(f"{base(server)}/tasks/{blocker['id']}")
+        page.eval_on_selector('form[action$="/take"]', f'f => f.action = "/tasks/{task["id"]}/take"')
+        page.click("button.take")
+        expect(page.locator(".refusal")).to_contain_text(f"Task {task['id']}")
+        expect(page.locator(".refusal")).to_contain_text(f"{blocker['id']}")
+        assert agent(server.url, None, "tasks_get", id=task["id"])["status"] == "pending"
+        assert history(server.url, None, task["id"]) == before
+        # The take of the blocker itself works: in progress, assigned to the person.
+        page.goto(f"{base(server)}/tasks/{blocker['id']}")
+        page.click("button.take")
+        expect(page.locator(".notice")).to_have_text("The task is yours: in progress.")
+        got = agent(server.url, None, "tasks_get", id=blocker["id"])
+        assert got["status"] == "in_progress" and [a["assignee_type"] for a in got["assignments"]] == ["human"]
+
+
+def test_a_person_creates_a_task_and_a_bad_field_is_refused_with_the_form_kept(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        page.goto(base(server) + "/new")
+        page.fill('input[name="title"]', "Book the venue")
+        page.fill('textarea[name="description"]', "For 40 people, <near> the station")
+        page.select_option('select[name="priority"]', "high")
+        page.fill('input[name="labels"]', "events, offsite")
+        page.fill('input[name="due_date"]', "next Tuesday")
+        page.click("form.new-task button")
+        expect(page.locator(".refusal")).to_contain_text("due_date")
+        expect(page.locator('input[name="title"]')).to_have_value("Book the venue")  # nothing typed is lost
+        assert agent(server.url, None, "tasks_list")["total"] == 0  # and nothing was written
+        page.fill('input[name="due_date"]', "2026-12-31")
+        page.click("form.new-task button")
+        expect(page.locator(".notice")).to_have_text("Task created.")
+        task_id = int(re.search(r"/tasks/(\d+)", page.url).group(1))
+        task = agent(server.url, None, "tasks_get", id=task_id)
+        assert (task["title"], task["type"], task["priority"], task["labels"]) == ("Book the venue", "human_task", "high",
+                                                                                  ["events", "offsite"])
+        assert task["description"] == "For 40 people, <near> the station" and task["due_date"].startswith("2026-12-31")
+        assert task["created_by_type"] == "human" and task["created_by"] == page.locator('header input[name="name"]').input_value()
+
+
+# ---- live ------------------------------------------------------------------------------------
+
+
+def test_a_change_made_by_another_server_process_appears_without_reload(backend_url, tmp_path, page):
+    env = server_env(backend_url, tmp_path)
+    wait = {"timeout": 10_000}  # generous for the wait; the time the change took is measured in the page
+    with http_server(env) as server:
+        first = agent(server.url, None, "tasks_create", title="Already there", type="human_task")
+        page.goto(base(server) + "/")
+        expect(page.locator("#live-state")).to_have_text("live")
+        page.evaluate("window.__sameDocument = 42")
+        page.evaluate(WATCH)
+        [(made, at)] = other_process(env, [("tasks_create", {"title": "Made elsewhere", "type": "mixed"})])
+        expect(page.locator(f'.column[data-status="pending"] .card[data-task="{made["id"]}"]')).to_have_count(1, **wait)
+        created_after = shown_after(page, f"pending:{made['id']}", at)
+        [(_, at)] = other_process(env, [("tasks_status", {"id": first["id"], "status": "in_progress"})])
+        expect(page.locator(f'.column[data-status="in_progress"] .card[data-task="{first["id"]}"]')).to_have_count(1, **wait)
+        moved_after = shown_after(page, f"in_progress:{first['id']}", at)
+        assert page.evaluate("window.__sameDocument") == 42, "the page was reloaded"
+        assert created_after < LIVE_SECONDS and moved_after < LIVE_SECONDS, (created_after, moved_after)
+        # A task's page follows its history, and what the person is typing stays.
+        page.goto(f"{base(server)}/tasks/{first['id']}")
+        expect(page.locator("#live-state")).to_have_text("live")
+        page.evaluate(WATCH)
+        page.fill('form[action$="/comment"] textarea', "half-written thought")
+        [_, (_, at)] = other_process(env, [("tasks_comment", {"id": made["id"], "content": "not this task"}),
+                                           ("tasks_comment", {"id": first["id"], "content": "Parts arrive Monday"})])
+        expect(page.locator(".history")).to_contain_text("Parts arrive Monday", **wait)
+        assert shown_after(page, "history:Parts arrive Monday", at) < LIVE_SECONDS
+        expect(page.locator('form[action$="/comment"] textarea')).to_have_value("half-written thought")
+        assert "not this task" not in page.locator(".history").inner_text()
+
+
+# ---- keys, forged requests, read-only ----------------------------------------------------------
+
+
+def test_without_a_key_no_task_data_is_shown_and_with_one_the_key_name_is_the_actor(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path, MCP_API_KEYS=KEYS)) as server:
+        task = agent(server.url, BOT, "tasks_create", title="Quarterly payroll export", type="human_task")
+        for path in ("/", f"/tasks/{task['id']}", "/stats", "/new", "/?search=payroll"):
+            response = page.goto(base(server) + path)
+            assert response.status == 401, path
+            text = page.content()
+            assert "payroll" not in text.lower() and "Quarterly" not in text, path
+            assert page.locator(".column, .card, .task, .count, .chart").count() == 0, path
+            expect(page.locator('input[name="key"]')).to_have_count(1)
+        events = page.request.get(base(server) + "/events")
+        assert events.status == 401 and "payroll" not in events.text().lower()
+
+        page.goto(base(server) + "/")
+        page.fill('input[name="key"]', "not-a-key-at-all")
+        page.click("form.login button")
+        expect(page.locator(".refusal")).to_contain_text("not one of this server's API keys")
+        assert "payroll" not in page.content().lower()
+
+        page.goto(f"{base(server)}/tasks/{task['id']}")
+        page.fill('input[name="key"]', ALICE)
+        page.click("form.login button")
+        expect(page.locator("h1 .title")).to_have_text("Quarterly payroll export")  # back where the person was going
+        cookie = next(c for c in page.context.cookies() if c["name"] == "board_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and ALICE not in cookie["value"]
+        expect(page.locator("header .who")).to_contain_text("Signed in as alice")
+        page.fill('form[action$="/comment"] textarea', "I will check the totals.")
+        page.click("button.comment")
+        expect(page.locator(".notice")).to_have_text("Comment added.")
+        assert history(server.url, BOT, task["id"])[-1] == ("alice", "I will check the totals.")
+
+        page.click("header .who button")  # sign out
+        expect(page.locator('input[name="key"]')).to_have_count(1)
+        assert "payroll" not in page.content().lower()
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]{64})"', html).group(1)
+
+
+def test_a_forged_post_is_refused_by_the_origin_and_csrf_checks(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        task = agent(server.url, None, "tasks_create", title="Rotate the keys", type="human_task")
+        url = f"{base(server)}/tasks/{task['id']}/comment"
+        # Another site's page posts a form to the board in the person's own browser.
+        page.goto(base(server) + "/")  # the person has the board open: its cookies are set
+        page.set_content(f'<form method="post" action="{url}"><input name="content" value="forged"><button>go</button></form>')
+        with page.expect_navigation():
+            page.click("button")
+        assert "nothing was changed" in page.content()
+        # The same by hand: right cookie and token but a foreign Origin; right Origin but no token.
+        web = requests.Session()
+        token = _token(web.get(base(server) + "/", timeout=10).text)
+        own = base(server)
+        cases = {
+            "foreign origin": ({"Origin": "http://evil.example"}, {"content": "forged", "csrf": token}),
+            "no origin": ({}, {"content": "forged", "csrf": token}),
+            "no token": ({"Origin": own}, {"content": "forged"}),
+            "wrong token": ({"Origin": own}, {"content": "forged", "csrf": "0" * 64}),
+        }
+        for case, (headers, form) in cases.items():
+            response = web.post(url, data=form, headers=headers, allow_redirects=False, timeout=10)
+            assert response.status_code == 403, case
+        other = requests.post(url, data={"content": "forged", "csrf": token}, headers={"Origin": own}, timeout=10,
+                              allow_redirects=False)  # a token without its browser's cookie
+        assert other.status_code == 403
+        assert [c for _, c in history(server.url, None, task["id"]) if "forged" in c] == []
+        # The control: the real form from the real page is accepted.
+        ok = web.post(url, data={"content": "genuine", "csrf": token}, headers={"Origin": own}, allow_redirects=False, timeout=10)
+        assert ok.status_code == 303
+        assert history(server.url, None, task["id"])[-1][1] == "genuine"
+        # A page fetched under a name this server does not answer to (DNS rebinding) gets nothing.
+        rebound = requests.get(base(server) + "/", headers={"Host": "attacker.example"}, timeout=10)
+        assert rebound.status_code == 421 and "Rotate" not in rebound.text
+
+
+def test_read_only_shows_no_actions_and_refuses_posts(backend_url, tmp_path, page):
+    env = server_env(backend_url, tmp_path)
+    with http_server(env) as server:
+        task = agent(server.url, None, "tasks_create", title="Check the backups", type="mixed")
+        agent(server.url, None, "tasks_status", id=task["id"], status="in_progress")
+        agent(server.url, None, "tasks_result", id=task["id"], response="All fine", executor="claude", executor_type="claude")
+    with http_server({**env, "READ_ONLY": "true"}) as server:
+        before = history(server.url, None, task["id"])
+        page.goto(f"{base(server)}/tasks/{task['id']}")
+        expect(page.locator("h1 .title")).to_have_text("Check the backups")
+        expect(page.locator("header .flag").first).to_have_text("read-only")
+        assert page.locator('main form, button.approve, button.take, button.comment').count() == 0
+        assert page.locator('header nav a[href="/new"]').count() == 0
+        status = page.evaluate("""async () => {
+            const csrf = document.querySelector('input[name=csrf]').value;
+            const r = await fetch(location.pathname + '/approve', {method: 'POST', body: new URLSearchParams({csrf})});
+            return r.status;
+        }""")
+        assert status == 403
+        assert page.goto(base(server) + "/new").status == 403
+        assert history(server.url, None, task["id"]) == before
+
+
+# ---- server.py board ---------------------------------------------------------------------------
+
+
+@contextmanager
+def board_command(env: dict[str, str], *args: str) -> Iterator[str]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        err = Path(tmp) / "stderr"
+        with err.open("wb") as stderr:
+            process = subprocess.Popen([sys.executable, str(SERVER), "board", "--port", str(port), *args], env=env,
+                                       stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while f"http://127.0.0.1:{port}/" not in err.read_text() or "Uvicorn running" not in err.read_text():
+                assert process.poll() is None and time.monotonic() < deadline, err.read_text()
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            out, _ = process.communicate(timeout=10)
+            assert out == b"", "stdout stays empty"
+
+
+def test_server_py_board_serves_the_board_on_loopback_with_statistics(backend_url, tmp_path, page):
+    env = server_env(backend_url, tmp_path)
+
+    async def seed():
+        async with stdio_session(env, client_name="seeder") as s:
+            task = (await s.call_tool("tasks_create", {"title": "Write the changelog", "type": "mixed"})).structured_content
+            await s.call_tool("tasks_status", {"id": task["id"], "status": "in_progress"})
+            await s.call_tool("tasks_result", {"id": task["id"], "response": "Done", "executor": "claude", "executor_type": "claude",
+                                               "model_name": "claude-sonnet", "tokens_input": 900, "tokens_output": 100, "cost_usd": 0.012})
+            return task
+
+    task = run_async(seed)
+    with board_command(env) as url:
+        page.goto(url + "/")
+        expect(page.locator(f'.column[data-status="in_progress"] .card[data-task="{task["id"]}"] .title')).to_have_text("Write the changelog")
+        page.click('header nav a[href="/stats"]')
+        chart = page.locator("svg.chart").first
+        expect(chart.locator("polyline")).to_have_count(5)
+        expect(chart).to_contain_text("in progress 1")
+        expect(page.locator("svg.chart").nth(1)).to_contain_text("claude-sonnet")
+        expect(page.locator("svg.chart").nth(1)).to_contain_text("1,000")
+        expect(page.locator("svg.chart").nth(2)).to_contain_text("$0.0120")
+
+
+def _events(url: str, headers: dict[str, str], count: int) -> list[tuple[int, dict]]:
+    """The first `count` change events of the board's SSE stream, read over raw HTTP."""
+    import json
+
+    out: list[tuple[int, dict]] = []
+    with requests.get(url, headers={"Accept": "text/event-stream", **headers}, stream=True, timeout=10) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        seq = None
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("id:"):
+                seq = int(line[3:].strip())
+            elif line.startswith("data:") and seq is not None:
+                out.append((seq, json.loads(line[5:])))
+                seq = None
+                if len(out) == count:
+                    break
+    return out
+
+
+def test_the_event_stream_resumes_after_last_event_id_without_loss_or_repeat(backend_url, tmp_path):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        # The page names the stream from the feed's head when it was read (other tests' changes
+        # may be in a shared database before it).
+        stream = re.search(r'data-events="([^"]+)"', requests.get(base(server) + "/", timeout=10).text).group(1)
+        ids = [agent(server.url, None, "tasks_create", title=f"Step {n}")["id"] for n in range(3)]
+        first = _events(base(server) + stream.replace("&amp;", "&"), {}, 3)
+        assert [e["task_id"] for _, e in first] == ids and [e["kind"] for _, e in first] == ["created"] * 3
+        seqs = [s for s, _ in first]
+        assert seqs == sorted(set(seqs))
+        # A browser that reconnects sends the last id it saw: the stream goes on right after it.
+        again = _events(base(server) + stream.replace("&amp;", "&"), {"Last-Event-ID": str(seqs[0])}, 2)
+        assert [s for s, _ in again] == seqs[1:]

@@ -1,0 +1,76 @@
+"""The board's pure parts: escaping, the session cookie, CSRF tokens, the status chart's walk."""
+from __future__ import annotations
+
+import time
+
+from web.charts import status_series
+from web.html import Safe, h, join
+from web.security import BoardSecurity, clean_name
+
+
+def test_every_value_is_escaped_and_only_h_made_markup_passes():
+    title = '<script>alert("x")</script>{0}&'
+    out = h('<a title="{}">{}</a>', title, title)
+    assert out == ('<a title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;{0}&amp;">'
+                   '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;{0}&amp;</a>')
+    assert h("<p>{}</p>", h("<b>{}</b>", "<i>")) == "<p><b>&lt;i&gt;</b></p>"
+    assert join(["<x>", Safe("<y>")]) == "&lt;x&gt;<y>"
+    assert h("{}", None) == ""
+
+
+def security(**changes) -> BoardSecurity:
+    values = dict(keys=(("alice", "alice-key-0123456789"), ("bob", "bob-key-0123456789ab")),
+                  allowed_hosts=("127.0.0.1:8765", "tasks.example.com", "tasks.example.com:*"),
+                  allowed_origins=("http://127.0.0.1:8765",), default_actor="board")
+    values.update(changes)
+    return BoardSecurity(**values)
+
+
+def test_a_session_cookie_names_its_key_and_a_tampered_expired_or_revoked_one_names_nobody():
+    s = security()
+    cookie = s.session_cookie("alice")
+    assert s.session_name(cookie) == "alice" and "alice-key" not in cookie
+    name, expires, mac = cookie.split(".")
+    bob_name = s.session_cookie("bob").split(".")[0]
+    assert s.session_name(f"{bob_name}.{expires}.{mac}") is None  # alice's signature on bob's name
+    assert s.session_name(f"{name}.{int(expires) + 1}.{mac}") is None  # a longer life
+    assert s.session_name(f"{name}.{int(time.time()) - 1}.{s._session_mac('alice', int(time.time()) - 1)}") is None
+    assert security(keys=(("alice", "a-new-key-for-alice-000"),)).session_name(cookie) is None  # the key changed
+    assert s.session_name("garbage") is None and s.session_name(None) is None
+
+
+def test_keys_are_found_by_value_and_csrf_tokens_belong_to_their_cookie():
+    s = security()
+    assert s.key_name("bob-key-0123456789ab") == "bob" and s.key_name("bob-key") is None
+    cookie = s.new_csrf_cookie()
+    assert s.csrf_ok(cookie, s.csrf_token(cookie))
+    assert not s.csrf_ok(s.new_csrf_cookie(), s.csrf_token(cookie)) and not s.csrf_ok(cookie, None)
+    assert security().csrf_ok(cookie, s.csrf_token(cookie))  # another instance with the same keys agrees
+
+
+def test_host_and_origin_rules_match_the_transports():
+    s = security()
+    assert s.host_allowed("127.0.0.1:8765") and s.host_allowed("tasks.example.com:443")
+    assert not s.host_allowed("127.0.0.1:8766") and not s.host_allowed("evil.example") and not s.host_allowed(None)
+    assert not s.host_allowed("tasks.example.com:443.evil.example")
+    assert s.origin_allowed("http://127.0.0.1:8765")
+    assert not s.origin_allowed("null") and not s.origin_allowed(None) and not s.origin_allowed("http://127.0.0.1:87650")
+
+
+def test_names_people_give_are_checked():
+    assert clean_name("  Dana Smith ") == "Dana Smith"
+    assert clean_name("<script>") is None and clean_name("") is None and clean_name("x" * 101) is None
+
+
+def test_the_status_chart_walks_back_from_todays_counts():
+    history = {
+        "now": "2026-01-01 12:00:00", "since": "2025-12-02 12:00:00", "capped": False,
+        "created": ["2026-01-01 11:58:00", "2026-01-01 11:30:00"],
+        "moves": [("2026-01-01 11:59:00", "in_progress", "completed"), ("2026-01-01 11:45:00", "pending", "in_progress")],
+    }
+    series = status_series(history, {"pending": 1, "completed": 1})
+    assert series[-1][1] == {"pending": 1, "in_progress": 0, "completed": 1, "failed": 0, "cancelled": 0}
+    by_minute = {at.strftime("%H:%M"): counts for at, counts in series}
+    assert by_minute["11:58"]["in_progress"] == 1 and by_minute["11:58"]["pending"] == 1
+    assert by_minute["11:50"] == {"pending": 0, "in_progress": 1, "completed": 0, "failed": 0, "cancelled": 0}
+    assert by_minute["11:40"]["pending"] == 1

@@ -1,0 +1,139 @@
+"""What people do on the board, each through the repository methods and argument rules the
+tools use (tools/task_tools.py), with the person as the actor (author_type human).
+
+Each action either lands whole or refuses with a domain error before it writes. Taking a
+task and sending one back are two repository calls each (a move and an assignment or a
+comment); every rule that could refuse the second is checked before the first, so only a
+change made by someone else in the milliseconds between them could split them, and the page
+then says what happened.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from domain.errors import InvalidInput, WorkflowError
+from domain.models import ID_MAX, ActorType, ExecutorType, TaskStatus, TaskType
+from tools.task_tools import _text_bytes, _title
+from validators import work_order as wo
+from validators import workflow_validator as wf
+from validators.arguments import parse_due_date
+from web.pages import PRIORITIES, TYPES, waits_for_review
+
+HUMAN = ActorType.HUMAN
+
+
+def _choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = (query.get(name) or "").strip()
+    if not value:
+        return None
+    if value not in allowed:
+        raise InvalidInput(f"{name}={value[:40]!r} is not one of {', '.join(allowed)}.")
+    return value
+
+
+def _text(query: Mapping[str, str], name: str, limit: int) -> str | None:
+    value = (query.get(name) or "").strip()
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is {len(value)} characters; at most {limit} are allowed.")
+    return value or None
+
+
+def parse_filters(query: Mapping[str, str]) -> dict[str, Any]:
+    """The board's filters, checked as tasks_list checks its parameters."""
+    ready = _choice(query, "ready", ("ready", "blocked"))
+    offset_text = (query.get("offset") or "0").strip()
+    if not offset_text.isdigit() or int(offset_text) > 10_000_000:
+        raise InvalidInput(f"offset={offset_text[:20]!r} is not a number from 0 to 10000000.")
+    return {
+        "search": _text(query, "search", 200), "type": _choice(query, "type", TYPES),
+        "priority": _choice(query, "priority", PRIORITIES), "label": _text(query, "label", 50),
+        "assignee": _text(query, "assignee", 100), "ready": None if ready is None else ready == "ready",
+        "status": _choice(query, "status", ("pending", "in_progress", "completed", "failed", "cancelled")),
+        "offset": int(offset_text),
+    }
+
+
+def _content(form: Mapping[str, str], what: str) -> str:
+    content = (form.get("content") or "").strip()
+    if not content:
+        raise InvalidInput(f"The {what} is empty. Write what you want to say, then send it again.")
+    return _text_bytes("content", content)
+
+
+def _task_id(text: str | None, name: str) -> int | None:
+    text = (text or "").strip().lstrip("#")
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= ID_MAX:
+        raise InvalidInput(f"{name}={text[:30]!r} is not a task id. Give the number of an open task, or leave it empty.")
+    return int(text)
+
+
+def create(repository: Any, form: Mapping[str, str], who: str) -> dict[str, Any]:
+    labels = [part for part in (form.get("labels") or "").split(",") if part.strip()]
+    task_type = _choice(form, "type", TYPES) or "human_task"
+    return repository.create_task(
+        title=_title(_text(form, "title", 255) or ""),
+        description=_text_bytes("description", (form.get("description") or "").strip() or None),
+        type=TaskType(task_type),
+        parent_task_id=_task_id(form.get("parent_task_id"), "parent_task_id"),
+        due_date=parse_due_date(form.get("due_date") or None),
+        metadata=None,
+        created_by=who,
+        created_by_type=HUMAN,
+        priority=_choice(form, "priority", PRIORITIES),
+        labels=wo.normalise_labels(labels) if labels else None,
+        depends_on=None,
+    )
+
+
+def comment(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> str:
+    repository.add_comment(task_id, content=_content(form, "comment"), author=who, author_type=HUMAN, comment_type="comment")
+    return "commented"
+
+
+def take(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> str:
+    """Assign to me and move to in_progress (under my lease), as tasks_status + tasks_assign do."""
+    task = repository.get_task(task_id)
+    status = TaskStatus(task["status"])
+    if status != TaskStatus.PENDING:
+        raise WorkflowError(f"Task {task_id} is {status.value}; only a pending task can be taken. Nothing was changed.")
+    wf.check_assignable(task_id, status, TaskType(task["type"]), ExecutorType.HUMAN)
+    repository.set_status(task_id, TaskStatus.IN_PROGRESS, actor=who, actor_type=HUMAN, expected_updated_at=form.get("updated_at") or None)
+    try:
+        repository.assign(task_id, assignee=who, assignee_type=ExecutorType.HUMAN, model_name=None, notes="taken on the board",
+                          assigned_by=who, assigned_by_type=HUMAN)
+    except WorkflowError as exc:
+        raise WorkflowError(f"Task {task_id} moved to in_progress for you, but the assignment was refused: {exc}") from exc
+    return "taken"
+
+
+def _reviewable(repository: Any, task_id: int) -> None:
+    task = repository.get_task(task_id)
+    if not waits_for_review(task):
+        what = "has no result yet" if task["status"] == "in_progress" else f"is {task['status']}"
+        raise WorkflowError(
+            f"Task {task_id} does not wait for review: it {what}. Only a task in progress with a result can be "
+            "approved or sent back. Nothing was changed."
+        )
+
+
+def approve(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> str:
+    _reviewable(repository, task_id)
+    repository.set_status(task_id, TaskStatus.COMPLETED, actor=who, actor_type=HUMAN,
+                          expected_updated_at=form.get("updated_at") or None)
+    return "approved"
+
+
+def send_back(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> str:
+    content = _content(form, "reason for sending it back")
+    _reviewable(repository, task_id)
+    repository.set_status(task_id, TaskStatus.PENDING, actor=who, actor_type=HUMAN,
+                          expected_updated_at=form.get("updated_at") or None)
+    repository.add_comment(task_id, content=_text_bytes("content", f"Sent back: {content}"), author=who, author_type=HUMAN, comment_type="comment")
+    return "sent_back"
+
+
+ACTIONS: dict[str, Callable[[Any, int, Mapping[str, str], str], str]] = {
+    "comment": comment, "take": take, "approve": approve, "send-back": send_back,
+}

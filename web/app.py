@@ -1,0 +1,430 @@
+"""The board as a Starlette app: routes, the request guard, and the actions.
+
+build_board(config, security) makes it; server_commands serves it alone (`server.py board`)
+or beside /mcp (`--transport http`, attach_board). Every action calls the repository methods
+the tools call, with the same argument rules (tools/task_tools.py) and history; a refusal is
+shown on the page, with what the person typed kept in the form.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from config import Config
+from domain.errors import NotFound, TaskSystemError
+from domain.secrets import scrub
+from web import actions
+from web.html import Safe
+from web.pages import (
+    NOTICES, PRIORITIES, TYPES, View, board_page, layout, login_page, message_page, new_task_page, stats_page, task_page,
+    waits_for_review,
+)
+from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECONDS, BoardSecurity, clean_name
+
+log = logging.getLogger("mcp-tasks.board")
+STATIC = Path(__file__).resolve().parent / "static"
+STATIC_TYPES = {"board.css": "text/css; charset=utf-8", "board.js": "text/javascript; charset=utf-8"}
+COLUMN_LIMIT = 25  # cards per status column; "more…" pages on
+REVIEW_PROBE = 25  # in-progress cards checked for a result (the "waits for review" badge)
+MAX_FORM_BYTES = 256 * 1024  # a comment or description is at most 64 KiB; a form is never bigger than this
+HTTP_STATUS = {"invalid_argument": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "unavailable": 503}
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     b"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" on its own form posts.
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+
+
+class Guard:
+    """Host check for every request, security headers on every answer, a cap on POST bodies."""
+
+    def __init__(self, app: ASGIApp, security: BoardSecurity):
+        self.app, self.security = app, security
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if not self.security.host_allowed(headers.get("host")):
+            log.warning("board: refused a request with Host %r (not one this server answers to)", headers.get("host"))
+            await PlainTextResponse("Invalid Host header", status_code=421)(scope, receive, send)
+            return
+        if scope["method"] == "POST":
+            length = headers.get("content-length")
+            if length is None or not length.isdigit() or int(length) > MAX_FORM_BYTES:
+                await PlainTextResponse("The form is too large (or has no Content-Length).", status_code=413)(scope, receive, send)
+                return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class Board:
+    def __init__(self, config: Config, security: BoardSecurity, shared: Callable[[], Any] | None = None):
+        self.config, self.security = config, security
+        self.shared = shared  # the MCP server's running AppState, when served beside /mcp
+        self.db: Any = None
+        self.repository: Any = None
+        self.hub: Any = None
+        routes = [
+            Route("/", self.board, methods=["GET"]),
+            Route("/tasks/{task_id:int}", self.task, methods=["GET"]),
+            Route("/tasks/{task_id:int}/{action}", self.task_action, methods=["POST"]),
+            Route("/new", self.new_task, methods=["GET", "POST"]),
+            Route("/stats", self.stats, methods=["GET"]),
+            Route("/login", self.login, methods=["GET", "POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/name", self.set_name, methods=["POST"]),
+            Route("/events", self.events, methods=["GET"]),
+            Route("/static/{name}", self.static, methods=["GET"]),
+        ]
+        self.app = Guard(Starlette(routes=routes, lifespan=self._starlette_lifespan), security)
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Beside /mcp: the MCP server's repository and its change watcher (services["changes"]),
+        which its lifespan opened and will close. Alone: a database and a watcher of its own."""
+        if self.shared is not None:
+            state = self.shared()
+            self.repository, self.db = state.repository, state.repository.db
+            shared_hub = self.hub = state.services.get("changes")
+            try:
+                yield
+            finally:
+                if self.hub is not shared_hub:  # one the board had to start itself
+                    await self._close_hub()
+            return
+        from infrastructure.database import Database
+        from infrastructure.task_repository import TaskRepository
+
+        config = self.config
+        self.db = Database(config.database, config.database_source, read_only=config.read_only)
+        self.repository = TaskRepository(
+            self.db, quality_gate=config.quality_gate, lease_minutes=config.lease_minutes, max_attempts=config.max_attempts
+        )
+        try:
+            yield
+        finally:
+            await self._close_hub()
+            self.db.close()
+
+    async def _close_hub(self) -> None:
+        if self.hub is not None:
+            await self.hub.aclose()  # ends every open event stream
+            self.hub = None
+
+    @asynccontextmanager
+    async def _starlette_lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        async with self.lifespan():
+            yield
+
+    async def run(self, fn: Callable[[], Any]) -> Any:
+        return await anyio.to_thread.run_sync(fn)
+
+    # ---- who is looking -----------------------------------------------------------------------
+
+    def _csrf_cookie(self, request: Request) -> str:
+        cookie = request.cookies.get(CSRF_COOKIE)
+        if not cookie or len(cookie) > 64:
+            cookie = getattr(request.state, "new_csrf", None) or self.security.new_csrf_cookie()
+            request.state.new_csrf = cookie
+        return cookie
+
+    def view(self, request: Request) -> View:
+        """The viewer; who is None when keys are set and no valid session cookie came."""
+        security = self.security
+        if security.needs_login:
+            who = security.session_name(request.cookies.get(SESSION_COOKIE))
+        else:
+            who = clean_name(request.cookies.get(NAME_COOKIE)) or security.default_actor
+        return View(who=who, csrf=security.csrf_token(self._csrf_cookie(request)), read_only=security.read_only,
+                    keys=security.needs_login)
+
+    def html(self, request: Request, view: View, title: str, body: Safe, status: int = 200, **messages: Any) -> Response:
+        response = HTMLResponse(layout(view, title, body, **messages), status_code=status, headers={"Cache-Control": "no-store"})
+        self._set_csrf(request, response)
+        return response
+
+    def _set_csrf(self, request: Request, response: Response) -> None:
+        new = getattr(request.state, "new_csrf", None)
+        if new:
+            response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")
+
+    def login_required(self, request: Request, view: View) -> Response:
+        """With keys and no session: the login form, and not one byte of task data."""
+        path = request.url.path if request.method == "GET" else "/"
+        return self.html(request, view, "Sign in", login_page(view, path), status=401)
+
+    async def live(self, view: View) -> View:
+        """The page's SSE URL, starting after the feed's head when the page was read."""
+        try:
+            from infrastructure.change_feed import ChangeFeed
+        except ImportError:
+            return view
+        head = await self.run(lambda: ChangeFeed(self.db).head())
+        view.events = f"/events?after={int(head)}"
+        return view
+
+    # ---- pages -------------------------------------------------------------------------------
+
+    async def board(self, request: Request) -> Response:
+        view = self.view(request)
+        if view.who is None:
+            return self.login_required(request, view)
+        try:
+            f = actions.parse_filters(request.query_params)
+        except TaskSystemError as exc:
+            return self.refused(request, view, exc, "Board", Safe(""))
+        view = await self.live(view)
+
+        def read() -> dict[str, dict[str, Any]]:
+            columns = {}
+            for status in ("pending", "in_progress", "completed", "failed", "cancelled"):
+                offset = f["offset"] if f.get("status") == status else 0
+                columns[status] = self.repository.list_tasks(
+                    status=status, type=f.get("type"), search=f.get("search"), assignee=f.get("assignee"),
+                    priority=f.get("priority"), label=f.get("label"), ready=f.get("ready"), limit=COLUMN_LIMIT, offset=offset,
+                )
+            for row in columns["in_progress"]["tasks"][:REVIEW_PROBE]:
+                try:
+                    row["review"] = waits_for_review(self.repository.get_task(row["id"]))
+                except NotFound:  # deleted between the two reads
+                    row["review"] = False
+            return columns
+
+        try:
+            columns = await self.run(read)
+        except TaskSystemError as exc:
+            return self.refused(request, view, exc, "Board", Safe(""))
+        return self.html(request, view, "Board", board_page(columns, f))
+
+    async def task(self, request: Request) -> Response:
+        view = self.view(request)
+        if view.who is None:
+            return self.login_required(request, view)
+        task_id = request.path_params["task_id"]
+        view = await self.live(view)
+        try:
+            task = await self.run(lambda: self.repository.get_task(task_id))
+        except TaskSystemError as exc:
+            return self.refused(request, view, exc, f"Task {task_id}", Safe(""))
+        notice = NOTICES.get(request.query_params.get("ok", ""))
+        return self.html(request, view, f"#{task['id']} {task['title']}", task_page(view, task), notice=notice)
+
+    async def stats(self, request: Request) -> Response:
+        view = self.view(request)
+        if view.who is None:
+            return self.login_required(request, view)
+        from infrastructure.status_history import status_history
+
+        view = await self.live(view)
+        try:
+            stats, history = await self.run(lambda: (self.repository.statistics(), status_history(self.db)))
+        except TaskSystemError as exc:
+            return self.refused(request, view, exc, "Statistics", Safe(""))
+        return self.html(request, view, "Statistics", stats_page(stats, history))
+
+    async def new_task(self, request: Request) -> Response:
+        view = self.view(request)
+        if view.who is None:
+            return self.login_required(request, view)
+        if request.method == "GET":
+            if view.read_only:
+                return self.html(request, view, "Read-only", message_page("This board is read-only: it shows, it changes nothing."), 403)
+            return self.html(request, view, "New task", new_task_page(view, {}))
+        form, refusal = await self.checked_post(request, view)
+        if refusal:
+            return refusal
+        try:
+            task = await self.run(lambda: actions.create(self.repository, form, view.who))
+        except TaskSystemError as exc:
+            return self.refused(request, view, exc, "New task", new_task_page(view, form))
+        return RedirectResponse(f"/tasks/{task['id']}?ok=created", status_code=303)
+
+    async def task_action(self, request: Request) -> Response:
+        view = self.view(request)
+        if view.who is None:
+            return self.login_required(request, view)
+        task_id, action = request.path_params["task_id"], request.path_params["action"]
+        act = actions.ACTIONS.get(action)
+        if act is None:
+            return self.html(request, view, "Not found", message_page(f"There is no action {action[:40]!r}."), 404)
+        form, refusal = await self.checked_post(request, view)
+        if refusal:
+            return refusal
+        try:
+            done = await self.run(lambda: act(self.repository, task_id, form, view.who))
+        except TaskSystemError as exc:
+            kept = {"comment": form.get("content", "")} if action == "comment" else {"send_back": form.get("content", "")}
+            try:
+                task = await self.run(lambda: self.repository.get_task(task_id))
+                body = task_page(view, task, kept)
+            except TaskSystemError:
+                body = Safe("")
+            return self.refused(request, view, exc, f"Task {task_id}", body)
+        return RedirectResponse(f"/tasks/{task_id}?ok={done}", status_code=303)
+
+    def refused(self, request: Request, view: View, exc: TaskSystemError, title: str, body: Safe) -> Response:
+        if exc.code not in HTTP_STATUS:
+            log.error("board: %s", scrub(str(exc)), exc_info=exc)
+        return self.html(request, view, title, body, status=HTTP_STATUS.get(exc.code, 500), error=scrub(str(exc)))
+
+    # ---- POST checks ---------------------------------------------------------------------------
+
+    async def checked_post(self, request: Request, view: View, *, writes: bool = True) -> tuple[dict[str, str], Response | None]:
+        """The form of a POST that passed the read-only, Origin and CSRF checks; else the refusal."""
+        if writes and view.read_only:
+            return {}, self.html(request, view, "Read-only", message_page(
+                "This board is read-only (READ_ONLY=true): it shows tasks and changes nothing."), 403)
+        origin = request.headers.get("origin")
+        if not self.security.origin_allowed(origin):
+            log.warning("board: refused a POST to %s from Origin %r", request.url.path, origin)
+            return {}, self.html(request, view, "Refused", message_page(
+                "This form was not sent from this board (its Origin is not one this server answers to); nothing was changed."), 403)
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        if not self.security.csrf_ok(request.cookies.get(CSRF_COOKIE), form.get("csrf")):
+            return {}, self.html(request, view, "Refused", message_page(
+                "The form's security token is missing or out of date; nothing was changed. Reload the page and try again."), 403)
+        return form, None
+
+    # ---- login and name ----------------------------------------------------------------------
+
+    async def login(self, request: Request) -> Response:
+        view = self.view(request)
+        if not self.security.needs_login:
+            return RedirectResponse("/", status_code=303)
+        if request.method == "GET":
+            return self.login_required(request, view) if view.who is None else RedirectResponse("/", status_code=303)
+        form, refusal = await self.checked_post(request, view, writes=False)
+        if refusal:
+            return refusal
+        name = self.security.key_name(form.get("key", ""))
+        if name is None:
+            log.warning("board: a sign-in with an unknown key was refused")
+            return self.html(request, view, "Sign in", login_page(view, form.get("next", "/")), 401,
+                             error="That key is not one of this server's API keys (MCP_API_KEYS).")
+        target = form.get("next", "/")
+        if not target.startswith("/") or target.startswith("//") or "\\" in target:
+            target = "/"
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(SESSION_COOKIE, self.security.session_cookie(name), max_age=SESSION_SECONDS, httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https", path="/")
+        self._set_csrf(request, response)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        view = self.view(request)
+        form, refusal = await self.checked_post(request, view, writes=False)
+        if refusal:
+            return refusal
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    async def set_name(self, request: Request) -> Response:
+        view = self.view(request)
+        if self.security.needs_login:
+            return self.html(request, view, "Refused", message_page("With API keys, your key's name is who you are here."), 403)
+        form, refusal = await self.checked_post(request, view, writes=False)
+        if refusal:
+            return refusal
+        name = clean_name(form.get("name"))
+        if name is None:
+            return self.html(request, view, "Name", message_page(
+                "A name is 1 to 100 letters, digits, spaces or . @ : / + - characters. Go back and give another."), 400)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(NAME_COOKIE, name, max_age=365 * 86400, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", path="/")
+        return response
+
+    # ---- live updates and static files ---------------------------------------------------------
+
+    async def events(self, request: Request) -> Response:
+        """Server-sent events from the change feed. The browser's Last-Event-ID (on reconnect)
+        or the page's `after` (the feed's head when the page was read) is where it resumes, so
+        nothing is lost or sent twice."""
+        view = self.view(request)
+        if view.who is None:
+            return PlainTextResponse("Sign in first.", status_code=401)
+        try:
+            from infrastructure.change_feed import ChangeHub
+        except ImportError:
+            return PlainTextResponse("Live updates are not available on this server.", status_code=404)
+        from sse_starlette.sse import EventSourceResponse
+
+        raw = request.headers.get("last-event-id") or request.query_params.get("after")
+        after = int(raw) if raw and raw.isdigit() and len(raw) < 20 else None
+        if self.hub is None:
+            self.hub = ChangeHub(self.db, interval=0.5)
+        hub = self.hub
+
+        async def stream() -> AsyncIterator[dict[str, str]]:
+            async with hub.listen(after=after) as changes:
+                async for change in changes:
+                    yield {"id": str(change.seq), "event": "change", "data": json.dumps({
+                        "seq": change.seq, "task_id": change.task_id, "kind": change.kind, "actor": change.actor, "at": change.at,
+                    })}
+
+        return EventSourceResponse(stream(), ping=15, headers={"Cache-Control": "no-store"})
+
+    async def static(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC_TYPES:
+            return PlainTextResponse("Not found", status_code=404)
+        return Response((STATIC / name).read_bytes(), media_type=STATIC_TYPES[name], headers={"Cache-Control": "no-cache"})
+
+
+def build_board(
+    config: Config, *, allowed_hosts: list[str], allowed_origins: list[str], shared: Callable[[], Any] | None = None,
+) -> Board:
+    """The board for this config, answering to these Host and Origin values; `shared` gives
+    the running AppState of the MCP server it is served beside."""
+    import getpass
+
+    default = config.actor if config.actor != "mcp-tasks" else None
+    if default is None:
+        try:
+            default = clean_name(getpass.getuser())
+        except Exception:  # noqa: BLE001 - no user name on this system: the fallback below
+            default = None
+    security = BoardSecurity(
+        keys=tuple(config.api_keys), allowed_hosts=tuple(allowed_hosts), allowed_origins=tuple(allowed_origins),
+        default_actor=default or "board", read_only=config.read_only,
+    )
+    return Board(config, security, shared)
+
+
+def attach_board(app: Starlette, board: Board) -> None:
+    """Serve the board at / beside the MCP endpoint of the SDK's app: the board's routes come
+    after /mcp, and its lifespan runs inside the app's (the MCP session manager's)."""
+    app.router.routes.append(Mount("", app=board.app))
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Starlette) -> AsyncIterator[Any]:
+        async with inner(a) as state, board.lifespan():
+            yield state
+
+    app.router.lifespan_context = lifespan
