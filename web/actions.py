@@ -15,7 +15,6 @@ from domain.errors import InvalidInput, WorkflowError
 from domain.models import ID_MAX, ActorType, ExecutorType, TaskStatus, TaskType
 from tools.task_tools import _text_bytes, _title
 from validators import work_order as wo
-from validators import workflow_validator as wf
 from validators.arguments import parse_due_date
 from web.pages import PRIORITIES, TYPES, waits_for_review
 
@@ -98,13 +97,9 @@ def take(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> st
     status = TaskStatus(task["status"])
     if status != TaskStatus.PENDING:
         raise WorkflowError(f"Task {task_id} is {status.value}; only a pending task can be taken. Nothing was changed.")
-    wf.check_assignable(task_id, status, TaskType(task["type"]), ExecutorType.HUMAN)
-    repository.set_status(task_id, TaskStatus.IN_PROGRESS, actor=who, actor_type=HUMAN, expected_updated_at=form.get("updated_at") or None)
-    try:
-        repository.assign(task_id, assignee=who, assignee_type=ExecutorType.HUMAN, model_name=None, notes="taken on the board",
-                          assigned_by=who, assigned_by_type=HUMAN)
-    except WorkflowError as exc:
-        raise WorkflowError(f"Task {task_id} moved to in_progress for you, but the assignment was refused: {exc}") from exc
+    # One transaction: the move and the assignment land together or not at all.
+    repository.set_status(task_id, TaskStatus.IN_PROGRESS, actor=who, actor_type=HUMAN,
+                          expected_updated_at=form.get("updated_at") or None, take_as=ExecutorType.HUMAN)
     return "taken"
 
 
@@ -128,9 +123,10 @@ def approve(repository: Any, task_id: int, form: Mapping[str, str], who: str) ->
 def send_back(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> str:
     content = _content(form, "reason for sending it back")
     _reviewable(repository, task_id)
+    # One transaction: the task goes back to pending with the reason, or stays as it was.
     repository.set_status(task_id, TaskStatus.PENDING, actor=who, actor_type=HUMAN,
-                          expected_updated_at=form.get("updated_at") or None)
-    repository.add_comment(task_id, content=_text_bytes("content", f"Sent back: {content}"), author=who, author_type=HUMAN, comment_type="comment")
+                          expected_updated_at=form.get("updated_at") or None,
+                          comment=_text_bytes("content", f"Sent back: {content}"))
     return "sent_back"
 
 

@@ -141,7 +141,14 @@ class WritesMixin(RepositoryBase):
         actor_type: ActorType,
         expected_updated_at: str | None = None,
         session: str | None = None,
+        take_as: ExecutorType | None = None,
+        comment: str | None = None,
     ) -> dict[str, Any]:
+        """Move a task along the workflow. In the same transaction, so that a person's one
+        action on the board is one change or none: `take_as` assigns the task to the actor
+        (moving it to in_progress: "take"), and `comment` adds the actor's comment after the
+        move (sending a task back with what should change)."""
+
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
             self._check_expected(tx, task_id, row, expected_updated_at)
@@ -164,7 +171,13 @@ class WritesMixin(RepositoryBase):
                 self._check_unblocked(tx, task_id)
             if target == TaskStatus.COMPLETED:
                 self._check_completion(tx, task_id)
-            self._move(tx, task_id, current, target, actor, actor_type, session=session)
+            assignment_id = None
+            if take_as is not None:
+                wf.check_assignable(task_id, current, TaskType(row["type"]), take_as)
+                assignment_id = self._add_assignment(tx, task_id, actor, take_as, None, "taken", actor, actor_type)
+            self._move(tx, task_id, current, target, actor, actor_type, assignment_id=assignment_id, session=session)
+            if comment is not None:
+                self._history(tx, task_id, actor, actor_type, "comment", comment)
             return self._task_with_order(tx, task_id)
 
         return self.db.write(run)
@@ -275,20 +288,27 @@ class WritesMixin(RepositoryBase):
             row = self._task_row(tx, task_id, lock=True)
             wf.check_assignable(task_id, TaskStatus(row["status"]), TaskType(row["type"]), assignee_type)
             self._holder_speaks(tx, task_id, assigned_by, assigned_by_type, session)
-            assignment_id = tx.insert(
-                "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, "
-                f"assigned_by_type, status, assigned_at, notes) VALUES (%s, %s, %s, %s, %s, %s, 'pending', {tx.now}, %s)",
-                [task_id, assignee, assignee_type.value, model_name, assigned_by, assigned_by_type.value, notes],
-            )
-            model = f" ({model_name})" if model_name else ""
-            self._history(
-                tx, task_id, assigned_by, assigned_by_type, CommentType.ASSIGNMENT,
-                f"Assigned to {assignee} [{assignee_type.value}]{model}", {"assignment_id": assignment_id},
-            )
+            assignment_id = self._add_assignment(tx, task_id, assignee, assignee_type, model_name, notes, assigned_by, assigned_by_type)
             tx.execute(f"UPDATE tasks SET {tx.touch} WHERE id = %s", [task_id])
             return _normalise(tx.row("SELECT * FROM task_assignments WHERE id = %s", [assignment_id]))
 
         return self.db.write(run)
+
+    def _add_assignment(
+        self, tx: Tx, task_id: int, assignee: str, assignee_type: ExecutorType, model_name: str | None,
+        notes: str | None, assigned_by: str, assigned_by_type: ActorType,
+    ) -> int:
+        assignment_id = tx.insert(
+            "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, "
+            f"assigned_by_type, status, assigned_at, notes) VALUES (%s, %s, %s, %s, %s, %s, 'pending', {tx.now}, %s)",
+            [task_id, assignee, assignee_type.value, model_name, assigned_by, assigned_by_type.value, notes],
+        )
+        model = f" ({model_name})" if model_name else ""
+        self._history(
+            tx, task_id, assigned_by, assigned_by_type, CommentType.ASSIGNMENT,
+            f"Assigned to {assignee} [{assignee_type.value}]{model}", {"assignment_id": assignment_id},
+        )
+        return assignment_id
 
     def add_result(
         self,

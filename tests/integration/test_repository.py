@@ -483,3 +483,29 @@ def test_parallel_first_calls_on_a_new_sqlite_file_all_succeed(tmp_path):
         assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
         assert repo.list_tasks()["total"] == 4
         db.close()
+
+
+def test_a_take_and_a_send_back_are_one_change_or_none(repo, database):
+    """The board's take (in_progress + assignment) and send back (pending + the reason) are
+    one transaction each: a refusal of any part leaves nothing behind."""
+    HUMAN = ActorType.HUMAN
+    ai_only = make(repo, "for an agent", type=TaskType.AI_TASK)
+    before = table_counts(database)
+    with pytest.raises(InvalidInput, match="cannot take task"):  # a person cannot take an ai_task
+        repo.set_status(ai_only["id"], TaskStatus.IN_PROGRESS, actor="dana", actor_type=HUMAN, take_as=ExecutorType.HUMAN)
+    assert repo.get_task(ai_only["id"])["status"] == "pending" and table_counts(database) == before
+
+    task = make(repo, "for a person", type=TaskType.HUMAN_TASK)
+    taken = repo.set_status(task["id"], TaskStatus.IN_PROGRESS, actor="dana", actor_type=HUMAN, take_as=ExecutorType.HUMAN)
+    got = repo.get_task(task["id"])
+    assert taken["status"] == "in_progress" and [(a["assignee"], a["assignee_type"]) for a in got["assignments"]] == [("dana", "human")]
+    assert got["held_by"] == "dana"
+
+    before = table_counts(database)
+    with pytest.raises(Conflict):  # stale: the person saw an older version; no status change and no comment
+        repo.set_status(task["id"], TaskStatus.PENDING, actor="dana", actor_type=HUMAN,
+                        expected_updated_at="2001-01-01T00:00:00.000000", comment="Sent back: redo it")
+    assert repo.get_task(task["id"])["status"] == "in_progress" and table_counts(database) == before
+    repo.set_status(task["id"], TaskStatus.PENDING, actor="dana", actor_type=HUMAN, comment="Sent back: redo it")
+    history = [(c["comment_type"], c["content"]) for c in repo.get_task(task["id"])["comments"]][-2:]
+    assert history == [("status_change", "Status: in_progress → pending"), ("comment", "Sent back: redo it")]
