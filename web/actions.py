@@ -1,11 +1,9 @@
 """What people do on the board, each through the repository methods and argument rules the
 tools use (tools/task_tools.py), with the person as the actor (author_type human).
 
-Each action either lands whole or refuses with a domain error before it writes. Taking a
-task and sending one back are two repository calls each (a move and an assignment or a
-comment); every rule that could refuse the second is checked before the first, so only a
-change made by someone else in the milliseconds between them could split them, and the page
-then says what happened.
+Each action is one repository call, so one transaction: it lands whole or refuses with a
+domain error and writes nothing. Taking a task (in_progress + an assignment to the person)
+and sending one back (pending + the reason) use set_status's take_as and comment.
 """
 from __future__ import annotations
 
