@@ -57,6 +57,15 @@ class AppState:
             return self.services[name]
 
 
+class ResultModel(BaseModel):
+    """A tool's result (structuredContent). Its validator and serializer are built on first
+    use, not at import: ~23 result models cost every cold start instructions for tools a
+    session may never call (bench/RESULTS.md "Start-up after issues 14 and 16"). tools/list
+    does not need them either: the published output schemas come from output_schemas.json."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 def app(ctx: Context) -> AppState:
     return request_context(ctx).lifespan_context
 
@@ -141,8 +150,11 @@ class TaskServer(MCPServer):
 
 def _strict(model: type[BaseModel]) -> type[BaseModel]:
     """The tool's argument model with unknown names refused and no type coercion: JSON true,
-    "5" and 5.0 are not the id 5 (pydantic's lax mode takes all three)."""
-    config = ConfigDict(**{**model.model_config, "strict": True, "extra": "forbid"})
+    "5" and 5.0 are not the id 5 (pydantic's lax mode takes all three).
+    Its validator is built on the tool's first call (defer_build): building 15 of them at
+    start-up was ~40M instructions, 1.4% of a cold start (bench/RESULTS.md), for tools a
+    session may never call. tools/list does not need it: the SDK's own model made the schema."""
+    config = ConfigDict(**{**model.model_config, "strict": True, "extra": "forbid", "defer_build": True})
     return type(model.__name__, (model,), {"model_config": config, "__module__": model.__module__})
 
 
