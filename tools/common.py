@@ -96,12 +96,6 @@ class TaskServer(MCPServer):
         self.withheld: dict[str, str] = {}  # tool name -> why this server does not offer it
         self._properties: dict[str, dict[str, Any]] = {}  # full input-schema properties, built on first refusal
 
-    def add_tool(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        super().add_tool(fn, *args, **kwargs)
-        tool = self._tool_manager.get_tool(kwargs.get("name") or fn.__name__)
-        if tool is not None:
-            tool.fn_metadata.arg_model = _strict(tool.fn_metadata.arg_model)
-
     def withhold_tool(self, name: str, reason: str) -> None:
         """Remove a tool; a call to it is refused as forbidden, with the reason."""
         self.remove_tool(name)
@@ -112,8 +106,10 @@ class TaskServer(MCPServer):
         try:
             if name in self.withheld:
                 raise Forbidden(f"{name} is not offered: {self.withheld[name]}")
-            if self._tool_manager.get_tool(name) is None:
+            tool = self._tool_manager.get_tool(name)
+            if tool is None:
                 raise InvalidInput(_unknown_tool(name, [t.name for t in self._tool_manager.list_tools()]))
+            _make_strict(tool)
             return await super().call_tool(name, arguments, context)
         except MCPError:
             raise
@@ -148,13 +144,20 @@ class TaskServer(MCPServer):
         return self._properties[name]
 
 
+def _make_strict(tool: Any) -> None:
+    """Every argument model is strict before its first call: the one door all calls pass
+    (call_tool) swaps it in. Made here rather than at registration: 15 strict models cost
+    ~55M instructions, 1.7% of a cold start (bench/RESULTS.md "Start-up after issues 14 and
+    16"), for tools a session may never call; tools/list uses the SDK's own model's schema."""
+    config = tool.fn_metadata.arg_model.model_config
+    if not (config.get("strict") and config.get("extra") == "forbid"):
+        tool.fn_metadata.arg_model = _strict(tool.fn_metadata.arg_model)
+
+
 def _strict(model: type[BaseModel]) -> type[BaseModel]:
     """The tool's argument model with unknown names refused and no type coercion: JSON true,
-    "5" and 5.0 are not the id 5 (pydantic's lax mode takes all three).
-    Its validator is built on the tool's first call (defer_build): building 15 of them at
-    start-up was ~40M instructions, 1.4% of a cold start (bench/RESULTS.md), for tools a
-    session may never call. tools/list does not need it: the SDK's own model made the schema."""
-    config = ConfigDict(**{**model.model_config, "strict": True, "extra": "forbid", "defer_build": True})
+    "5" and 5.0 are not the id 5 (pydantic's lax mode takes all three)."""
+    config = ConfigDict(**{**model.model_config, "strict": True, "extra": "forbid"})
     return type(model.__name__, (model,), {"model_config": config, "__module__": model.__module__})
 
 
