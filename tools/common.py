@@ -57,6 +57,15 @@ class AppState:
             return self.services[name]
 
 
+class ResultModel(BaseModel):
+    """A tool's result (structuredContent). Its validator and serializer are built on first
+    use, not at import: ~23 result models cost every cold start instructions for tools a
+    session may never call (bench/RESULTS.md "Start-up after issues 14 and 16"). tools/list
+    does not need them either: the published output schemas come from output_schemas.json."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 def app(ctx: Context) -> AppState:
     return request_context(ctx).lifespan_context
 
@@ -87,12 +96,6 @@ class TaskServer(MCPServer):
         self.withheld: dict[str, str] = {}  # tool name -> why this server does not offer it
         self._properties: dict[str, dict[str, Any]] = {}  # full input-schema properties, built on first refusal
 
-    def add_tool(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        super().add_tool(fn, *args, **kwargs)
-        tool = self._tool_manager.get_tool(kwargs.get("name") or fn.__name__)
-        if tool is not None:
-            tool.fn_metadata.arg_model = _strict(tool.fn_metadata.arg_model)
-
     def withhold_tool(self, name: str, reason: str) -> None:
         """Remove a tool; a call to it is refused as forbidden, with the reason."""
         self.remove_tool(name)
@@ -103,8 +106,10 @@ class TaskServer(MCPServer):
         try:
             if name in self.withheld:
                 raise Forbidden(f"{name} is not offered: {self.withheld[name]}")
-            if self._tool_manager.get_tool(name) is None:
+            tool = self._tool_manager.get_tool(name)
+            if tool is None:
                 raise InvalidInput(_unknown_tool(name, [t.name for t in self._tool_manager.list_tools()]))
+            _make_strict(tool)
             return await super().call_tool(name, arguments, context)
         except MCPError:
             raise
@@ -137,6 +142,16 @@ class TaskServer(MCPServer):
             schema = tool.fn_metadata.arg_model.model_json_schema() if tool else {}
             self._properties[name] = schema.get("properties") or {}
         return self._properties[name]
+
+
+def _make_strict(tool: Any) -> None:
+    """Every argument model is strict before its first call: the one door all calls pass
+    (call_tool) swaps it in. Made here rather than at registration: 15 strict models cost
+    ~55M instructions, 1.7% of a cold start (bench/RESULTS.md "Start-up after issues 14 and
+    16"), for tools a session may never call; tools/list uses the SDK's own model's schema."""
+    config = tool.fn_metadata.arg_model.model_config
+    if not (config.get("strict") and config.get("extra") == "forbid"):
+        tool.fn_metadata.arg_model = _strict(tool.fn_metadata.arg_model)
 
 
 def _strict(model: type[BaseModel]) -> type[BaseModel]:

@@ -34,7 +34,11 @@ SCHEMA_FILE = Path(__file__).with_name("output_schemas.json")
 
 
 def result_model(tool: Any) -> type[BaseModel]:
-    returned = typing.get_type_hints(tool.fn, include_extras=True).get("return")
+    # The return annotation as written, when it is already an object (no `from __future__
+    # import annotations`): get_type_hints would evaluate every parameter's annotation too.
+    returned = getattr(tool.fn, "__annotations__", {}).get("return")
+    if returned is None or isinstance(returned, str):
+        returned = typing.get_type_hints(tool.fn, include_extras=True).get("return")
     for meta in getattr(returned, "__metadata__", ()):
         if isinstance(meta, type) and issubclass(meta, BaseModel):
             return meta

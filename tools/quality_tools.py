@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, CommentType
-from tools.common import actor, app, respond
+from tools.common import ResultModel, actor, app, respond
 from tools.lean_schema import READ_ONLY, WRITES
 
 if TYPE_CHECKING:  # for the annotations only: the engine itself is imported on first use (below)
@@ -35,12 +35,12 @@ DESCRIPTION_PREVIEW = 200
 # ---- result models ------------------------------------------------------------------------
 
 
-class Scope(BaseModel):
+class Scope(ResultModel):
     paths: list[str]
     excludes: list[str]
 
 
-class ContractRow(BaseModel):
+class ContractRow(ResultModel):
     name: str
     version: str
     status: str
@@ -49,39 +49,39 @@ class ContractRow(BaseModel):
     scope: Scope
 
 
-class LoadError(BaseModel):
+class LoadError(ResultModel):
     file: str
     line: Optional[int]
     reason: str
 
 
-class ContractList(BaseModel):
+class ContractList(ResultModel):
     contracts: list[ContractRow]
     total: int
     load_errors: list[LoadError] = Field(description="Files that failed to load; the other contracts still work.")
 
 
-class SchemaIssue(BaseModel):
+class SchemaIssue(ResultModel):
     location: str = Field(description="Where in the document, e.g. contract.rules[2].severity.")
     line: Optional[int] = Field(description="Line in the YAML, when known.")
     message: str
 
 
-class ContractValidation(BaseModel):
+class ContractValidation(ResultModel):
     valid: bool
     contract: Optional[ContractRow] = Field(description="The contract, when valid.")
     file: Optional[str] = Field(description="The file checked, when a name was given.")
     errors: list[SchemaIssue]
 
 
-class Counts(BaseModel):
+class Counts(ResultModel):
     critical: int
     major: int
     minor: int
     info: int
 
 
-class QualityViolation(BaseModel):
+class QualityViolation(ResultModel):
     file: str = Field(description="Relative to path.")
     line: int
     rule_id: str
@@ -91,14 +91,14 @@ class QualityViolation(BaseModel):
     contract: str
 
 
-class ContractVerdict(BaseModel):
+class ContractVerdict(ResultModel):
     name: str
     version: str
     verdict: VerdictName
     counts: Counts
 
 
-class QualityReport(BaseModel):
+class QualityReport(ResultModel):
     path: str = Field(description="The real path that was checked.")
     verdict: VerdictName
     counts: Counts

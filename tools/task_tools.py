@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal, Optional
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
-from tools.common import actor, app, respond
+from tools.common import ResultModel, actor, app, respond
 from tools.lean_schema import DESTROYS, READ_ONLY, WRITES
 from validators import work_order as wo
 from validators.arguments import check_cursor, parse_due_date, parse_metadata, require_some_change
@@ -52,7 +52,7 @@ DELETE = ToolAnnotations(**DESTROYS)
 # ---- result models ------------------------------------------------------------------------
 
 
-class TaskRow(BaseModel):
+class TaskRow(ResultModel):
     id: int
     title: str
     description_preview: str
@@ -67,7 +67,7 @@ class TaskRow(BaseModel):
     updated_at: Timestamp
 
 
-class TaskPage(BaseModel):
+class TaskPage(ResultModel):
     tasks: list[TaskRow]
     total: int = Field(description="Matching tasks; a lower bound when total_exact is false.")
     total_exact: bool
@@ -75,7 +75,7 @@ class TaskPage(BaseModel):
     next_cursor: Optional[str] = Field(default=None, description="cursor of the next page (same cost at any depth); null on the last page.")
 
 
-class Task(BaseModel):
+class Task(ResultModel):
     id: int
     uuid: str
     title: str
@@ -94,13 +94,13 @@ class Task(BaseModel):
     labels: list[str] = []
 
 
-class TaskRef(BaseModel):
+class TaskRef(ResultModel):
     id: int
     title: str
     status: str
 
 
-class Assignment(BaseModel):
+class Assignment(ResultModel):
     id: int
     task_id: int
     assignee: str
@@ -115,7 +115,7 @@ class Assignment(BaseModel):
     notes: Optional[str]
 
 
-class Result(BaseModel):
+class Result(ResultModel):
     id: int
     task_id: int
     assignment_id: Optional[int]
@@ -137,7 +137,7 @@ class Result(BaseModel):
     created_at: Timestamp
 
 
-class Comment(BaseModel):
+class Comment(ResultModel):
     id: int
     task_id: int
     author: str
@@ -164,7 +164,7 @@ class TaskDetail(Task):
     lease_expired: Optional[bool] = Field(description="The holder may still finish while nobody else takes it.")
 
 
-class Deleted(BaseModel):
+class Deleted(ResultModel):
     deleted: TaskRef
     assignments_deleted: int
     results_deleted: int
@@ -172,7 +172,7 @@ class Deleted(BaseModel):
     subtasks_now_top_level: list[int]
 
 
-class ModelUsage(BaseModel):
+class ModelUsage(ResultModel):
     model_name: Optional[str]
     executor_type: str
     results: int
@@ -183,7 +183,7 @@ class ModelUsage(BaseModel):
     avg_duration_ms: Optional[float]
 
 
-class Statistics(BaseModel):
+class Statistics(ResultModel):
     total: int
     by_status: dict[str, int]
     by_type: dict[str, int]
@@ -426,7 +426,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         return respond(Comment(**comment))
 
 
-class Claimed(BaseModel):
+class Claimed(ResultModel):
     claimed: bool
     task: Optional[Task] = Field(description="The task now in_progress for you; null when none matched.")
     assignment_id: Optional[int]
@@ -434,7 +434,7 @@ class Claimed(BaseModel):
     message: str
 
 
-class Execution(BaseModel):
+class Execution(ResultModel):
     state: Literal["finished", "started"] = Field(description="started: wait=false, the result lands later (tasks_get).")
     task_id: int
     model: str

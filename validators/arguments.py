@@ -6,7 +6,6 @@ Pure functions; each refusal names the parameter, the value and the fix.
 from __future__ import annotations
 
 import base64
-import difflib
 import json
 import re
 from datetime import datetime, timezone
@@ -137,6 +136,8 @@ def argument_errors_text(tool: str, errors: Iterable[dict[str, Any]], properties
 
 
 def _unknown_text(tool: str, name: str, properties: dict[str, Any]) -> str:
+    import difflib  # only a refused call needs it; not every start-up
+
     allowed = list(properties)
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else "."
