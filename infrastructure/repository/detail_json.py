@@ -1,26 +1,27 @@
-"""tasks_get on MariaDB as one JSON document: the task, its parent, its child lists, its lease,
-priority, labels and dependencies in one statement that returns one column.
+"""tasks_get on MariaDB: the task, its parent, its child lists, its lease, priority, labels and
+dependencies in one UNION ALL whose rows are two columns: the part's name and the row as one
+JSON_OBJECT.
 
-Why: PyMySQL parses every packet in Python, the description of every column included. The
-21-column UNION ALL of reads.py (one row per child) cost ~0.41 ms of client CPU per
-tasks_get; one JSON column is one packet of description and one of data, parsed by
-json.loads in C (bench/RESULTS.md, "tasks_get on MariaDB in one read").
+Why: PyMySQL parses every packet in Python, the description of every column included, and
+every field of every row. The 21-column UNION ALL of reads.py (slots shared by every part,
+mostly NULL) cost ~0.24 ms of client CPU per tasks_get here; two columns and one json.loads
+(C) per row ~0.11 ms, and the database does less too (0.57 vs 0.65 ms a statement). One
+JSON document with JSON_ARRAYAGG lists, tried first, cost the client 0.15 ms but MariaDB
+1.7–2.2 ms: each aggregate sets up GROUP_CONCAT's machinery (~0.2 ms even for no rows).
+Figures: bench/RESULTS.md, "tasks_get on MariaDB in one read".
 
-The document says exactly what the UNION ALL said, already in the tools' form:
+Each row says exactly what the 21-column row said, already in the tools' form:
 - timestamps as `_text_time` writes them ('YYYY-MM-DDTHH:MM:SS.ffffff', DATE_FORMAT); a date
   with a zero part, which PyMySQL hands over as the text it got, as that text (CONCAT);
 - DECIMAL as a JSON number (json.loads reads it as float(Decimal) did), ids and counts as ints;
-- metadata as text, parsed in Python by `_json` as the plain column was;
-- every list in id order, the two capped lists (the newest comments, the first tasks blocked)
-  capped as before; labels are sorted in Python (codepoint order, not the collation's).
+- metadata as text inside the JSON, parsed in Python by `_json` as the plain column was;
+- the capped parts (the newest comments, the first tasks blocked) capped in SQL as before;
+  reads.py sorts every list as it did.
+No aggregate, so group_concat_max_len plays no part; a row too large for one packet
+(max_allowed_packet) would come as NULL: `rows` then says so, and the caller reads the task
+the old way.
 
-Nothing is cut silently: JSON_ARRAYAGG is bounded by group_concat_max_len, raised for this
-statement to its largest value (SET STATEMENT); past max_allowed_packet a JSON function
-gives NULL, or an aggregate a cut (invalid or shorter) array. Each list therefore comes
-with its COUNT(*) from the same rows, and `decode` refuses any document whose lists do not
-hold exactly that many objects (or hold a NULL): the caller then reads the task the old way.
-
-Belongs here: the statement and the check of its answer. What tasks_get returns is built in reads.py.
+Belongs here: the statement and the decoding of its rows. What tasks_get returns is built in reads.py.
 """
 from __future__ import annotations
 
@@ -29,38 +30,21 @@ import json
 import re
 from typing import Any
 
-# MariaDB's largest group_concat_max_len (a larger value is clamped with a warning); the
-# result is bounded by max_allowed_packet in any case, which `decode` catches.
-GROUP_CONCAT_MAX = 1_073_741_824
 ISO = "'%%Y-%%m-%%dT%%H:%%i:%%s.%%f'"  # doubled: PyMySQL formats the statement with %
 
 
 def iso(column: str) -> str:
     """SQL: the column as `_text_time` gives it. PyMySQL returns a DATETIME with a zero year,
-    month or day as the text it received, and `_text_time` leaves such text as it is."""
-    return f"IF(YEAR({column}) * MONTH({column}) * DAYOFMONTH({column}) = 0, CONCAT({column}), DATE_FORMAT({column}, {ISO}))"
+    month or day as the text it received, and `_text_time` leaves such text as it is: in the
+    21-column UNION ALL every time slot is DATETIME(6), so that text has six decimals."""
+    return (
+        f"IF(YEAR({column}) * MONTH({column}) * DAYOFMONTH({column}) = 0, "
+        f"CONCAT(CAST({column} AS DATETIME(6))), DATE_FORMAT({column}, {ISO}))"
+    )
 
 
 def _object(columns: tuple[tuple[str, str], ...]) -> str:
     return "JSON_OBJECT(" + ", ".join(f"'{key}', {expr}" for key, expr in columns) + ")"
-
-
-def _list(columns: tuple[tuple[str, str], ...], source: str, order: str, limit: int | None = None, newest: bool = False) -> str:
-    """A list part: {"n": rows, "rows": [objects in `order`]} (rows is null when n is 0).
-    A capped list reads its rows in a derived table first (the index does the ORDER BY ... LIMIT)."""
-    if limit is None:
-        return f"(SELECT JSON_OBJECT('n', COUNT(*), 'rows', JSON_ARRAYAGG({_object(columns)} ORDER BY {order})) FROM {source})"
-    inner = ", ".join(f"{expr} AS `{key}`" for key, expr in columns)
-    outer = tuple((key, f"p.`{key}`") for key, _ in columns)
-    first = f"{order} DESC" if newest else order
-    return (
-        f"(SELECT JSON_OBJECT('n', COUNT(*), 'rows', JSON_ARRAYAGG({_object(outer)} ORDER BY p.`{order.rsplit('.', 1)[-1]}`)) "
-        f"FROM (SELECT {inner} FROM {source} ORDER BY {first} LIMIT {limit}) AS p)"
-    )
-
-
-def _one(columns: tuple[tuple[str, str], ...], source: str) -> str:
-    return f"(SELECT {_object(columns)} FROM {source} LIMIT 1)"
 
 
 TASK = (
@@ -99,55 +83,45 @@ LEASE = (
     ("holder", "holder"), ("expires_at", iso("expires_at")),
     ("expired", "CASE WHEN expires_at < NOW(6) THEN 1 ELSE 0 END"),
 )
-# Lists and their cap (None: all); the caps are reads.py's (comments: the newest ones).
-LISTS = ("subtasks", "assignments", "results", "comments", "labels", "depends_on", "blocks")
+PLAIN = ("priority", "label")  # one plain value each, not JSON
 
 
 @functools.cache
 def statement(leases: bool, order: bool, response_chars: int, comments_max: int, blocks_max: int) -> tuple[str, int]:
-    """The statement and how many times it takes the task id (built once per set of arguments)."""
+    """The statement and how many times it takes the task id (built once per set of arguments).
+    Each part is in parentheses so that its ORDER BY ... LIMIT stays its own (as in reads.py)."""
     parts = [
-        ("task", _one(TASK, "tasks WHERE id = %s")),
-        ("parent", _one(REF, "tasks WHERE id = (SELECT parent_task_id FROM tasks WHERE id = %s)")),
-        ("subtasks", _list(REF, "tasks WHERE parent_task_id = %s", "id")),
-        ("assignments", _list(ASSIGNMENT, "task_assignments WHERE task_id = %s", "id")),
-        ("results", _list(result_columns(response_chars), "task_results WHERE task_id = %s", "id")),
-        ("comments", _list(COMMENT, "task_comments WHERE task_id = %s", "id", comments_max + 1, newest=True)),
+        ("task", TASK, "tasks WHERE id = %s"),
+        ("parent", REF, "tasks WHERE id = (SELECT parent_task_id FROM tasks WHERE id = %s)"),
+        ("subtask", REF, "tasks WHERE parent_task_id = %s"),
+        ("assignment", ASSIGNMENT, "task_assignments WHERE task_id = %s"),
+        ("result", result_columns(response_chars), "task_results WHERE task_id = %s"),
+        ("comment", COMMENT, f"task_comments WHERE task_id = %s ORDER BY id DESC LIMIT {comments_max + 1}"),
     ]
     if leases:
-        parts.append(("lease", _one(LEASE, "task_leases WHERE task_id = %s AND holder IS NOT NULL")))
+        parts.append(("lease", LEASE, "task_leases WHERE task_id = %s AND holder IS NOT NULL"))
     if order:
         parts += [
-            ("priority", "(SELECT priority FROM task_priorities WHERE task_id = %s LIMIT 1)"),
-            ("labels", _list((("label", "label"),), "task_labels WHERE task_id = %s", "label")),
-            ("depends_on", _list(REF_B, "task_dependencies d JOIN tasks b ON b.id = d.depends_on_id WHERE d.task_id = %s", "b.id")),
-            ("blocks", _list(REF_B, "task_dependencies d JOIN tasks b ON b.id = d.task_id WHERE d.depends_on_id = %s", "b.id", blocks_max)),
+            ("priority", "priority", "task_priorities WHERE task_id = %s"),
+            ("label", "label", "task_labels WHERE task_id = %s"),
+            ("depends_on", REF_B, "task_dependencies d JOIN tasks b ON b.id = d.depends_on_id WHERE d.task_id = %s"),
+            ("blocks", REF_B, f"task_dependencies d JOIN tasks b ON b.id = d.task_id WHERE d.depends_on_id = %s ORDER BY b.id LIMIT {blocks_max}"),
         ]
-    body = ", ".join(f"'{key}', {sql}" for key, sql in parts)
-    sql = f"SET STATEMENT group_concat_max_len = {GROUP_CONCAT_MAX} FOR SELECT JSON_OBJECT({body}) AS task"
+    sql = " UNION ALL ".join(
+        f"(SELECT '{kind}' AS k, {columns if isinstance(columns, str) else _object(columns)} AS j FROM {source})"
+        for kind, columns, source in parts
+    )
     return sql, len(re.findall(r"(?<!%)%s", sql))
 
 
-def decode(text: str | None) -> dict[str, Any] | None:
-    """The document with each list as a list of rows; None if there is no task, or if the
-    document is not whole (too large for one packet): the caller reads the old way then."""
-    if text is None:
-        return None
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return None  # an aggregate cut mid-value
-    if not isinstance(doc, dict) or doc.get("task") is None:
-        return None
-    for key in LISTS:
-        if key not in doc:
-            doc[key] = []  # a database without the work-order tables
-            continue
-        part = doc[key]
-        if part is None:
-            return None  # an aggregate without GROUP BY always gives its row: null means too large
-        rows = part["rows"] or []
-        if len(rows) != part["n"] or None in rows:
-            return None  # cut (fewer objects than rows) or an object too large for a packet
-        doc[key] = rows
-    return doc
+def rows(found: list[dict[str, Any]]) -> dict[str, list[Any]] | None:
+    """The statement's rows by part (the plain parts as their values, the others as dicts);
+    None if a row was too large for one packet and came as NULL."""
+    by_kind: dict[str, list[Any]] = {}
+    loads = json.loads
+    for row in found:
+        kind, value = row["k"], row["j"]
+        if value is None:
+            return None
+        by_kind.setdefault(kind, []).append(value if kind in PLAIN else loads(value))
+    return by_kind

@@ -6,7 +6,6 @@ search are in search.py; the row conversion helpers in base.py.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from domain.errors import NotFound
@@ -116,6 +115,10 @@ def _detail_sql(dialect: str, leases: bool, order: bool) -> tuple[str, int]:
     return _DETAIL_SQL[key]
 
 
+def _by_id(row: dict[str, Any]) -> int:
+    return row["id"]
+
+
 def _slot_value(slot: str, value: Any) -> Any:
     # MariaDB types a number slot that is NULL in some parts as DECIMAL: give ids and counts back as ints.
     if value is not None and (slot == "id" or slot[0] == "n"):
@@ -222,57 +225,61 @@ class ReadsMixin(RepositoryBase):
         return self.db.read(lambda tx: self._full_task(tx, task_id))
 
     def _full_task(self, tx: Tx, task_id: int) -> dict[str, Any]:
-        """The task with its parent and child lists, read in one statement: on MariaDB one JSON
-        document (detail_json.py), elsewhere, or when that document would not fit in one
+        """The task with its parent and child lists, read in one statement: on MariaDB a row of
+        JSON per part's row (detail_json.py), elsewhere, or when a row would not fit in one
         packet, the UNION ALL of _DETAIL_PARTS."""
         if tx.dialect == "mysql" and self._has_json_detail(tx):
             sql, uses = detail_json.statement(
                 self._has_leases(tx), self.work.present(tx), GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX,
             )
-            doc = detail_json.decode(tx.value(sql, [task_id] * uses))
-            if doc is not None:
-                return self._task_from_document(doc)
+            found = detail_json.rows(tx.rows(sql, [task_id] * uses))
+            if found is not None:
+                if "task" not in found:
+                    raise NotFound(f"Task {task_id} does not exist. Find ids with tasks_list (e.g. search=...).")
+                return self._task_from_json(found)
         return self._task_from_rows(tx, task_id)
 
     def _has_json_detail(self, tx: Tx) -> bool:
-        """MariaDB 10.5 and later: JSON_ARRAYAGG with ORDER BY and LIMIT, and SET STATEMENT.
-        MySQL has neither (its JSON_ARRAYAGG has no order): it reads the UNION ALL."""
+        """MariaDB: its JSON_OBJECT escapes text as json.loads reads it back (tests/integration/
+        test_get_detail.py); MySQL's casts and number forms were not checked: it reads the UNION ALL."""
         if self._json_detail is None:
-            version = str(tx.value("SELECT VERSION() AS v"))
-            numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
-            self._json_detail = "mariadb" in version.lower() and numbers >= (10, 5)
+            self._json_detail = "mariadb" in str(tx.value("SELECT VERSION() AS v")).lower()
         return self._json_detail
 
     @staticmethod
-    def _task_from_document(doc: dict[str, Any]) -> dict[str, Any]:
-        """What _task_from_rows makes of the same task, from detail_json's document, whose
+    def _task_from_json(found: dict[str, list[Any]]) -> dict[str, Any]:
+        """What _task_from_rows makes of the same task, from detail_json's rows, whose
         timestamps and numbers are already in their final form."""
-        task = doc["task"]
+        by_id = _by_id
+        task = found["task"][0]
         task["metadata"] = _json(task["metadata"])
-        task["parent"] = doc["parent"]
-        task["subtasks"] = doc["subtasks"]
-        task["assignments"] = doc["assignments"]
-        for r in doc["results"]:
+        parent = found.get("parent")
+        task["parent"] = parent[0] if parent else None
+        task["subtasks"] = sorted(found.get("subtask", ()), key=by_id)
+        task["assignments"] = sorted(found.get("assignment", ()), key=by_id)
+        results = sorted(found.get("result", ()), key=by_id)
+        for r in results:
             r["response_truncated"] = r["response"] is not None and len(r["response"]) > GET_RESPONSE_CHARS
             if r["response_truncated"]:
                 r["response"] = r["response"][:GET_RESPONSE_CHARS]
-        task["results"] = doc["results"]
-        comments = doc["comments"]  # the newest GET_COMMENTS_MAX + 1, oldest first
+        task["results"] = results
+        comments = sorted(found.get("comment", ()), key=by_id)  # the newest GET_COMMENTS_MAX + 1
         task["comments_truncated"] = len(comments) > GET_COMMENTS_MAX
         comments = comments[-GET_COMMENTS_MAX:]
         for c in comments:
             c["metadata"] = _json(c["metadata"])
         task["comments"] = comments
-        lease = doc.get("lease")
+        lease = found["lease"][0] if "lease" in found else None
         task["held_by"] = lease["holder"] if lease else None
         task["lease_expires_at"] = lease["expires_at"] if lease else None
         task["lease_expired"] = bool(lease["expired"]) if lease else None
-        priority = doc.get("priority")
-        task["priority"] = wo.RANK_PRIORITY.get(priority, "normal") if priority is not None else "normal"
-        task["labels"] = sorted(r["label"] for r in doc["labels"])
-        task["depends_on"] = doc["depends_on"]
-        task["blocks"] = doc["blocks"][:GET_BLOCKS_MAX - 1]
-        task["blocks_truncated"] = len(doc["blocks"]) >= GET_BLOCKS_MAX
+        priority = found.get("priority")
+        task["priority"] = wo.RANK_PRIORITY.get(int(priority[0]), "normal") if priority else "normal"
+        task["labels"] = sorted(found.get("label", ()))
+        task["depends_on"] = sorted(found.get("depends_on", ()), key=by_id)
+        blocks = sorted(found.get("blocks", ()), key=by_id)
+        task["blocks"] = blocks[:GET_BLOCKS_MAX - 1]
+        task["blocks_truncated"] = len(blocks) >= GET_BLOCKS_MAX
         open_blockers = [d["id"] for d in task["depends_on"] if d["status"] != "completed"]
         task["ready"] = (not open_blockers) if task["status"] == "pending" else None
         return task
