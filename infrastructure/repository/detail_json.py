@@ -1,25 +1,25 @@
 """tasks_get on MariaDB: the task, its parent, its child lists, its lease, priority, labels and
-dependencies in one UNION ALL whose rows are two columns: the part's name and the row as one
-JSON_OBJECT.
+dependencies in one UNION ALL whose rows are one column: JSON_ARRAY(the part's name, the row as
+a JSON_OBJECT).
 
 Why: PyMySQL parses every packet in Python, the description of every column included, and
 every field of every row. The 21-column UNION ALL of reads.py (slots shared by every part,
-mostly NULL) cost ~0.24 ms of client CPU per tasks_get here; two columns and one json.loads
-(C) per row ~0.11 ms, and the database does less too (0.57 vs 0.65 ms a statement). One
+mostly NULL) cost ~0.24 ms of client CPU per tasks_get here; one column and one json.loads
+(C) per row ~0.1 ms, and the database does less too (0.57 vs 0.65 ms a statement). One
 JSON document with JSON_ARRAYAGG lists, tried first, cost the client 0.15 ms but MariaDB
 1.7–2.2 ms: each aggregate sets up GROUP_CONCAT's machinery (~0.2 ms even for no rows).
 Figures: bench/RESULTS.md, "tasks_get on MariaDB in one read".
 
 Each row says exactly what the 21-column row said, already in the tools' form:
 - timestamps as `_text_time` writes them ('YYYY-MM-DDTHH:MM:SS.ffffff', DATE_FORMAT); a date
-  with a zero part, which PyMySQL hands over as the text it got, as that text (CONCAT);
+  with a zero part, which PyMySQL hands over as the text it got, as that text (`iso`);
 - DECIMAL as a JSON number (json.loads reads it as float(Decimal) did), ids and counts as ints;
 - metadata as text inside the JSON, parsed in Python by `_json` as the plain column was;
 - the capped parts (the newest comments, the first tasks blocked) capped in SQL as before;
   reads.py sorts every list as it did.
 No aggregate, so group_concat_max_len plays no part; a row too large for one packet
-(max_allowed_packet) would come as NULL: `rows` then says so, and the caller reads the task
-the old way.
+(max_allowed_packet) comes as NULL: `rows` then says so, and the caller reads the task the
+old way (tests/integration/test_get_detail.py makes one).
 
 Belongs here: the statement and the decoding of its rows. What tasks_get returns is built in reads.py.
 """
@@ -83,13 +83,12 @@ LEASE = (
     ("holder", "holder"), ("expires_at", iso("expires_at")),
     ("expired", "CASE WHEN expires_at < NOW(6) THEN 1 ELSE 0 END"),
 )
-PLAIN = ("priority", "label")  # one plain value each, not JSON
-
-
 @functools.cache
-def statement(leases: bool, order: bool, response_chars: int, comments_max: int, blocks_max: int) -> tuple[str, int]:
-    """The statement and how many times it takes the task id (built once per set of arguments).
-    Each part is in parentheses so that its ORDER BY ... LIMIT stays its own (as in reads.py)."""
+def statement(leases: bool, order: bool, response_chars: int, comments_max: int, blocks_max: int) -> tuple[str, ...]:
+    """The statement, as the pieces between which the task id goes (built once per set of
+    arguments). Each row is one column, [part, value]: the value a JSON object, or the plain
+    priority or label. Each part is in parentheses so that its ORDER BY ... LIMIT stays its
+    own (as in reads.py)."""
     parts = [
         ("task", TASK, "tasks WHERE id = %s"),
         ("parent", REF, "tasks WHERE id = (SELECT parent_task_id FROM tasks WHERE id = %s)"),
@@ -108,20 +107,30 @@ def statement(leases: bool, order: bool, response_chars: int, comments_max: int,
             ("blocks", REF_B, f"task_dependencies d JOIN tasks b ON b.id = d.task_id WHERE d.depends_on_id = %s ORDER BY b.id LIMIT {blocks_max}"),
         ]
     sql = " UNION ALL ".join(
-        f"(SELECT '{kind}' AS k, {columns if isinstance(columns, str) else _object(columns)} AS j FROM {source})"
+        f"(SELECT JSON_ARRAY('{kind}', {columns if isinstance(columns, str) else _object(columns)}) AS j FROM {source})"
         for kind, columns, source in parts
     )
-    return sql, len(re.findall(r"(?<!%)%s", sql))
+    return tuple(re.split(r"(?<!%)%s", sql))
+
+
+def bind(pieces: tuple[str, ...], task_id: int) -> str:
+    """The statement for this task: the id written in as an integer literal (int() makes sure
+    it is one). PyMySQL would escape the same id eleven times (~20 µs); the statement's %% stay
+    doubled, as PyMySQL formats it with an empty argument list."""
+    return str(int(task_id)).join(pieces)
 
 
 def rows(found: list[dict[str, Any]]) -> dict[str, list[Any]] | None:
-    """The statement's rows by part (the plain parts as their values, the others as dicts);
-    None if a row was too large for one packet and came as NULL."""
+    """The statement's rows by part; None if a row was too large for one packet and came
+    as NULL (a JSON function's answer past max_allowed_packet)."""
     by_kind: dict[str, list[Any]] = {}
     loads = json.loads
     for row in found:
-        kind, value = row["k"], row["j"]
+        text = row["j"]
+        if text is None:
+            return None
+        kind, value = loads(text)
         if value is None:
             return None
-        by_kind.setdefault(kind, []).append(value if kind in PLAIN else loads(value))
+        by_kind.setdefault(kind, []).append(value)
     return by_kind

@@ -229,10 +229,10 @@ class ReadsMixin(RepositoryBase):
         JSON per part's row (detail_json.py), elsewhere, or when a row would not fit in one
         packet, the UNION ALL of _DETAIL_PARTS."""
         if tx.dialect == "mysql" and self._has_json_detail(tx):
-            sql, uses = detail_json.statement(
+            pieces = detail_json.statement(
                 self._has_leases(tx), self.work.present(tx), GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX,
             )
-            found = detail_json.rows(tx.rows(sql, [task_id] * uses))
+            found = detail_json.rows(tx.rows(detail_json.bind(pieces, task_id)))
             if found is not None:
                 if "task" not in found:
                     raise NotFound(f"Task {task_id} does not exist. Find ids with tasks_list (e.g. search=...).")
@@ -274,7 +274,7 @@ class ReadsMixin(RepositoryBase):
         task["lease_expires_at"] = lease["expires_at"] if lease else None
         task["lease_expired"] = bool(lease["expired"]) if lease else None
         priority = found.get("priority")
-        task["priority"] = wo.RANK_PRIORITY.get(int(priority[0]), "normal") if priority else "normal"
+        task["priority"] = wo.RANK_PRIORITY.get(priority[0], "normal") if priority else "normal"
         task["labels"] = sorted(found.get("label", ()))
         task["depends_on"] = sorted(found.get("depends_on", ()), key=by_id)
         blocks = sorted(found.get("blocks", ()), key=by_id)

@@ -137,7 +137,7 @@ def test_a_bare_task_reads_exactly_as_row_by_row(repo):
 
 @pytest.mark.parametrize("backend_url", ["mariadb"], indirect=True)
 def test_mariadb_reads_json_rows_and_zero_dates_as_the_driver_gave_them(repo):
-    """On MariaDB the statement is the JSON one, two columns a row, and its answer is used as
+    """On MariaDB the statement is the JSON one, one column a row, and its answer is used as
     it is; dates with a zero part come back as the text PyMySQL gives for them."""
     tid = _rich_task(repo)
     repo.db.write(lambda tx: tx.execute("UPDATE tasks SET due_date = '0000-00-00 00:00:00' WHERE id = %s", [tid]))
@@ -147,9 +147,9 @@ def test_mariadb_reads_json_rows_and_zero_dates_as_the_driver_gave_them(repo):
     assert task["assignments"][0]["accepted_at"] == "2026-00-00 00:00:00.000000"
 
     def json_rows(tx):
-        sql, uses = detail_json.statement(True, True, GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX)
-        found = tx.rows(sql, [tid] * uses)
-        assert {tuple(row) for row in found} == {("k", "j")}
+        pieces = detail_json.statement(True, True, GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX)
+        found = tx.rows(detail_json.bind(pieces, tid))
+        assert {tuple(row) for row in found} == {("j",)}  # one column
         return detail_json.rows(found)
 
     found = repo.db.read(json_rows)
@@ -173,8 +173,8 @@ def test_a_row_too_large_for_one_packet_is_still_read_whole(repo):
     ))
 
     def json_rows(tx):
-        sql, uses = detail_json.statement(True, True, GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX)
-        return detail_json.rows(tx.rows(sql, [tid] * uses))
+        pieces = detail_json.statement(True, True, GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX)
+        return detail_json.rows(tx.rows(detail_json.bind(pieces, tid)))
 
     assert repo.db.read(json_rows) is None  # the JSON read is refused ...
     got = _same(repo, tid)  # ... and the task read whole all the same
@@ -182,6 +182,14 @@ def test_a_row_too_large_for_one_packet_is_still_read_whole(repo):
 
 
 def test_a_null_row_refuses_the_json_read():
-    assert detail_json.rows([{"k": "task", "j": '{"id": 1}'}, {"k": "label", "j": "a"}]) == {"task": [{"id": 1}], "label": ["a"]}
-    assert detail_json.rows([{"k": "task", "j": '{"id": 1}'}, {"k": "comment", "j": None}]) is None
+    assert detail_json.rows([{"j": '["task", {"id": 1}]'}, {"j": '["label", "a"]'}]) == {"task": [{"id": 1}], "label": ["a"]}
+    assert detail_json.rows([{"j": '["task", {"id": 1}]'}, {"j": None}]) is None  # the whole row past the packet
+    assert detail_json.rows([{"j": '["task", {"id": 1}]'}, {"j": '["comment", null]'}]) is None  # its object past it
     assert detail_json.rows([]) == {}
+
+
+def test_the_task_id_is_written_in_as_an_integer_only():
+    pieces = detail_json.statement(True, True, GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX)
+    assert len(pieces) == 12 and "WHERE id = 42)" in detail_json.bind(pieces, 42)
+    with pytest.raises(ValueError):
+        detail_json.bind(pieces, "1 OR 1=1")
