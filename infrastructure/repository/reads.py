@@ -36,6 +36,8 @@ GET_BLOCKS_MAX = 101  # tasks_get lists the first 100 tasks a task blocks, and s
 # cached; bench/RESULTS.md). Each part puts its columns into shared slots of one type family
 # (text s*, time t*, number n*, money), so both databases keep each slot's type: datetimes
 # and decimals arrive as such. Part: (kind, source table, columns as (name, slot), what follows FROM).
+# MariaDB reads the same parts as one JSON column a row instead (detail_json.py); this form is
+# SQLite's and MySQL's, and MariaDB's fallback for a row too large for one packet.
 _DETAIL_PARTS: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
     ("task", "tasks", (
         ("id", "id"), ("uuid", "s1"), ("title", "s2"), ("description", "s3"), ("type", "s4"), ("status", "s5"),
