@@ -12,10 +12,12 @@ with one process's share of the CPU, became the bottleneck). Beside it, from N p
 - raw SQL, the claim's statements: what one tasks_claim sends, in the same order and
   transaction (the look for expired leases and queued priorities, the passes built by the
   repository's own WorkOrder.claim_passes, the status change, the assignment, the lease, the history
-  comment, the task read back with its lease and attributes), with PyMySQL or sqlite3 and
-  nothing else: the floor of the claim as it is written.
+  comment and its change-feed row, the task read back with its lease and attributes: 11
+  statements), with PyMySQL or sqlite3 and nothing else: the floor of the claim as it is written.
 - raw SQL, minimal: one SKIP LOCKED select (SQLite: select + compare-and-set), the status
   change, an assignment and a comment: the floor of any claim at all.
+Raw MariaDB sessions are marked as the server's own (@mcp_tasks_writer), so the change-feed
+triggers for other programs' writes stay silent for them as for the server.
 The database named in the URL (or the SQLite file) is dropped and recreated: never point
 it at real data.
 """
@@ -158,10 +160,17 @@ def _connect(url: str):
         return con, "sqlite"
     import pymysql
 
+    from infrastructure.foreign_writes import MARK_OUR_SESSION
+
     con = pymysql.connect(
         host=s.host, port=s.port, user=s.user, password=s.password, database=s.name, autocommit=True, charset="utf8mb4",
         init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
     )
+    # Marked as the server's own session, as its pool does: the change-feed triggers (issue 14)
+    # then stay silent, as they do for the server, instead of writing three feed rows and a
+    # priority update per raw claim that the MCP claim does not make.
+    with con.cursor() as cur:
+        cur.execute(MARK_OUR_SESSION)
     return con, "mysql"
 
 
@@ -227,6 +236,8 @@ def _claim_sql(url: str, dialect: str) -> dict:
             "INSERT INTO task_comments (task_id, author, author_type, comment_type, content, metadata, created_at) "
             f"VALUES (%s, %s, %s, %s, %s, %s, {tx_.now})"
         ),
+        # The change-feed row the history comment comes with (infrastructure/change_feed.py, record_change).
+        "feed": q(f"INSERT INTO task_changes (task_id, kind, actor, changed_at) VALUES (%s, %s, %s, {tx_.now})"),
         "read_back": q(read_back),
     }
 
@@ -260,6 +271,7 @@ def _raw_claim_worker(url: str, n: int, barrier, out) -> None:
                 metadata = {"from": "pending", "to": "in_progress", "assignment_id": assignment_id, "lease_seconds": LEASE_SECONDS}
                 cur.execute(sql["history"], (task_id, name, "ai", "status_change", f"Claimed by {name} [claude]: pending → in_progress",
                                              json.dumps(metadata, ensure_ascii=False)))
+                cur.execute(sql["feed"], (task_id, "status", name))
                 cur.execute(sql["read_back"], (task_id,))
                 cur.fetchall()  # no priority row here, so no queue update follows
                 claimed = task_id

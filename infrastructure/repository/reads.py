@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.errors import NotFound
 from infrastructure.database import Tx
+from infrastructure.repository import detail_json
 from validators import work_order as wo
 from infrastructure.repository.base import (
     COUNT_CAP,
@@ -35,6 +36,8 @@ GET_BLOCKS_MAX = 101  # tasks_get lists the first 100 tasks a task blocks, and s
 # cached; bench/RESULTS.md). Each part puts its columns into shared slots of one type family
 # (text s*, time t*, number n*, money), so both databases keep each slot's type: datetimes
 # and decimals arrive as such. Part: (kind, source table, columns as (name, slot), what follows FROM).
+# MariaDB reads the same parts as one JSON column a row instead (detail_json.py); this form is
+# SQLite's and MySQL's, and MariaDB's fallback for a row too large for one packet.
 _DETAIL_PARTS: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
     ("task", "tasks", (
         ("id", "id"), ("uuid", "s1"), ("title", "s2"), ("description", "s3"), ("type", "s4"), ("status", "s5"),
@@ -112,6 +115,10 @@ def _detail_sql(dialect: str, leases: bool, order: bool) -> tuple[str, int]:
             parts.append(f"({part})" if dialect == "mysql" else f"SELECT * FROM ({part})")
         _DETAIL_SQL[key] = (" UNION ALL ".join(parts), len(chosen))
     return _DETAIL_SQL[key]
+
+
+def _by_id(row: dict[str, Any]) -> int:
+    return row["id"]
 
 
 def _slot_value(slot: str, value: Any) -> Any:
@@ -220,7 +227,67 @@ class ReadsMixin(RepositoryBase):
         return self.db.read(lambda tx: self._full_task(tx, task_id))
 
     def _full_task(self, tx: Tx, task_id: int) -> dict[str, Any]:
-        """The task with its parent and child lists, read in one statement (see _DETAIL_PARTS)."""
+        """The task with its parent and child lists, read in one statement: on MariaDB a row of
+        JSON per part's row (detail_json.py), elsewhere, or when a row would not fit in one
+        packet, the UNION ALL of _DETAIL_PARTS."""
+        if tx.dialect == "mysql" and self._has_json_detail(tx):
+            pieces = detail_json.statement(
+                self._has_leases(tx), self.work.present(tx), GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX,
+            )
+            found = detail_json.rows(tx.rows(detail_json.bind(pieces, task_id)))
+            if found is not None:
+                if "task" not in found:
+                    raise NotFound(f"Task {task_id} does not exist. Find ids with tasks_list (e.g. search=...).")
+                return self._task_from_json(found)
+        return self._task_from_rows(tx, task_id)
+
+    def _has_json_detail(self, tx: Tx) -> bool:
+        """MariaDB: its JSON_OBJECT escapes text as json.loads reads it back (tests/integration/
+        test_get_detail.py); MySQL's casts and number forms were not checked: it reads the UNION ALL."""
+        if self._json_detail is None:
+            self._json_detail = "mariadb" in str(tx.value("SELECT VERSION() AS v")).lower()
+        return self._json_detail
+
+    @staticmethod
+    def _task_from_json(found: dict[str, list[Any]]) -> dict[str, Any]:
+        """What _task_from_rows makes of the same task, from detail_json's rows, whose
+        timestamps and numbers are already in their final form."""
+        by_id = _by_id
+        task = found["task"][0]
+        task["metadata"] = _json(task["metadata"])
+        parent = found.get("parent")
+        task["parent"] = parent[0] if parent else None
+        task["subtasks"] = sorted(found.get("subtask", ()), key=by_id)
+        task["assignments"] = sorted(found.get("assignment", ()), key=by_id)
+        results = sorted(found.get("result", ()), key=by_id)
+        for r in results:
+            r["response_truncated"] = r["response"] is not None and len(r["response"]) > GET_RESPONSE_CHARS
+            if r["response_truncated"]:
+                r["response"] = r["response"][:GET_RESPONSE_CHARS]
+        task["results"] = results
+        comments = sorted(found.get("comment", ()), key=by_id)  # the newest GET_COMMENTS_MAX + 1
+        task["comments_truncated"] = len(comments) > GET_COMMENTS_MAX
+        comments = comments[-GET_COMMENTS_MAX:]
+        for c in comments:
+            c["metadata"] = _json(c["metadata"])
+        task["comments"] = comments
+        lease = found["lease"][0] if "lease" in found else None
+        task["held_by"] = lease["holder"] if lease else None
+        task["lease_expires_at"] = lease["expires_at"] if lease else None
+        task["lease_expired"] = bool(lease["expired"]) if lease else None
+        priority = found.get("priority")
+        task["priority"] = wo.RANK_PRIORITY.get(priority[0], "normal") if priority else "normal"
+        task["labels"] = sorted(found.get("label", ()))
+        task["depends_on"] = sorted(found.get("depends_on", ()), key=by_id)
+        blocks = sorted(found.get("blocks", ()), key=by_id)
+        task["blocks"] = blocks[:GET_BLOCKS_MAX - 1]
+        task["blocks_truncated"] = len(blocks) >= GET_BLOCKS_MAX
+        open_blockers = [d["id"] for d in task["depends_on"] if d["status"] != "completed"]
+        task["ready"] = (not open_blockers) if task["status"] == "pending" else None
+        return task
+
+    def _task_from_rows(self, tx: Tx, task_id: int) -> dict[str, Any]:
+        """The task read as the UNION ALL of _DETAIL_PARTS, one row per part's row."""
         found: dict[str, list[dict[str, Any]]] = {kind: [] for kind, _, _, _ in _ALL_PARTS}
         sql, uses = _detail_sql(tx.dialect, self._has_leases(tx), self.work.present(tx))
         for row in tx.rows(sql, [task_id] * uses):
