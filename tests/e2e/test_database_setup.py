@@ -75,3 +75,26 @@ def test_init_db_without_the_create_privilege_names_the_statement_to_run(admin, 
         with con.cursor() as cur:
             cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
             cur.execute(f"DROP USER IF EXISTS '{user}'@'localhost'")
+
+
+def test_a_migration_that_ran_but_was_not_recorded_runs_again_cleanly(tmp_path):
+    """A server killed after 0007's ALTERs took effect but before yoyo recorded them left a
+    file whose next start failed with "duplicate column name" (seen in test_hardening)."""
+    import sqlite3
+
+    from config import parse_database_url
+    from infrastructure.database import Database
+
+    path = tmp_path / "half.db"
+    db = Database(parse_database_url(f"sqlite://{path}"), "DATABASE_URL")
+    db.migrate()
+    db.close()
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM _yoyo_migration WHERE migration_id = '0007.lease-holder-names'")
+    con.commit()
+    con.close()
+    db = Database(parse_database_url(f"sqlite://{path}"), "DATABASE_URL")
+    assert db.migrate() == ["0007.lease-holder-names"]
+    db.close()
+    columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(task_leases)")}
+    assert {"holder_session", "reaped_holder"} <= columns
