@@ -37,11 +37,10 @@ import time
 from collections import deque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, AsyncIterator
 
 from domain.errors import InvalidInput
-from infrastructure.database import Database, Tx
+from infrastructure.database import Database, Tx, text_time
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +80,8 @@ def record_change(tx: Tx, task_id: int, kind: str, actor: str | None) -> None:
     )
 
 
-def _iso(value: Any) -> str:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.isoformat(timespec="microseconds")
-
-
 def _change(row: dict[str, Any]) -> Change:
-    return Change(int(row["seq"]), int(row["task_id"]), row["kind"], row["actor"], _iso(row["changed_at"]))
+    return Change(int(row["seq"]), int(row["task_id"]), row["kind"], row["actor"], text_time(row["changed_at"]))
 
 
 class ChangeFeed:

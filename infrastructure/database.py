@@ -25,6 +25,7 @@ import random
 import threading
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
@@ -58,6 +59,20 @@ MIGRATION_LOCK_SUFFIX = ".lock"  # <db>.lock beside an SQLite file: an OS lock, 
 PING_IDLE_SECONDS = 1.0  # a pooled MariaDB connection handed out this recently is not pinged again
 SQLITE_IDLE_MAX = 4  # idle SQLite connections kept; more are opened while more calls run at once
 SQLITE_CACHE_KIB = 64 * 1024  # page cache per SQLite connection
+
+
+def text_time(value: Any) -> str | None:
+    """The one form of every timestamp a caller sees, from either backend: ISO 8601
+    'YYYY-MM-DDTHH:MM:SS.ffffff', on the database's clock (README: Timestamps). Here, beside
+    Tx, so that the repository and the change feed (which the repository imports) share it."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value.isoformat(timespec="microseconds")
 
 
 class Tx:

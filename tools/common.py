@@ -196,17 +196,16 @@ def _session_name(context: Any) -> str | None:
     name = _UNPRINTABLE.sub("", name or "").strip()[: NAME_MAX - 5]
     if not name:
         return None
-    if str(getattr(params, "protocol_version", "")) < STATELESS_PROTOCOL:
-        name = f"{name}#{secrets.token_hex(2)}"
-    # The 2026-07-28 protocol has no session: each request stands alone (its params are new
-    # each time, so nothing is kept for it), and a per-session suffix would name the same
-    # agent anew on every call. The client's name it is.
-    else:
+    if str(getattr(params, "protocol_version", "")) >= STATELESS_PROTOCOL:
+        # The 2026-07-28 protocol has no session: each request stands alone (its params are new
+        # each time, so nothing is kept for it), and a per-session suffix would name the same
+        # agent anew on every call. The client's name it is.
         return name
     with _suffix_lock:
         entry = _suffixes.get(id(params))
         if entry is None or entry[0]() is not params:
-            entry = (weakref.ref(params, lambda _r, key=id(params): _suffixes.pop(key, None)), name)
+            named = f"{name}#{secrets.token_hex(2)}"
+            entry = (weakref.ref(params, lambda _r, key=id(params): _suffixes.pop(key, None)), named)
             _suffixes[id(params)] = entry
     return entry[1]
 

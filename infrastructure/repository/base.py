@@ -20,6 +20,7 @@ from domain.errors import InvalidInput, NotFound
 from domain.models import ActorType, CommentType, ExecutorType, ResultStatus
 from infrastructure.change_feed import change_kind, record_change
 from infrastructure.database import Database, Tx
+from infrastructure.database import text_time as _text_time
 from infrastructure.repository.work_order import WorkOrder
 
 log = logging.getLogger(__name__)
@@ -40,19 +41,6 @@ LIST_COLUMNS = (
 
 def _ref(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": int(row["id"]), "title": row["title"], "status": row["status"]}
-
-
-def _text_time(value: Any) -> str | None:
-    """The one form of every timestamp a caller sees, from either backend: ISO 8601
-    'YYYY-MM-DDTHH:MM:SS.ffffff', on the database's clock (README: Timestamps)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    return value.isoformat(timespec="microseconds")
 
 
 def _db_time(value: Any) -> str:
