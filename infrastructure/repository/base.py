@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.errors import InvalidInput, NotFound
-from domain.models import ActorType, CommentType, ExecutorType, ResultStatus
+from domain.models import ID_MAX, ActorType, CommentType, ExecutorType, ResultStatus
 from infrastructure.change_feed import change_kind, record_change
 from infrastructure.database import Database, Tx
 from infrastructure.database import text_time as _text_time
@@ -96,6 +96,14 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
         raise InvalidInput(f"cursor={cursor[:40]!r} is not a cursor from tasks_list. Pass next_cursor unchanged, or leave it out.") from None
 
 
+def _check_task_id(task_id: int) -> None:
+    """An id no row can have is refused as unknown before it reaches the driver: past BIGINT
+    SQLite's binding overflows and MariaDB compares it as a float. The tools bound ids in their
+    argument models; the board's URLs and other callers reach the repository with any int."""
+    if not 1 <= task_id <= ID_MAX:
+        raise NotFound(f"Task {str(task_id)[:24]} does not exist. Find ids with tasks_list (e.g. search=...).")
+
+
 class RepositoryBase:
     """The repository's state and the Tx helpers every part uses."""
 
@@ -120,6 +128,7 @@ class RepositoryBase:
         return LIST_COLUMNS.format(n=PREVIEW_CHARS + 1, length="CHAR_LENGTH" if tx.dialect == "mysql" else "LENGTH")
 
     def _task_row(self, tx: Tx, task_id: int, lock: bool = False) -> dict[str, Any]:
+        _check_task_id(task_id)
         row = tx.row(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s{tx.for_update if lock else ''}", [task_id])
         if row is None:
             raise NotFound(f"Task {task_id} does not exist. Find ids with tasks_list (e.g. search=...).")

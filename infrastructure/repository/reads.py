@@ -18,6 +18,7 @@ from infrastructure.repository.base import (
     GET_RESPONSE_CHARS,
     PREVIEW_CHARS,
     RepositoryBase,
+    _check_task_id,
     _db_time,
     _json,
     _normalise,
@@ -224,6 +225,7 @@ class ReadsMixin(RepositoryBase):
         return self.db.read(run)
 
     def get_task(self, task_id: int) -> dict[str, Any]:
+        _check_task_id(task_id)
         return self.db.read(lambda tx: self._full_task(tx, task_id))
 
     def _full_task(self, tx: Tx, task_id: int) -> dict[str, Any]:

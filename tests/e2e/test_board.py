@@ -187,6 +187,11 @@ def test_a_refused_action_says_why_and_changes_nothing(backend_url, tmp_path, pa
         task = agent(server.url, None, "tasks_create", title="Assemble", type="human_task", depends_on=[blocker["id"]])
         before = history(server.url, None, task["id"])
         page.goto(f"{base(server)}/tasks/{task['id']}?x=1")
+        # An id no task can have is a page that says so, not a server error.
+        for bad in ("0", "99999999999999999999999"):
+            response = page.goto(f"{base(server)}/tasks/{bad}")
+            assert response.status == 404, (bad, response.status)
+            expect(page.locator(".refusal")).to_contain_text("does not exist")
         # Not offered while blocked; a take sent anyway (the page's own form, from the blocker's page) is refused.
         assert page.locator("button.take").count() == 0
         page.goto(f"{base(server)}/tasks/{blocker['id']}")

@@ -509,3 +509,15 @@ def test_a_take_and_a_send_back_are_one_change_or_none(repo, database):
     repo.set_status(task["id"], TaskStatus.PENDING, actor="dana", actor_type=HUMAN, comment="Sent back: redo it")
     history = [(c["comment_type"], c["content"]) for c in repo.get_task(task["id"])["comments"]][-2:]
     assert history == [("status_change", "Status: in_progress → pending"), ("comment", "Sent back: redo it")]
+
+
+def test_an_id_no_row_can_have_is_not_found_not_a_driver_error(repo):
+    """Past BIGINT, SQLite's binding overflowed (OverflowError) and the board answered 500 for
+    /tasks/99999999999999999999999; ids come to the repository from URLs as well as tools."""
+    for task_id in (0, -1, 2**63, 10**22):
+        with pytest.raises(NotFound, match="does not exist"):
+            repo.get_task(task_id)
+        with pytest.raises(NotFound, match="does not exist"):
+            repo.add_comment(task_id, content="x", author="a", author_type="ai")
+        with pytest.raises(NotFound, match="does not exist"):
+            repo.set_status(task_id, TaskStatus.COMPLETED, actor="a", actor_type=ActorType.AI)
