@@ -4,10 +4,12 @@ The repository hands a function to `read()` or `write()` and gets a `Tx` to run 
 This module is the one boundary where pymysql's and sqlite3's errors become domain
 errors (`raise ... from exc`), so no other module needs to know a driver error code.
 
-- MariaDB/MySQL: a DBUtils pool of autocommit pymysql connections. A write is an explicit
-  BEGIN ... COMMIT, so no transaction (and no metadata lock) stays open between calls. The
-  pool pings a connection idle for a second or more when it is handed out and replaces a
-  dead one, which is how a restarted server is reconnected without `ping(reconnect=True)`.
+- MariaDB/MySQL: a small pool of autocommit pymysql connections (mysql_pool.py). A write is
+  an explicit BEGIN ... COMMIT, so no transaction (and no metadata lock) stays open between
+  calls. The pool pings a connection idle for a second or more when it is handed out and
+  replaces a dead one, which is how a restarted server is reconnected without
+  `ping(reconnect=True)`. On MariaDB the hottest statements run prepared (`Tx.rows(...,
+  prepare=True)`): their parse is paid once per connection.
 - SQLite: a small pool too. Each call takes an idle connection (or opens one) and gives
   it back, so one connection serves one call at a time whichever worker thread runs it.
   (One connection per thread leaked: the SDK's worker threads end after 10 s idle, and
@@ -33,6 +35,7 @@ from config import DatabaseSettings
 from domain.errors import Conflict, Forbidden, InvalidInput, OutcomeUnknown, StorageError, TaskSystemError
 from domain.secrets import scrub
 from infrastructure.foreign_writes import MARK_OUR_SESSION, PRESENT_SQL, ensure_triggers, missing_triggers
+from infrastructure.mysql_pool import MySQLPool, prepared
 
 if TYPE_CHECKING:
     import sqlite3
@@ -78,9 +81,10 @@ def text_time(value: Any) -> str | None:
 class Tx:
     """SQL on one connection. Statements use %s placeholders; SQLite gets them as ?."""
 
-    def __init__(self, cursor: Any, dialect: str):
+    def __init__(self, cursor: Any, dialect: str, prepares: bool = False):
         self._cursor = cursor
         self.dialect = dialect
+        self._prepares = prepares  # MariaDB: a statement marked prepare=True runs prepared
         # The database clock, never Python's: rows from the web app and from us order alike.
         self.now = "NOW(6)" if dialect == "mysql" else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
         # updated_at strictly increases with every change, even two in one clock tick (SQLite
@@ -93,14 +97,18 @@ class Tx:
         # Row locks for a read inside a write; SQLite needs none: BEGIN IMMEDIATE lets one writer in at a time.
         self.for_update = " FOR UPDATE" if dialect == "mysql" else ""
 
-    def _run(self, sql: str, params: Iterable[Any]) -> Any:
+    def _run(self, sql: str, params: Iterable[Any], prepare: bool = False) -> Any:
+        """Run one statement. prepare=True marks a hot one of fixed text (values only as
+        %s): on MariaDB it is parsed once per connection (mysql_pool.prepared)."""
         if self.dialect == "sqlite":
             sql = sql.replace("%s", "?")
+        elif prepare and self._prepares:
+            return prepared(self._cursor, sql, tuple(params))
         self._cursor.execute(sql, tuple(params))
         return self._cursor
 
-    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self._run(sql, params)
+    def rows(self, sql: str, params: Iterable[Any] = (), prepare: bool = False) -> list[dict[str, Any]]:
+        cursor = self._run(sql, params, prepare)
         if self.dialect == "mysql":
             return list(cursor.fetchall())
         names = [d[0] for d in cursor.description]
@@ -138,19 +146,19 @@ class Tx:
         finally:
             con.set_progress_handler(None, 0)
 
-    def row(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
-        found = self.rows(sql, params)
+    def row(self, sql: str, params: Iterable[Any] = (), prepare: bool = False) -> dict[str, Any] | None:
+        found = self.rows(sql, params, prepare)
         return found[0] if found else None
 
-    def value(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        found = self.row(sql, params)
+    def value(self, sql: str, params: Iterable[Any] = (), prepare: bool = False) -> Any:
+        found = self.row(sql, params, prepare)
         return next(iter(found.values())) if found else None
 
-    def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        return self._run(sql, params).rowcount
+    def execute(self, sql: str, params: Iterable[Any] = (), prepare: bool = False) -> int:
+        return self._run(sql, params, prepare).rowcount
 
-    def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
-        return int(self._run(sql, params).lastrowid)
+    def insert(self, sql: str, params: Iterable[Any] = (), prepare: bool = False) -> int:
+        return int(self._run(sql, params, prepare).lastrowid)
 
     def has_table(self, name: str) -> bool:
         """Whether the table exists: a database the web app made may lack what init-db adds."""
@@ -172,7 +180,8 @@ class Database:
         self.read_only = read_only
         self.dialect = "mysql" if settings.kind == "mysql" else "sqlite"
         self._lock = threading.Lock()
-        self._pool: Any = None
+        self._pool: MySQLPool | None = None
+        self._prepares: bool | None = None  # MariaDB: hot statements run prepared (mysql_pool.prepared)
         self._sqlite_idle: list[sqlite3.Connection] = []
         self._schema_lock = threading.Lock()
         self._schema_checked = False
@@ -317,16 +326,21 @@ class Database:
     def _run_mysql(self, con: Any, fn: Callable[[Tx], T], write: bool) -> T:
         import pymysql
 
+        reusable = False
         try:
-            cursor = con.cursor(pymysql.cursors.DictCursor)
+            cursor = con.cursor()
             try:
                 if write:
                     con.begin()
                 try:
-                    result = fn(Tx(cursor, "mysql"))
-                except BaseException:
+                    result = fn(Tx(cursor, "mysql", prepares=bool(self._prepares)))
+                except BaseException as exc:
+                    reusable = not _broke(exc)
                     if write:
-                        _quietly(con.rollback)
+                        try:
+                            con.rollback()
+                        except Exception:  # noqa: BLE001 - the first failure is the one to report
+                            reusable = False
                     raise
                 if write:
                     try:
@@ -339,13 +353,14 @@ class Database:
                                 "repeat the call."
                             ) from exc
                         raise
+                reusable = True
                 return result
             finally:
                 _quietly(cursor.close)
         except pymysql.err.MySQLError as exc:
             raise self._map_mysql(exc) from exc
         finally:
-            _quietly(con.close)  # back to the pool
+            self._pool.release(con, reusable)
 
     def _run_sqlite(self, con: sqlite3.Connection, fn: Callable[[Tx], T], write: bool) -> T:
         import sqlite3
@@ -374,75 +389,58 @@ class Database:
         import pymysql
 
         try:
-            return self._mysql_pool().connection()
+            return self._mysql_pool().acquire()
         except pymysql.err.MySQLError as exc:
             raise self._map_mysql(exc) from exc
 
-    def _mysql_pool(self) -> Any:
+    def _mysql_pool(self) -> MySQLPool:
         with self._lock:
             if self._pool is None:
-                import pymysql
-                from dbutils.pooled_db import PooledDB
-
-                s = self.settings
-                self._pool = PooledDB(
-                    creator=pymysql,
-                    # A bounded pool: beyond it a call waits for a connection instead of paying
-                    # for a new one (connect + auth) and closing it again; and ten agents with
-                    # one process each stay well under MariaDB's default max_connections (151).
-                    mincached=0,
-                    maxcached=10,
-                    maxconnections=10,
-                    blocking=True,
-                    ping=Database._alive,  # checked on checkout; DBUtils replaces a dead connection with a new one
-                    # Roll back on return only a transaction begun and not ended: ours always
-                    # end, so an unconditional ROLLBACK would be one wasted round trip per call.
-                    reset=False,
-                    # Marks the session as ours: the triggers that announce other programs' writes
-                    # on the change feed stay silent for it (infrastructure/foreign_writes.py).
-                    setsession=[MARK_OUR_SESSION],
-                    host=s.host,
-                    port=s.port,
-                    user=s.user,
-                    password=s.password,
-                    database=s.name,
-                    charset="utf8mb4",
-                    autocommit=True,
-                    connect_timeout=s.connect_timeout,
-                    # Bounds every statement and the login handshake: a server that accepts the
-                    # connection and then never answers would otherwise hold the call for good.
-                    # The long statements (statistics, search) run well under a second, and the
-                    # search caps itself with max_statement_time, so the bound never cuts a healthy one.
-                    read_timeout=s.query_timeout,
-                    write_timeout=s.query_timeout,
-                    # READ COMMITTED: each statement sees what committed before it started (a claim
-                    # sees a blocker completed a moment ago; a cycle check after the graph lock sees
-                    # every earlier graph change), and rows a locking scan passed over are unlocked
-                    # at once instead of at commit, so concurrent claimers do not skip them.
-                    init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
-                    + (", READ ONLY" if self.read_only else ""),
-                )
+                # Bounded: ten agents with one process each stay well under MariaDB's default
+                # max_connections (151).
+                self._pool = MySQLPool(self._open_mysql, size=10, ping_idle=PING_IDLE_SECONDS)
             return self._pool
 
-    @staticmethod
-    def _alive(con: Any) -> bool:
-        """The pool's check of a connection it hands out (DBUtils replaces a dead one).
+    def _open_mysql(self) -> Any:
+        import pymysql
 
-        A real ping is a round trip, about 0.12 ms of a 0.8 ms tasks_get, so it goes only to
-        a connection not handed out in the last second. One handed out that recently was
-        alive then. If the server went away since, the first statement fails, and the read,
-        or the write (nothing was committed), is run again on a replaced connection (a test
-        restarts the server's connections within the second, for reads, writes and claims).
-        """
-        now = time.monotonic()
-        last, con._mcp_handed_out = getattr(con, "_mcp_handed_out", 0.0), now
-        if now - last < PING_IDLE_SECONDS:
-            return True
+        s = self.settings
+        con = pymysql.connect(
+            host=s.host,
+            port=s.port,
+            user=s.user,
+            password=s.password,
+            database=s.name,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=s.connect_timeout,
+            # Bounds every statement and the login handshake: a server that accepts the
+            # connection and then never answers would otherwise hold the call for good.
+            # The long statements (statistics, search) run well under a second, and the
+            # search caps itself with max_statement_time, so the bound never cuts a healthy one.
+            read_timeout=s.query_timeout,
+            write_timeout=s.query_timeout,
+            # READ COMMITTED: each statement sees what committed before it started (a claim
+            # sees a blocker completed a moment ago; a cycle check after the graph lock sees
+            # every earlier graph change), and rows a locking scan passed over are unlocked
+            # at once instead of at commit, so concurrent claimers do not skip them.
+            init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+            + (", READ ONLY" if self.read_only else ""),
+            cursorclass=pymysql.cursors.DictCursor,
+        )
         try:
-            con.ping(False)
-        except Exception:  # noqa: BLE001 - any failure means this connection is no use
-            return False
-        return True
+            with con.cursor() as cursor:
+                # Marks the session as ours: the triggers that announce other programs' writes
+                # on the change feed stay silent for it (infrastructure/foreign_writes.py).
+                cursor.execute(MARK_OUR_SESSION)
+                if self._prepares is None:
+                    # EXECUTE ... USING literals is MariaDB's; MySQL runs every statement as text.
+                    cursor.execute("SELECT VERSION() AS v")
+                    self._prepares = "mariadb" in str(cursor.fetchone()["v"]).lower()
+        except BaseException:
+            con.close()
+            raise
+        return con
 
     def _sqlite_connection(self) -> sqlite3.Connection:
         with self._lock:
@@ -625,6 +623,16 @@ class _Lost(Exception):
     def __init__(self, timed_out: bool = False):
         super().__init__()
         self.timed_out = timed_out  # no answer within DB_QUERY_TIMEOUT: trying again would wait as long again
+
+
+def _broke(exc: BaseException) -> bool:
+    """Whether a failure left the connection unusable (lost, timed out, out of sync); after
+    any other (a refusal, a deadlock, a duplicate key) it is rolled back and used again."""
+    import pymysql
+
+    if isinstance(exc, pymysql.err.InterfaceError):
+        return True
+    return isinstance(exc, pymysql.err.MySQLError) and bool(exc.args) and exc.args[0] in _CONNECTION_LOST
 
 
 def _timed_out(exc: BaseException | None) -> bool:

@@ -84,9 +84,10 @@ LEASE = (
     ("expired", "CASE WHEN expires_at < NOW(6) THEN 1 ELSE 0 END"),
 )
 @functools.cache
-def statement(leases: bool, order: bool, response_chars: int, comments_max: int, blocks_max: int) -> tuple[str, ...]:
-    """The statement, as the pieces between which the task id goes (built once per set of
-    arguments). Each row is one column, [part, value]: the value a JSON object, or the plain
+def statement(leases: bool, order: bool, response_chars: int, comments_max: int, blocks_max: int) -> tuple[str, int]:
+    """The statement (built once per set of arguments) and how many times the task id goes
+    into it. It runs prepared: 4.7 KB of SQL that MariaDB would otherwise parse on every
+    tasks_get. Each row is one column, [part, value]: the value a JSON object, or the plain
     priority or label. Each part is in parentheses so that its ORDER BY ... LIMIT stays its
     own (as in reads.py)."""
     parts = [
@@ -110,14 +111,7 @@ def statement(leases: bool, order: bool, response_chars: int, comments_max: int,
         f"(SELECT JSON_ARRAY('{kind}', {columns if isinstance(columns, str) else _object(columns)}) AS j FROM {source})"
         for kind, columns, source in parts
     )
-    return tuple(re.split(r"(?<!%)%s", sql))
-
-
-def bind(pieces: tuple[str, ...], task_id: int) -> str:
-    """The statement for this task: the id written in as an integer literal (int() makes sure
-    it is one). PyMySQL would escape the same id eleven times (~20 µs); the statement's %% stay
-    doubled, as PyMySQL formats it with an empty argument list."""
-    return str(int(task_id)).join(pieces)
+    return sql, len(re.findall(r"(?<!%)%s", sql))
 
 
 def rows(found: list[dict[str, Any]]) -> dict[str, list[Any]] | None:

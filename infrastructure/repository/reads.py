@@ -233,10 +233,10 @@ class ReadsMixin(RepositoryBase):
         JSON per part's row (detail_json.py), elsewhere, or when a row would not fit in one
         packet, the UNION ALL of _DETAIL_PARTS."""
         if tx.dialect == "mysql" and self._has_json_detail(tx):
-            pieces = detail_json.statement(
+            sql, ids = detail_json.statement(
                 self._has_leases(tx), self.work.present(tx), GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX,
             )
-            found = detail_json.rows(tx.rows(detail_json.bind(pieces, task_id)))
+            found = detail_json.rows(tx.rows(sql, [task_id] * ids, prepare=True))
             if found is not None:
                 if "task" not in found:
                     raise NotFound(f"Task {task_id} does not exist. Find ids with tasks_list (e.g. search=...).")
