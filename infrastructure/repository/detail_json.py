@@ -43,75 +43,29 @@ def iso(column: str) -> str:
     )
 
 
-def _object(columns: tuple[tuple[str, str], ...]) -> str:
-    return "JSON_OBJECT(" + ", ".join(f"'{key}', {expr}" for key, expr in columns) + ")"
-
-
-TASK = (
-    ("id", "id"), ("uuid", "uuid"), ("title", "title"), ("description", "description"), ("type", "type"),
-    ("status", "status"), ("created_by", "created_by"), ("created_by_type", "created_by_type"),
-    ("metadata", "CONCAT(metadata)"), ("parent_task_id", "parent_task_id"), ("due_date", iso("due_date")),
-    ("created_at", iso("created_at")), ("updated_at", iso("updated_at")), ("completed_at", iso("completed_at")),
-)
-REF = (("id", "id"), ("title", "title"), ("status", "status"))
-REF_B = (("id", "b.id"), ("title", "b.title"), ("status", "b.status"))
-ASSIGNMENT = (
-    ("id", "id"), ("task_id", "task_id"), ("assignee", "assignee"), ("assignee_type", "assignee_type"),
-    ("model_name", "model_name"), ("assigned_by", "assigned_by"), ("assigned_by_type", "assigned_by_type"),
-    ("status", "status"), ("notes", "notes"), ("assigned_at", iso("assigned_at")),
-    ("accepted_at", iso("accepted_at")), ("completed_at", iso("completed_at")),
-)
-
-
-def result_columns(response_chars: int) -> tuple[tuple[str, str], ...]:
-    return (
-        ("id", "id"), ("task_id", "task_id"), ("executor", "executor"), ("executor_type", "executor_type"),
-        ("model_name", "model_name"), ("request", "request"), ("response", f"SUBSTR(response, 1, {response_chars + 1})"),
-        ("status", "status"), ("error_message", "error_message"), ("request_timestamp", iso("request_timestamp")),
-        ("response_timestamp", iso("response_timestamp")), ("created_at", iso("created_at")),
-        ("assignment_id", "assignment_id"), ("duration_ms", "duration_ms"), ("tokens_input", "tokens_input"),
-        ("tokens_output", "tokens_output"), ("tokens_total", "tokens_total"), ("cost_usd", "cost_usd"),
-    )
-
-
-COMMENT = (
-    ("id", "id"), ("task_id", "task_id"), ("author", "author"), ("author_type", "author_type"),
-    ("comment_type", "comment_type"), ("content", "content"), ("metadata", "CONCAT(metadata)"),
-    ("created_at", iso("created_at")),
-)
-LEASE = (
-    ("holder", "holder"), ("expires_at", iso("expires_at")),
-    ("expired", "CASE WHEN expires_at < NOW(6) THEN 1 ELSE 0 END"),
-)
 @functools.cache
-def statement(leases: bool, order: bool, response_chars: int, comments_max: int, blocks_max: int) -> tuple[str, int]:
-    """The statement (built once per set of arguments) and how many times the task id goes
-    into it. It runs prepared: 4.7 KB of SQL that MariaDB would otherwise parse on every
-    tasks_get. Each row is one column, [part, value]: the value a JSON object, or the plain
-    priority or label. Each part is in parentheses so that its ORDER BY ... LIMIT stays its
-    own (as in reads.py)."""
-    parts = [
-        ("task", TASK, "tasks WHERE id = %s"),
-        ("parent", REF, "tasks WHERE id = (SELECT parent_task_id FROM tasks WHERE id = %s)"),
-        ("subtask", REF, "tasks WHERE parent_task_id = %s"),
-        ("assignment", ASSIGNMENT, "task_assignments WHERE task_id = %s"),
-        ("result", result_columns(response_chars), "task_results WHERE task_id = %s"),
-        ("comment", COMMENT, f"task_comments WHERE task_id = %s ORDER BY id DESC LIMIT {comments_max + 1}"),
-    ]
-    if leases:
-        parts.append(("lease", LEASE, "task_leases WHERE task_id = %s AND holder IS NOT NULL"))
-    if order:
-        parts += [
-            ("priority", "priority", "task_priorities WHERE task_id = %s"),
-            ("label", "label", "task_labels WHERE task_id = %s"),
-            ("depends_on", REF_B, "task_dependencies d JOIN tasks b ON b.id = d.depends_on_id WHERE d.task_id = %s"),
-            ("blocks", REF_B, f"task_dependencies d JOIN tasks b ON b.id = d.task_id WHERE d.depends_on_id = %s ORDER BY b.id LIMIT {blocks_max}"),
-        ]
-    sql = " UNION ALL ".join(
-        f"(SELECT JSON_ARRAY('{kind}', {columns if isinstance(columns, str) else _object(columns)}) AS j FROM {source})"
-        for kind, columns, source in parts
-    )
+def statement(parts: tuple[tuple[str, str, tuple[tuple[str, str, str], ...], str], ...]) -> tuple[str, int]:
+    """The statement for reads.py's parts (kind, source, columns as (key, expression, slot),
+    what follows FROM), and how many times the task id goes into it. The parts are the ones
+    the 21-column UNION ALL reads, so the two cannot drift; only the form of a value differs
+    by its slot's type: a time (t*) as `iso`, the JSON text of metadata (s8) as text. It runs
+    prepared: 4.7 KB of SQL that MariaDB would otherwise parse on every tasks_get. Each row is
+    one column, [kind, object]. Each part is in parentheses so that its ORDER BY ... LIMIT
+    stays its own (as in reads.py)."""
+    selects = []
+    for kind, source, columns, rest in parts:
+        pairs = ", ".join(f"'{key}', {_form(expression, slot)}" for key, expression, slot in columns)
+        selects.append(f"(SELECT JSON_ARRAY('{kind}', JSON_OBJECT({pairs})) AS j FROM {source} {rest})")
+    sql = " UNION ALL ".join(selects)
     return sql, len(re.findall(r"(?<!%)%s", sql))
+
+
+def _form(expression: str, slot: str) -> str:
+    if slot.startswith("t"):
+        return iso(expression)
+    if slot == "s8":  # metadata, a JSON column: as its text, which _json parses as it parses the plain column
+        return f"CONCAT({expression})"
+    return expression
 
 
 def rows(found: list[dict[str, Any]]) -> dict[str, list[Any]] | None:

@@ -6,6 +6,7 @@ search are in search.py; the row conversion helpers in base.py.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from domain.errors import NotFound
@@ -99,12 +100,25 @@ _DETAIL_SLOTS = {
 _DETAIL_SQL: dict[tuple[str, bool, bool], tuple[str, int]] = {}
 
 
+def _chosen(leases: bool, order: bool) -> tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...]:
+    return _DETAIL_PARTS + (_LEASE_PARTS if leases else ()) + (_ORDER_PARTS if order else ())
+
+
+@functools.cache
+def _json_parts(leases: bool, order: bool) -> tuple[tuple[str, str, tuple[tuple[str, str, str], ...], str], ...]:
+    """The same parts for detail_json: each column as (key, expression, slot)."""
+    return tuple(
+        (kind, table, tuple((_out_name(name), name.replace("{now}", "NOW(6)"), slot) for name, slot in columns), rest)
+        for kind, table, columns, rest in _chosen(leases, order)
+    )
+
+
 def _detail_sql(dialect: str, leases: bool, order: bool) -> tuple[str, int]:
     """The statement and how many times it takes the task id."""
     key = (dialect, leases, order)
     if key not in _DETAIL_SQL:
         now = "NOW(6)" if dialect == "mysql" else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
-        chosen = _DETAIL_PARTS + (_LEASE_PARTS if leases else ()) + (_ORDER_PARTS if order else ())
+        chosen = _chosen(leases, order)
         parts = []
         for kind, table, columns, rest in chosen:
             by_slot = {slot: name.replace("{now}", now) for name, slot in columns}
@@ -233,9 +247,7 @@ class ReadsMixin(RepositoryBase):
         JSON per part's row (detail_json.py), elsewhere, or when a row would not fit in one
         packet, the UNION ALL of _DETAIL_PARTS."""
         if tx.dialect == "mysql" and self._has_json_detail(tx):
-            sql, ids = detail_json.statement(
-                self._has_leases(tx), self.work.present(tx), GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX,
-            )
+            sql, ids = detail_json.statement(_json_parts(self._has_leases(tx), self.work.present(tx)))
             found = detail_json.rows(tx.rows(sql, [task_id] * ids, prepare=True))
             if found is not None:
                 if "task" not in found:
@@ -278,8 +290,8 @@ class ReadsMixin(RepositoryBase):
         task["lease_expires_at"] = lease["expires_at"] if lease else None
         task["lease_expired"] = bool(lease["expired"]) if lease else None
         priority = found.get("priority")
-        task["priority"] = wo.RANK_PRIORITY.get(priority[0], "normal") if priority else "normal"
-        task["labels"] = sorted(found.get("label", ()))
+        task["priority"] = wo.RANK_PRIORITY.get(priority[0]["priority"], "normal") if priority else "normal"
+        task["labels"] = sorted(r["label"] for r in found.get("label", ()))
         task["depends_on"] = sorted(found.get("depends_on", ()), key=by_id)
         blocks = sorted(found.get("blocks", ()), key=by_id)
         task["blocks"] = blocks[:GET_BLOCKS_MAX - 1]

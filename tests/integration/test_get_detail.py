@@ -14,7 +14,7 @@ import pytest
 from domain.models import ActorType, TaskType
 from infrastructure.repository import detail_json
 from infrastructure.repository.base import GET_COMMENTS_MAX, GET_RESPONSE_CHARS
-from infrastructure.repository.reads import GET_BLOCKS_MAX
+from infrastructure.repository.reads import GET_BLOCKS_MAX, _json_parts
 
 # Everything JSON must escape, and what it must not mangle: quotes, backslashes, every C0
 # control character, DEL, a lone high code point, emoji (4 UTF-8 bytes), combining marks.
@@ -148,7 +148,7 @@ def test_mariadb_reads_json_rows_and_zero_dates_as_the_driver_gave_them(repo):
     assert task["assignments"][0]["accepted_at"] == "2026-00-00 00:00:00.000000"
 
     def json_rows(tx):
-        sql, ids = detail_json.statement(True, True, GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX)
+        sql, ids = detail_json.statement(_json_parts(True, True))
         found = tx.rows(sql, [tid] * ids, prepare=True)
         assert {tuple(row) for row in found} == {("j",)}  # one column
         return detail_json.rows(found)
@@ -174,7 +174,7 @@ def test_a_row_too_large_for_one_packet_is_still_read_whole(repo):
     ))
 
     def json_rows(tx):
-        sql, ids = detail_json.statement(True, True, GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX)
+        sql, ids = detail_json.statement(_json_parts(True, True))
         return detail_json.rows(tx.rows(sql, [tid] * ids, prepare=True))
 
     assert repo.db.read(json_rows) is None  # the JSON read is refused ...
@@ -183,12 +183,12 @@ def test_a_row_too_large_for_one_packet_is_still_read_whole(repo):
 
 
 def test_a_null_row_refuses_the_json_read():
-    assert detail_json.rows([{"j": '["task", {"id": 1}]'}, {"j": '["label", "a"]'}]) == {"task": [{"id": 1}], "label": ["a"]}
+    assert detail_json.rows([{"j": '["task", {"id": 1}]'}, {"j": '["label", {"label": "a"}]'}]) == {"task": [{"id": 1}], "label": [{"label": "a"}]}
     assert detail_json.rows([{"j": '["task", {"id": 1}]'}, {"j": None}]) is None  # the whole row past the packet
     assert detail_json.rows([{"j": '["task", {"id": 1}]'}, {"j": '["comment", null]'}]) is None  # its object past it
     assert detail_json.rows([]) == {}
 
 
 def test_the_task_id_goes_in_as_a_parameter_only():
-    sql, ids = detail_json.statement(True, True, GET_RESPONSE_CHARS, GET_COMMENTS_MAX, GET_BLOCKS_MAX)
+    sql, ids = detail_json.statement(_json_parts(True, True))
     assert ids == 11 and "WHERE id = %s)" in sql and not re.search(r"= \d", sql.replace("= 0,", ""))
