@@ -1,8 +1,9 @@
 """Connections, transactions and the mapping of driver errors to ours, for both backends.
 
 The repository hands a function to `read()` or `write()` and gets a `Tx` to run SQL on.
-This module is the one boundary where pymysql's and sqlite3's errors become domain
-errors (`raise ... from exc`), so no other module needs to know a driver error code.
+This module and db_errors.py (which says what each driver error means) are the one boundary
+where pymysql's and sqlite3's errors become domain errors (`raise ... from exc`), so no other
+module needs to know a driver error code.
 
 - MariaDB/MySQL: a small pool of autocommit pymysql connections (mysql_pool.py). A write is
   an explicit BEGIN ... COMMIT, so no transaction (and no metadata lock) stays open between
@@ -32,8 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from config import DatabaseSettings
-from domain.errors import Conflict, Forbidden, InvalidInput, OutcomeUnknown, StorageError, TaskSystemError
-from domain.secrets import scrub
+from domain.errors import Forbidden, OutcomeUnknown, StorageError, TaskSystemError
+from infrastructure.db_errors import CONNECTION_LOST, READ_ONLY_REFUSAL, DriverErrors, Lost, Retry, broke
 from infrastructure.foreign_writes import MARK_OUR_SESSION, PRESENT_SQL, ensure_triggers, missing_triggers
 from infrastructure.mysql_pool import MySQLPool, prepared
 
@@ -46,17 +47,6 @@ T = TypeVar("T")
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
-# MariaDB/MySQL error codes, by what they mean for us.
-_CONNECTION_LOST = {2006, 2013, 2014, 2055, 4031}  # gone away, lost, out of sync, idle kill
-_CANNOT_CONNECT = {2002, 2003, 2005, 1040, 1203}  # refused, unknown host, too many connections
-_RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout: InnoDB rolled the statement back
-_ACCESS = {1044, 1045, 1049}  # denied, wrong password, unknown database
-_SCHEMA = {1146, 1054}  # no such table / column
-_READ_ONLY = {1792}  # statement refused in a READ ONLY transaction
-READ_ONLY_REFUSAL = (
-    "The server runs read-only (READ_ONLY=true): the database session refuses every change, and "
-    "nothing was written. Ask whoever runs the server for a writable instance."
-)
 WRITE_ATTEMPTS = 6
 MIGRATION_LOCK_SUFFIX = ".lock"  # <db>.lock beside an SQLite file: an OS lock, so a killed holder never leaves it held
 PING_IDLE_SECONDS = 1.0  # a pooled MariaDB connection handed out this recently is not pinged again
@@ -179,6 +169,7 @@ class Database:
         # SET SESSION TRANSACTION READ ONLY, SQLite query_only), so no SQL path can write.
         self.read_only = read_only
         self.dialect = "mysql" if settings.kind == "mysql" else "sqlite"
+        self.errors = DriverErrors(settings, source, read_only)
         self._lock = threading.Lock()
         self._pool: MySQLPool | None = None
         self._prepares: bool | None = None  # MariaDB: hot statements run prepared (mysql_pool.prepared)
@@ -196,9 +187,9 @@ class Database:
         for attempt in (1, 2):
             try:
                 return self._run(fn, write=False)
-            except _Lost as lost:
+            except Lost as lost:
                 if attempt == 2 or lost.timed_out:
-                    raise self._unreachable(lost.__cause__) from lost.__cause__
+                    raise self.errors.unreachable(lost.__cause__) from lost.__cause__
                 log.warning("database connection lost during a read; retrying once on a new connection")
         raise AssertionError("unreachable")
 
@@ -210,14 +201,14 @@ class Database:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 return self._run(fn, write=True)
-            except _Lost as lost:
+            except Lost as lost:
                 # COMMIT was never sent, so the server rolled the transaction back: running it
                 # again on a new connection is no blind replay. A second loss means it is down.
                 if lost_once or lost.timed_out:
-                    raise self._unreachable(lost.__cause__, "Nothing was written.") from lost.__cause__
+                    raise self.errors.unreachable(lost.__cause__, "Nothing was written.") from lost.__cause__
                 lost_once = True
                 log.warning("database connection lost before commit; retrying once on a new connection")
-            except _Retry as retry:
+            except Retry as retry:
                 if attempt == WRITE_ATTEMPTS:
                     raise StorageError(
                         f"The database stayed busy (deadlock or lock wait) through {WRITE_ATTEMPTS} attempts; "
@@ -287,7 +278,7 @@ class Database:
         except TaskSystemError:
             raise
         except Exception as exc:
-            raise self._unreachable(exc) from exc
+            raise self.errors.unreachable(exc) from exc
 
     @contextmanager
     def _sqlite_migration_lock(self) -> Iterator[None]:
@@ -335,7 +326,7 @@ class Database:
                 try:
                     result = fn(Tx(cursor, "mysql", prepares=bool(self._prepares)))
                 except BaseException as exc:
-                    reusable = not _broke(exc)
+                    reusable = not broke(exc)
                     if write:
                         try:
                             con.rollback()
@@ -346,7 +337,7 @@ class Database:
                     try:
                         con.commit()
                     except pymysql.err.OperationalError as exc:
-                        if exc.args and exc.args[0] in _CONNECTION_LOST:
+                        if exc.args and exc.args[0] in CONNECTION_LOST:
                             raise OutcomeUnknown(
                                 f"The connection to {self.describe()} broke while the change was being committed. "
                                 "It may or may not have been saved: read the task with tasks_get before you "
@@ -358,7 +349,7 @@ class Database:
             finally:
                 _quietly(cursor.close)
         except pymysql.err.MySQLError as exc:
-            raise self._map_mysql(exc) from exc
+            raise self.errors.map_mysql(exc) from exc
         finally:
             self._pool.release(con, reusable)
 
@@ -379,7 +370,7 @@ class Database:
                     _quietly(lambda: con.execute("ROLLBACK"))
                 raise
         except sqlite3.Error as exc:
-            raise self._map_sqlite(exc) from exc
+            raise self.errors.map_sqlite(exc) from exc
         finally:
             cursor.close()
 
@@ -391,7 +382,7 @@ class Database:
         try:
             return self._mysql_pool().acquire()
         except pymysql.err.MySQLError as exc:
-            raise self._map_mysql(exc) from exc
+            raise self.errors.map_mysql(exc) from exc
 
     def _mysql_pool(self) -> MySQLPool:
         with self._lock:
@@ -538,111 +529,6 @@ class Database:
             return True
         applied = con.execute("SELECT COUNT(*) FROM _yoyo_migration").fetchone()[0]
         return applied < len([p for p in (SQL_DIR / "sqlite").iterdir() if p.suffix in (".sql", ".py")])
-
-    # ---- error mapping ---------------------------------------------------------------------
-
-    def _unreachable(self, exc: BaseException | None, outcome: str = "") -> StorageError:
-        reason = str(exc.args[1] if exc is not None and len(getattr(exc, "args", ())) > 1 else exc or "")
-        if _timed_out(exc):
-            return StorageError(scrub(
-                f"The database {self.describe()} did not answer within {self.settings.query_timeout:g} s "
-                f"(DB_QUERY_TIMEOUT), so the call was abandoned. {outcome + ' ' if outcome else ''}It accepts connections "
-                "but does not answer: check that it is not stuck or overloaded, or raise DB_QUERY_TIMEOUT. "
-                "The server keeps running and answers other calls."
-            ))
-        return StorageError(scrub(
-            f"The database {self.describe()} cannot be reached ({reason or 'connection lost'}). {outcome + ' ' if outcome else ''}"
-            f"Start it, or fix the setting {self.source}. The server keeps running and uses the database again once it answers."
-        ))
-
-    def _map_mysql(self, exc: Exception) -> Exception:
-        mapped = self._map_mysql_unscrubbed(exc)
-        if isinstance(mapped, TaskSystemError):  # a driver's text can quote a URL or a password
-            mapped.args = (scrub(str(mapped)),)
-        return mapped
-
-    def _map_mysql_unscrubbed(self, exc: Exception) -> Exception:
-        import pymysql
-
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-        if code in _RETRYABLE:
-            return _Retry()
-        if code in _READ_ONLY:
-            return Forbidden(READ_ONLY_REFUSAL)
-        if code in _CONNECTION_LOST or isinstance(exc, pymysql.err.InterfaceError):
-            return _Lost(timed_out=_timed_out(exc))
-        if code in _CANNOT_CONNECT:
-            return self._unreachable(exc)
-        if code == 1049:  # unknown database: the server answered and the login was fine
-            from infrastructure.database_admin import missing_database_message
-
-            return StorageError(missing_database_message(self.settings, self.source))
-        if code in _ACCESS:
-            return StorageError(
-                f"The database {self.describe()} refused the login ({text}). Fix the user, password or database "
-                f"name in {self.source}."
-            )
-        if code in _SCHEMA:
-            return StorageError(
-                f"The database {self.describe()} lacks a table or column the server needs ({text}). "
-                "Run `python server.py init-db` once."
-            )
-        if isinstance(exc, pymysql.err.IntegrityError):
-            return Conflict(f"The database refused the change ({text}); nothing was written. Read the task again and retry.")
-        if isinstance(exc, pymysql.err.DataError):
-            return InvalidInput(f"The database refused a value ({text}); nothing was written.")
-        return StorageError(f"The database {self.describe()} reported an error ({text}); nothing was written.")
-
-    def _map_sqlite(self, exc: sqlite3.Error) -> Exception:
-        mapped = self._map_sqlite_unscrubbed(exc)
-        mapped.args = (scrub(str(mapped)),)
-        return mapped
-
-    def _map_sqlite_unscrubbed(self, exc: sqlite3.Error) -> Exception:
-        import sqlite3
-
-        text = str(exc)
-        if self.read_only and "readonly" in text.replace(" ", "").replace("-", ""):
-            return Forbidden(READ_ONLY_REFUSAL)
-        if isinstance(exc, sqlite3.IntegrityError):
-            return Conflict(f"The database refused the change ({text}); nothing was written. Read the task again and retry.")
-        if "locked" in text or "busy" in text:
-            return StorageError(
-                f"The SQLite file {self.settings.sqlite_path} stayed locked by another writer past the timeout; "
-                "nothing was written. Try again in a moment."
-            )
-        if "no such table" in text or "no such column" in text:
-            return StorageError(f"The SQLite file lacks the task schema ({text}). Run `python server.py init-db` once.")
-        return StorageError(f"The SQLite file {self.settings.sqlite_path} reported an error ({text}); nothing was written.")
-
-
-class _Lost(Exception):
-    """The connection died before COMMIT was sent: the server rolled the transaction back."""
-
-    def __init__(self, timed_out: bool = False):
-        super().__init__()
-        self.timed_out = timed_out  # no answer within DB_QUERY_TIMEOUT: trying again would wait as long again
-
-
-def _broke(exc: BaseException) -> bool:
-    """Whether a failure left the connection unusable (lost, timed out, out of sync); after
-    any other (a refusal, a deadlock, a duplicate key) it is rolled back and used again."""
-    import pymysql
-
-    if isinstance(exc, pymysql.err.InterfaceError):
-        return True
-    return isinstance(exc, pymysql.err.MySQLError) and bool(exc.args) and exc.args[0] in _CONNECTION_LOST
-
-
-def _timed_out(exc: BaseException | None) -> bool:
-    """pymysql reports a socket timeout as error 2013 "Lost connection ... (timed out)"."""
-    return exc is not None and "timed out" in str(exc)
-
-
-class _Retry(Exception):
-    """InnoDB chose this transaction as a deadlock victim or a lock wait timed out."""
-
 
 def _quietly(fn: Callable[[], Any]) -> None:
     try:
