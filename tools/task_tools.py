@@ -12,6 +12,7 @@ from pydantic import Field
 
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
+from tools import input_rules as rules
 from tools.common import ResultModel, actor, app, respond
 from tools.lean_schema import DESTROYS, READ_ONLY, WRITES
 from validators import work_order as wo
@@ -198,22 +199,9 @@ class Statistics(ResultModel):
     models: list[ModelUsage]
 
 
-def _text_bytes(name: str, value: str | None, limit: int = TEXT_MAX) -> str | None:
-    """TEXT columns hold 65,535 bytes, not characters: check the UTF-8 size before SQL does."""
-    if value is not None and len(value.encode("utf-8", "surrogatepass")) > limit:
-        raise InvalidInput(f"{name} is {len(value.encode('utf-8', 'surrogatepass'))} bytes; at most {limit} bytes fit. Shorten it.")
-    return value
-
-
 def _session(state) -> str:
     """The calling session's own name (its default actor): counts as the holder of what it took."""
     return actor(state, None, None)[0]
-
-
-def _title(value: str) -> str:
-    if not value.strip():
-        raise InvalidInput("title is blank. Give a short, specific title.")
-    return value.strip()
 
 
 def register_task_tools(mcp: MCPServer) -> None:
@@ -270,8 +258,8 @@ def register_task_tools(mcp: MCPServer) -> None:
             priority=priority,
             labels=wo.normalise_labels(labels),
             depends_on=wo.normalise_dependencies(None, depends_on),
-            title=_title(title),
-            description=_text_bytes("description", description),
+            title=rules.title(title),
+            description=rules.text_bytes("description", description),
             type=TaskType(type),
             parent_task_id=parent_task_id,
             due_date=parse_due_date(due_date),
@@ -301,9 +289,9 @@ def register_task_tools(mcp: MCPServer) -> None:
         """Change a task's fields (not its status: use tasks_status). Give at least one field."""
         fields: dict[str, Any] = {}
         if title is not None:
-            fields["title"] = _title(title)
+            fields["title"] = rules.title(title)
         if description is not None:
-            fields["description"] = _text_bytes("description", description)
+            fields["description"] = rules.text_bytes("description", description)
         if type is not None:
             fields["type"] = TaskType(type)
         if due_date is not None:
@@ -358,7 +346,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         who, kind = actor(state, assigned_by, None)
         assignment = state.repository.assign(
             id, assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name,
-            notes=_text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind, session=_session(state),
+            notes=rules.text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind, session=_session(state),
         )
         return respond(Assignment(**assignment))
 
@@ -385,7 +373,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         result = state.repository.add_result(
             id, response=response, executor=executor, executor_type=ExecutorType(executor_type), model_name=model_name,
             status=ResultStatus(status), tokens_input=tokens_input, tokens_output=tokens_output, cost_usd=cost_usd,
-            error_message=_text_bytes("error_message", error_message), request=_text_bytes("request", request),
+            error_message=rules.text_bytes("error_message", error_message), request=rules.text_bytes("request", request),
             duration_ms=duration_ms, actor_type=actor(state, None, "human" if executor_type == "human" else "ai")[1],
             session=_session(state),
         )
@@ -420,7 +408,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         state = app(ctx)
         who, kind = actor(state, author, author_type)
         comment = state.repository.add_comment(
-            id, content=_text_bytes("content", content), author=who, author_type=kind, comment_type=comment_type,
+            id, content=rules.text_bytes("content", content), author=who, author_type=kind, comment_type=comment_type,
             session=_session(state),
         )
         return respond(Comment(**comment))
