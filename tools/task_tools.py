@@ -13,7 +13,7 @@ from pydantic import Field
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
 from tools import input_rules as rules
-from tools.common import ResultModel, actor, app, respond
+from tools.common import ResultModel, actor, app, own_name, respond
 from tools.lean_schema import DESTROYS, READ_ONLY, WRITES
 from validators import work_order as wo
 from validators.arguments import check_cursor, parse_due_date, parse_metadata, require_some_change
@@ -199,11 +199,6 @@ class Statistics(ResultModel):
     models: list[ModelUsage]
 
 
-def _session(state) -> str:
-    """The calling session's own name (its default actor): counts as the holder of what it took."""
-    return actor(state, None, None)[0]
-
-
 def register_task_tools(mcp: MCPServer) -> None:
     @mcp.tool(title="List tasks", annotations=READ, structured_output=False)
     def tasks_list(
@@ -310,7 +305,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
         task = state.repository.update_task(
-            id, fields, actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=_session(state)
+            id, fields, actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=own_name(state)
         )
         return respond(Task(**task))
 
@@ -327,7 +322,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
         task = state.repository.set_status(
-            id, TaskStatus(status), actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=_session(state)
+            id, TaskStatus(status), actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=own_name(state)
         )
         return respond(Task(**task))
 
@@ -346,7 +341,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         who, kind = actor(state, assigned_by, None)
         assignment = state.repository.assign(
             id, assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name,
-            notes=rules.text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind, session=_session(state),
+            notes=rules.text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind, session=own_name(state),
         )
         return respond(Assignment(**assignment))
 
@@ -375,7 +370,7 @@ def register_task_tools(mcp: MCPServer) -> None:
             status=ResultStatus(status), tokens_input=tokens_input, tokens_output=tokens_output, cost_usd=cost_usd,
             error_message=rules.text_bytes("error_message", error_message), request=rules.text_bytes("request", request),
             duration_ms=duration_ms, actor_type=actor(state, None, "human" if executor_type == "human" else "ai")[1],
-            session=_session(state),
+            session=own_name(state),
         )
         return respond(Result(**result))
 
@@ -409,7 +404,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         who, kind = actor(state, author, author_type)
         comment = state.repository.add_comment(
             id, content=rules.text_bytes("content", content), author=who, author_type=kind, comment_type=comment_type,
-            session=_session(state),
+            session=own_name(state),
         )
         return respond(Comment(**comment))
 
@@ -462,7 +457,7 @@ def register_agent_tools(mcp: MCPServer) -> None:
         task = state.repository.claim(
             assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,
             search=search, parent_task_id=parent_task_id, lease_minutes=lease_minutes,
-            actor_type=actor(state, None, "human" if assignee_type == "human" else "ai")[1], session=_session(state),
+            actor_type=actor(state, None, "human" if assignee_type == "human" else "ai")[1], session=own_name(state),
         )
         if task is None:
             return respond(Claimed(claimed=False, task=None, assignment_id=None, lease_expires_at=None, message="No ready task matches."))
