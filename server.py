@@ -43,13 +43,14 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     from infrastructure.change_feed import ChangeHub
     from infrastructure.database import Database
     from infrastructure.task_repository import TaskRepository
+    from tools.agent_tools import register_agent_tools
     from tools.common import AppState, TaskServer, strip_titles
     from tools.lean_schema import lean_input_schema
     from tools.output_schemas import publish as publish_output_schemas
     from tools.quality_tools import register_quality_tools
     from tools.resources import register_prompts, register_resources
     from tools.subscriptions import SubscriptionRelay, register_subscriptions
-    from tools.task_tools import register_agent_tools, register_task_tools
+    from tools.task_tools import register_task_tools
 
     live: dict[str, AppState] = {}  # the running state, for the one resource without a request context
     relay = SubscriptionRelay()  # resource subscriptions, fed by the process's one change watcher

@@ -6,7 +6,8 @@
   every failure becomes one kind of refusal (`refusal()`): text `[code] message`, the same
   code and `retryable` in `_meta["mcp-tasks/error"]`, secrets scrubbed. Unexpected
   exceptions are logged with their traceback on stderr and reach the caller as `[internal]`.
-- `actor()` says who acts when a call names nobody (see its docstring).
+- `actor()` says who acts when a call names nobody (see its docstring); `own_name()` is that
+  default, the session's own name, which holds what the session takes.
 - `respond(model)` returns a `CallToolResult` with the typed `structuredContent` and a
   compact JSON text block: the SDK's default pretty-printed copy is about twice the size,
   and agents pay for every byte of it in their context.
@@ -227,6 +228,11 @@ def actor(state: AppState, name: str | None, kind: str | None) -> tuple[str, Act
     configured = state.config.actor if state.config.actor != DEFAULT_ACTOR else None
     who = name or authenticated_name() or configured or _session_actor.get() or state.config.actor
     return who, ActorType(kind or state.config.actor_type)
+
+
+def own_name(state: AppState) -> str:
+    """The calling session's own name (its default actor): counts as the holder of what it took."""
+    return actor(state, None, None)[0]
 
 
 def strip_titles(schema: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ from domain.errors import InvalidInput, NotFound, TaskSystemError
 from domain.models import ID_MAX
 from domain.secrets import scrub
 from tools.common import AppState, app
-from tools.task_tools import Statistics, TaskDetail
+from tools.task_results import Statistics, TaskDetail
 
 JSON = "application/json"
 

@@ -1,9 +1,8 @@
 """The task tools: MCP registration only. Each tool validates, calls one repository
 operation and returns a typed result. Names and parameter names follow the spec.
+The results are in tools/task_results.py; tasks_claim and tasks_execute in tools/agent_tools.py.
 """
 
-import threading
-import time
 from typing import Annotated, Any, Literal, Optional
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -12,8 +11,10 @@ from pydantic import Field
 
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
-from tools.common import ResultModel, actor, app, respond
+from tools import input_rules as rules
+from tools.common import actor, app, own_name, respond
 from tools.lean_schema import DESTROYS, READ_ONLY, WRITES
+from tools.task_results import Assignment, Comment, Deleted, Result, Statistics, Task, TaskDetail, TaskPage
 from validators import work_order as wo
 from validators.arguments import check_cursor, parse_due_date, parse_metadata, require_some_change
 
@@ -26,7 +27,6 @@ AssignmentStatusName = Literal["pending", "accepted", "rejected", "in_progress",
 
 TaskId = Annotated[int, Field(ge=1, le=ID_MAX, description="Task id.")]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
-Timestamp = Optional[str]
 
 # Shared by tasks_update and tasks_status.
 UpdatedBy = Annotated[Optional[Name], Field(description="Default: you (this session).")]
@@ -47,173 +47,6 @@ DependsOn = Annotated[
 READ = ToolAnnotations(**READ_ONLY)  # the hints the spec's defaults do not already give (tools/lean_schema.py)
 WRITE = ToolAnnotations(**WRITES)
 DELETE = ToolAnnotations(**DESTROYS)
-
-
-# ---- result models ------------------------------------------------------------------------
-
-
-class TaskRow(ResultModel):
-    id: int
-    title: str
-    description_preview: str
-    type: str
-    status: str
-    priority: str
-    labels: list[str]
-    created_by: str
-    parent_task_id: Optional[int]
-    due_date: Timestamp
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class TaskPage(ResultModel):
-    tasks: list[TaskRow]
-    total: int = Field(description="Matching tasks; a lower bound when total_exact is false.")
-    total_exact: bool
-    next_offset: Optional[int] = Field(description="offset of the next page; null on the last page.")
-    next_cursor: Optional[str] = Field(default=None, description="cursor of the next page (same cost at any depth); null on the last page.")
-
-
-class Task(ResultModel):
-    id: int
-    uuid: str
-    title: str
-    description: Optional[str]
-    type: str
-    status: str
-    created_by: str
-    created_by_type: str
-    parent_task_id: Optional[int]
-    due_date: Timestamp
-    created_at: Timestamp
-    updated_at: Timestamp = Field(description="Pass back as expected_updated_at to refuse lost updates.")
-    completed_at: Timestamp
-    metadata: Optional[dict[str, Any]]
-    priority: str = "normal"
-    labels: list[str] = []
-
-
-class TaskRef(ResultModel):
-    id: int
-    title: str
-    status: str
-
-
-class Assignment(ResultModel):
-    id: int
-    task_id: int
-    assignee: str
-    assignee_type: str
-    model_name: Optional[str]
-    assigned_by: str
-    assigned_by_type: str
-    status: str
-    assigned_at: Timestamp
-    accepted_at: Timestamp
-    completed_at: Timestamp
-    notes: Optional[str]
-
-
-class Result(ResultModel):
-    id: int
-    task_id: int
-    assignment_id: Optional[int]
-    executor: str
-    executor_type: str
-    model_name: Optional[str]
-    request: Optional[str]
-    response: Optional[str]
-    response_truncated: bool = False
-    request_timestamp: Timestamp
-    response_timestamp: Timestamp
-    duration_ms: Optional[int]
-    tokens_input: Optional[int]
-    tokens_output: Optional[int]
-    tokens_total: Optional[int]
-    cost_usd: Optional[float]
-    status: str
-    error_message: Optional[str]
-    created_at: Timestamp
-
-
-class Comment(ResultModel):
-    id: int
-    task_id: int
-    author: str
-    author_type: str
-    comment_type: str
-    content: str
-    metadata: Optional[dict[str, Any]]
-    created_at: Timestamp
-
-
-class TaskDetail(Task):
-    parent: Optional[TaskRef]
-    subtasks: list[TaskRef]
-    assignments: list[Assignment]
-    results: list[Result]
-    comments: list[Comment] = Field(description="History, oldest first (the latest 100).")
-    comments_truncated: bool
-    depends_on: list[TaskRef] = Field(description="Blockers: must be completed before this task may start.")
-    blocks: list[TaskRef] = Field(description="Tasks waiting for this one (the first 100).")
-    blocks_truncated: bool
-    ready: Optional[bool] = Field(description="Pending with every blocker completed; null unless pending.")
-    held_by: Optional[str] = Field(description="Who holds the task's lease (in_progress).")
-    lease_expires_at: Timestamp
-    lease_expired: Optional[bool] = Field(description="The holder may still finish while nobody else takes it.")
-
-
-class Deleted(ResultModel):
-    deleted: TaskRef
-    assignments_deleted: int
-    results_deleted: int
-    comments_deleted: int
-    subtasks_now_top_level: list[int]
-
-
-class ModelUsage(ResultModel):
-    model_name: Optional[str]
-    executor_type: str
-    results: int
-    tokens_input: int
-    tokens_output: int
-    tokens_total: int
-    cost_usd: float
-    avg_duration_ms: Optional[float]
-
-
-class Statistics(ResultModel):
-    total: int
-    by_status: dict[str, int]
-    by_type: dict[str, int]
-    ready: Optional[int] = Field(description="Pending tasks whose blockers are all completed; null past 5,000 dependencies.")
-    blocked: Optional[int] = Field(description="Pending tasks still waiting for a blocker; null past 5,000 dependencies.")
-    by_priority: dict[str, int] = Field(description="Pending tasks by priority.")
-    results: int
-    tokens_input: int
-    tokens_output: int
-    tokens_total: int
-    cost_usd: float
-    models: list[ModelUsage]
-
-
-def _text_bytes(name: str, value: str | None, limit: int = TEXT_MAX) -> str | None:
-    """TEXT columns hold 65,535 bytes, not characters: check the UTF-8 size before SQL does."""
-    if value is not None and len(value.encode("utf-8", "surrogatepass")) > limit:
-        raise InvalidInput(f"{name} is {len(value.encode('utf-8', 'surrogatepass'))} bytes; at most {limit} bytes fit. Shorten it.")
-    return value
-
-
-def _session(state) -> str:
-    """The calling session's own name (its default actor): counts as the holder of what it took."""
-    return actor(state, None, None)[0]
-
-
-def _title(value: str) -> str:
-    if not value.strip():
-        raise InvalidInput("title is blank. Give a short, specific title.")
-    return value.strip()
 
 
 def register_task_tools(mcp: MCPServer) -> None:
@@ -270,8 +103,8 @@ def register_task_tools(mcp: MCPServer) -> None:
             priority=priority,
             labels=wo.normalise_labels(labels),
             depends_on=wo.normalise_dependencies(None, depends_on),
-            title=_title(title),
-            description=_text_bytes("description", description),
+            title=rules.title(title),
+            description=rules.text_bytes("description", description),
             type=TaskType(type),
             parent_task_id=parent_task_id,
             due_date=parse_due_date(due_date),
@@ -301,9 +134,9 @@ def register_task_tools(mcp: MCPServer) -> None:
         """Change a task's fields (not its status: use tasks_status). Give at least one field."""
         fields: dict[str, Any] = {}
         if title is not None:
-            fields["title"] = _title(title)
+            fields["title"] = rules.title(title)
         if description is not None:
-            fields["description"] = _text_bytes("description", description)
+            fields["description"] = rules.text_bytes("description", description)
         if type is not None:
             fields["type"] = TaskType(type)
         if due_date is not None:
@@ -322,7 +155,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
         task = state.repository.update_task(
-            id, fields, actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=_session(state)
+            id, fields, actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=own_name(state)
         )
         return respond(Task(**task))
 
@@ -339,7 +172,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
         task = state.repository.set_status(
-            id, TaskStatus(status), actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=_session(state)
+            id, TaskStatus(status), actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=own_name(state)
         )
         return respond(Task(**task))
 
@@ -358,7 +191,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         who, kind = actor(state, assigned_by, None)
         assignment = state.repository.assign(
             id, assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name,
-            notes=_text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind, session=_session(state),
+            notes=rules.text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind, session=own_name(state),
         )
         return respond(Assignment(**assignment))
 
@@ -385,9 +218,9 @@ def register_task_tools(mcp: MCPServer) -> None:
         result = state.repository.add_result(
             id, response=response, executor=executor, executor_type=ExecutorType(executor_type), model_name=model_name,
             status=ResultStatus(status), tokens_input=tokens_input, tokens_output=tokens_output, cost_usd=cost_usd,
-            error_message=_text_bytes("error_message", error_message), request=_text_bytes("request", request),
+            error_message=rules.text_bytes("error_message", error_message), request=rules.text_bytes("request", request),
             duration_ms=duration_ms, actor_type=actor(state, None, "human" if executor_type == "human" else "ai")[1],
-            session=_session(state),
+            session=own_name(state),
         )
         return respond(Result(**result))
 
@@ -420,140 +253,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         state = app(ctx)
         who, kind = actor(state, author, author_type)
         comment = state.repository.add_comment(
-            id, content=_text_bytes("content", content), author=who, author_type=kind, comment_type=comment_type,
-            session=_session(state),
+            id, content=rules.text_bytes("content", content), author=who, author_type=kind, comment_type=comment_type,
+            session=own_name(state),
         )
         return respond(Comment(**comment))
-
-
-class Claimed(ResultModel):
-    claimed: bool
-    task: Optional[Task] = Field(description="The task now in_progress for you; null when none matched.")
-    assignment_id: Optional[int]
-    lease_expires_at: Timestamp = Field(description="Finish, or write to the task to renew, before this.")
-    message: str
-
-
-class Execution(ResultModel):
-    state: Literal["finished", "started"] = Field(description="started: wait=false, the result lands later (tasks_get).")
-    task_id: int
-    model: str
-    assignment_id: int
-    task_status: str
-    result_id: Optional[int] = None
-    result_status: Optional[str] = None
-    response: Optional[str] = None
-    response_truncated: bool = False
-    response_chars: Optional[int] = None
-    tokens_input: Optional[int] = None
-    tokens_output: Optional[int] = None
-    tokens_total: Optional[int] = None
-    duration_ms: Optional[int] = None
-    cost_usd: Optional[float] = None
-    note: Optional[str] = None
-
-
-def register_agent_tools(mcp: MCPServer) -> None:
-    """The tools beyond the spec's CRUD: claiming work and running it on a local model."""
-
-    @mcp.tool(title="Claim the next task", annotations=WRITE, structured_output=False)
-    def tasks_claim(
-        ctx: Context,
-        assignee: Annotated[Name, Field(description="Your name; the claim is recorded under it.")],
-        assignee_type: Annotated[ExecutorName, Field(description="What you are; decides which task types you may take.")],
-        model_name: Annotated[Optional[Name], Field(description="Your model, if an AI.")] = None,
-        type: Annotated[Optional[TypeName], Field(description="Only tasks of this type.")] = None,
-        search: Annotated[Optional[str], Field(max_length=200, description="Only tasks matching these words.")] = None,
-        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Only subtasks of this task.")] = None,
-        lease_minutes: Annotated[
-            Optional[float], Field(gt=0, le=7 * 24 * 60, description="Claim duration; default LEASE_MINUTES.")
-        ] = None,
-    ) -> Annotated[CallToolResult, Claimed]:
-        """Atomically take the next ready task (blockers completed; urgent first, then due date, then age) as in_progress under a lease that your writes renew. Release: tasks_status pending."""
-        state = app(ctx)
-        task = state.repository.claim(
-            assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,
-            search=search, parent_task_id=parent_task_id, lease_minutes=lease_minutes,
-            actor_type=actor(state, None, "human" if assignee_type == "human" else "ai")[1], session=_session(state),
-        )
-        if task is None:
-            return respond(Claimed(claimed=False, task=None, assignment_id=None, lease_expires_at=None, message="No ready task matches."))
-        assignment_id, expires = task.pop("assignment_id"), task.pop("lease_expires_at")
-        return respond(Claimed(
-            claimed=True, task=Task(**task), assignment_id=assignment_id, lease_expires_at=expires,
-            message=f"Task {task['id']} is yours until {expires}; record work with tasks_result, then tasks_status.",
-        ))
-
-    @mcp.tool(
-        title="Run a task on Ollama",
-        annotations=ToolAnnotations(destructiveHint=False),  # writes; open world (Ollama): the spec's defaults
-        structured_output=False,
-    )
-    async def tasks_execute(
-        ctx: Context,
-        id: TaskId,
-        executor_type: Annotated[
-            Literal["ollama"], Field(description="Only ollama runs here.", json_schema_extra={"enum": ["ollama"]})
-        ] = "ollama",
-        model: Annotated[Optional[Name], Field(description="Ollama model; default OLLAMA_MODEL.")] = None,
-        auto_complete: Annotated[bool, Field(description="Complete it if the model succeeds.")] = False,
-        wait: Annotated[bool, Field(description="false: return at once; see tasks_get later.")] = True,
-    ) -> Annotated[CallToolResult, Execution]:
-        """Run an ai_task or mixed task on a local Ollama model with progress; stores the answer with tokens, cost, duration. Without auto_complete it stays in_progress for review."""
-        import anyio
-
-        state = app(ctx)
-        executor = state.service("executor", lambda: _build_executor(state))
-        model = model or state.config.ollama_model
-        who, kind = actor(state, None, None)
-        # Ollama and the model first: a run that cannot start leaves the task as it was.
-        await anyio.to_thread.run_sync(lambda: executor.preflight(id, model))
-        run = await anyio.to_thread.run_sync(lambda: executor.start(id, model, who, kind))
-        if not wait:
-            executor.run_in_background(run, auto_complete=auto_complete)
-            return respond(Execution(
-                state="started", task_id=id, model=model, assignment_id=run.assignment_id, task_status=run.task["status"],
-                note="Generation runs in the background; tasks_get shows the result when the model is done.",
-            ))
-        stop = threading.Event()
-        received = {"chars": 0, "last": 0.0}
-
-        def on_text(piece: str) -> None:
-            received["chars"] += len(piece)
-            now = time.monotonic()
-            if now - received["last"] >= PROGRESS_INTERVAL and not stop.is_set():
-                received["last"] = now
-                try:
-                    anyio.from_thread.run(ctx.report_progress, received["chars"], None, f"{received['chars']} characters from {model}")
-                except Exception:  # noqa: BLE001 - progress is best effort; the answer matters
-                    pass
-
-        await ctx.report_progress(0, None, f"{model} started on task {id}")
-        try:
-            result = await anyio.to_thread.run_sync(
-                lambda: executor.run(run, auto_complete=auto_complete, on_text=on_text, should_stop=stop.is_set),
-                abandon_on_cancel=True,
-            )
-        except anyio.get_cancelled_exc_class():
-            stop.set()  # the worker stops streaming and stores what it has as a partial result
-            raise
-        return respond(Execution(**result))
-
-
-PROGRESS_INTERVAL = 0.25  # seconds between progress notifications: a few per second
-
-
-def _build_executor(state):
-    from infrastructure.ollama_client import OllamaClient
-    from infrastructure.task_executor import TaskExecutor
-    from validators.execution_prompt import parse_price_table
-
-    config = state.config
-    client = state.service("ollama", lambda: OllamaClient(
-        config.ollama_host, config.ollama_timeout, max_seconds=config.ollama_max_seconds,
-        max_response_bytes=config.ollama_max_response_bytes,
-    ))
-    return TaskExecutor(
-        state.repository, client, system_prompt=config.ollama_system_prompt,
-        prices=parse_price_table(config.ollama_prices, setting="OLLAMA_PRICES"), response_cap=config.execute_response_cap,
-    )

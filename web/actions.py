@@ -1,5 +1,5 @@
 """What people do on the board, each through the repository methods and argument rules the
-tools use (tools/task_tools.py), with the person as the actor (author_type human).
+tools use (tools/input_rules.py, validators/), with the person as the actor (author_type human).
 
 Each action is one repository call, so one transaction: it lands whole or refuses with a
 domain error and writes nothing. Taking a task (in_progress + an assignment to the person)
@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 
 from domain.errors import InvalidInput, WorkflowError
 from domain.models import ID_MAX, ActorType, ExecutorType, TaskStatus, TaskType
-from tools.task_tools import _text_bytes, _title
+from tools.input_rules import text_bytes, title
 from validators import work_order as wo
 from validators.arguments import parse_due_date
 from web.pages import PRIORITIES, TYPES, waits_for_review
@@ -54,7 +54,7 @@ def _content(form: Mapping[str, str], what: str) -> str:
     content = (form.get("content") or "").strip()
     if not content:
         raise InvalidInput(f"The {what} is empty. Write what you want to say, then send it again.")
-    return _text_bytes("content", content)
+    return text_bytes("content", content)
 
 
 def _task_id(text: str | None, name: str) -> int | None:
@@ -70,8 +70,8 @@ def create(repository: Any, form: Mapping[str, str], who: str) -> dict[str, Any]
     labels = [part for part in (form.get("labels") or "").split(",") if part.strip()]
     task_type = _choice(form, "type", TYPES) or "human_task"
     return repository.create_task(
-        title=_title(_text(form, "title", 255) or ""),
-        description=_text_bytes("description", (form.get("description") or "").strip() or None),
+        title=title(_text(form, "title", 255) or ""),
+        description=text_bytes("description", (form.get("description") or "").strip() or None),
         type=TaskType(task_type),
         parent_task_id=_task_id(form.get("parent_task_id"), "parent_task_id"),
         due_date=parse_due_date(form.get("due_date") or None),
@@ -124,7 +124,7 @@ def send_back(repository: Any, task_id: int, form: Mapping[str, str], who: str) 
     # One transaction: the task goes back to pending with the reason, or stays as it was.
     repository.set_status(task_id, TaskStatus.PENDING, actor=who, actor_type=HUMAN,
                           expected_updated_at=form.get("updated_at") or None,
-                          comment=_text_bytes("content", f"Sent back: {content}"))
+                          comment=text_bytes("content", f"Sent back: {content}"))
     return "sent_back"
 
 
