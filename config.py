@@ -74,6 +74,9 @@ class Config:
     contract_max_nodes: int = 20_000
     lease_minutes: float = 30.0
     max_attempts: int = 3
+    # Days the change feed (task_changes) keeps a change: init-db and a running watcher prune
+    # older rows; a client resuming from before that is told to reload (a "pruned" change).
+    change_feed_keep_days: float = 30.0
     log_level: str = "INFO"
     read_only: bool = False  # write tools unlisted, database session read-only
     # HTTP transport (server.py serve --transport http); the command line overrides these.
@@ -101,6 +104,7 @@ def bounds(config: Config) -> list[str]:
     lines += [
         f"OLLAMA_TIMEOUT={config.ollama_timeout:g} s", f"EXECUTE_RESPONSE_CAP={config.execute_response_cap} characters",
         f"LEASE_MINUTES={config.lease_minutes:g}", f"MAX_ATTEMPTS={config.max_attempts}",
+        f"CHANGE_FEED_KEEP_DAYS={config.change_feed_keep_days:g} (older changes are pruned)",
         f"MCP_HTTP_MAX_SESSIONS_PER_KEY={config.http_max_sessions_per_key}", f"MCP_HTTP_MAX_SESSIONS={config.http_max_sessions}",
         f"MCP_HTTP_SESSION_IDLE_TIMEOUT={config.http_session_idle_timeout:g} s",
     ]
@@ -308,6 +312,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         contract_max_nodes=int(_number(env, "CONTRACT_MAX_NODES", 20_000, int, 10)),
         lease_minutes=_number(env, "LEASE_MINUTES", 30.0, low=0.001),
         max_attempts=int(_number(env, "MAX_ATTEMPTS", 3, int, 1)),
+        change_feed_keep_days=_number(env, "CHANGE_FEED_KEEP_DAYS", 30.0, low=0.1),
         log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
         read_only=_flag(env, "READ_ONLY", False),
         transport=transport,

@@ -37,12 +37,17 @@ def cmd_init_db(config: Config) -> int:
 
         if ensure_database(config.database, config.database_source):
             print(f"created database {config.database.name!r} (utf8mb4)")
+    from infrastructure.change_feed import ChangeFeed
+
     db = Database(config.database, config.database_source)
     try:
         applied = db.migrate()
+        pruned = ChangeFeed(db).prune(config.change_feed_keep_days * 86400)
     finally:
         db.close()
     print(f"{config.database.describe()}: " + (f"applied {', '.join(applied)}" if applied else "schema already up to date"))
+    if pruned:
+        print(f"change feed: pruned {pruned} changes older than CHANGE_FEED_KEEP_DAYS={config.change_feed_keep_days:g}")
     return 0
 
 

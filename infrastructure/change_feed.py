@@ -26,6 +26,13 @@ So a hole delays the changes after it by SETTLE_SECONDS at most (or for as long 
 transaction that made it stays open), and never loses one. tests/integration/test_change_feed.py
 holds a transaction open across a later commit, and runs writers that commit out of order.
 
+Pruning. The feed keeps CHANGE_FEED_KEEP_DAYS (30) of changes; `prune()` deletes older rows
+from the bottom, PRUNE_BATCH at a time (each a short transaction on the primary key), and
+turns the newest row it passes into a `pruned` change. A reader resuming from below it (a
+browser's Last-Event-ID from a month ago) therefore meets that row first, and knows that
+what came before is gone and it must read afresh (the board reloads on any change); a
+reader from above it never sees it. init-db prunes, and so does a running watcher, hourly.
+
 ChangeFeed is synchronous SQL. ChangeHub is the one watcher per process: it polls the feed
 in a worker thread while anybody listens and fans changes out to async listeners.
 """
@@ -50,6 +57,9 @@ HEAD_LOOKBACK = 256  # head() settles this many of the newest seqs, so an in-fli
 HUB_BATCH = 500  # rows the hub reads per poll; a fuller batch is followed at once by the next
 LISTENER_BUFFER = 1_000  # changes buffered per listener before it is switched to catching up from the database
 ERROR_BACKOFF_MAX = 5.0  # seconds between polls while the database does not answer
+PRUNE_BATCH = 10_000  # rows one pruning transaction deletes at most
+PRUNE_EVERY = 3600.0  # seconds between a running watcher's prunes
+PRUNED = "pruned"  # the kind of the row that stands for every change pruned before it
 
 # history comment_type -> change kind (a status change without "from" is the creation)
 _KINDS = {"status_change": "status", "assignment": "assigned", "result": "result", "update": "updated"}
@@ -136,6 +146,40 @@ class ChangeFeed:
             expected = int(row["seq"]) + 1
         return out
 
+    def prune(self, keep_seconds: float, batch: int = PRUNE_BATCH) -> int:
+        """Delete the changes older than keep_seconds (database clock), oldest first, `batch`
+        rows a transaction; the newest row passed becomes the `pruned` marker (module
+        docstring). Stops at the first row young enough to keep, so the cost is the rows
+        removed, never the size of the table. Returns how many rows were deleted."""
+        removed = 0
+        while True:
+            deleted, more = self.db.write(lambda tx: self._prune_step(tx, keep_seconds, batch))
+            removed += deleted
+            if not more:
+                return removed
+
+    @staticmethod
+    def _prune_step(tx: Tx, keep_seconds: float, batch: int) -> tuple[int, bool]:
+        if tx.dialect == "mysql":
+            old = "changed_at < NOW(6) - INTERVAL %s SECOND"
+        else:
+            old = "changed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || %s || ' seconds')"
+        sql = f"SELECT seq, kind, {old} AS old FROM task_changes ORDER BY seq LIMIT %s"
+        rows: list[dict[str, Any]] = []
+        for limit in (2, batch):  # two rows tell the usual case, nothing to prune, without reading a batch
+            rows = tx.rows(sql, [keep_seconds, limit])
+            prefix = 0
+            while prefix < len(rows) and rows[prefix]["old"]:
+                prefix += 1
+            if prefix == 0 or (prefix == 1 and rows[0]["kind"] == PRUNED):
+                return 0, False  # nothing old, or only the marker of an earlier prune
+            if prefix < len(rows) or len(rows) < limit:
+                break  # the old prefix ends within these rows
+        cut = int(rows[prefix - 1]["seq"])
+        deleted = tx.execute("DELETE FROM task_changes WHERE seq < %s", [cut])
+        tx.execute("UPDATE task_changes SET kind = %s WHERE seq = %s", [PRUNED, cut])
+        return deleted, prefix == len(rows) == batch  # a whole batch was old: there may be more
+
     @staticmethod
     def _settle(tx: Tx, after: int, upto: int) -> list[dict[str, Any]] | None:
         """The range (after, upto] when no open transaction holds a row in it; None while one
@@ -168,9 +212,12 @@ class ChangeHub:
     Runs on asyncio (the SDK's transports and uvicorn do).
     """
 
-    def __init__(self, db: Database, interval: float = 0.5):
+    def __init__(self, db: Database, interval: float = 0.5, keep_seconds: float | None = None):
         self.feed = ChangeFeed(db)
         self.interval = interval
+        # Prunes changes older than this once an hour while polling (None: never; read-only: never).
+        self.keep_seconds = None if db.read_only else keep_seconds
+        self._next_prune = 0.0
         self.buffer = LISTENER_BUFFER
         self.cursor: int | None = None  # where the hub has read to; None until the first listener
         self._listeners: set[_Listener] = set()
@@ -254,12 +301,27 @@ class ChangeHub:
                 self._failing_since = None
             delay = self.interval
             self.polls += 1
+            if self.keep_seconds and time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + PRUNE_EVERY
+                await self._prune()
             if changes:
                 self.cursor = changes[-1].seq
                 for listener in list(self._listeners):
                     listener.offer(changes)
             if len(changes) < HUB_BATCH:
                 await anyio.sleep(self.interval)
+
+
+    async def _prune(self) -> None:
+        import anyio
+
+        try:
+            removed = await anyio.to_thread.run_sync(self.feed.prune, self.keep_seconds)
+        except Exception as exc:  # noqa: BLE001 - pruning is housekeeping: the next hour tries again
+            log.warning("change feed: pruning old changes failed (%s); trying again in an hour", exc)
+            return
+        if removed:
+            log.info("change feed: pruned %d changes older than %g days", removed, self.keep_seconds / 86400)
 
 
 class _Listener:

@@ -98,3 +98,34 @@ def test_a_migration_that_ran_but_was_not_recorded_runs_again_cleanly(tmp_path):
     db.close()
     columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(task_leases)")}
     assert {"holder_session", "reaped_holder"} <= columns
+
+
+def test_init_db_prunes_the_change_feed_past_change_feed_keep_days(tmp_path):
+    from config import load_config
+    from infrastructure.change_feed import ChangeFeed
+    from infrastructure.database import Database
+    from infrastructure.task_repository import TaskRepository
+    from tests.integration.test_repository import make
+
+    url = f"sqlite://{tmp_path / 'tasks.db'}"
+    env = server_env(url, tmp_path)
+    assert _run(env, "init-db").returncode == 0
+    config = load_config(env)
+    db = Database(config.database, config.database_source)
+    try:
+        task = make(TaskRepository(db), "old news")["id"]
+        for i in range(4):
+            TaskRepository(db).add_comment(task, content=f"c{i}", author="a", author_type="ai")
+        db.write(lambda tx: tx.execute(
+            "UPDATE task_changes SET changed_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-10 days') WHERE seq <= 3"
+        ))
+        kept = _run({**env, "CHANGE_FEED_KEEP_DAYS": "14"}, "init-db")
+        assert kept.returncode == 0 and "pruned" not in kept.stdout  # ten days is within fourteen
+        pruned = _run({**env, "CHANGE_FEED_KEEP_DAYS": "7"}, "init-db")
+        assert pruned.returncode == 0, pruned.stderr
+        assert "change feed: pruned 2 changes older than CHANGE_FEED_KEEP_DAYS=7" in pruned.stdout
+        assert [(c.seq, c.kind) for c in ChangeFeed(db).since(0)] == [(3, "pruned"), (4, "comment"), (5, "comment")]
+        refused = _run({**env, "CHANGE_FEED_KEEP_DAYS": "0"}, "init-db")
+        assert refused.returncode != 0 and "CHANGE_FEED_KEEP_DAYS='0' is below 0.1" in refused.stdout + refused.stderr
+    finally:
+        db.close()

@@ -366,3 +366,86 @@ def test_a_read_only_server_settles_holes_too(maria):
         con.close()
     finally:
         reader.close()
+
+
+# ---- pruning ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_feed(database):
+    """The shared MariaDB test database keeps the feed rows of earlier tests, which are young
+    and lie below this test's: pruning goes from the bottom, and stops at the first young row."""
+    database.write(lambda tx: tx.execute("DELETE FROM task_changes"))
+    if database.dialect == "mysql":  # seqs from 1 again: no hole below the first row
+        database.write(lambda tx: tx.execute("ALTER TABLE task_changes AUTO_INCREMENT = 1"))
+    return database
+
+
+def age(database: Database, seqs: list[int], days: int) -> None:
+    """Make these changes `days` old, as a month of running would."""
+    old = f"NOW(6) - INTERVAL {days} DAY" if database.dialect == "mysql" else f"strftime('%Y-%m-%d %H:%M:%f', 'now', '-{days} days')"
+    database.write(lambda tx: tx.execute(
+        f"UPDATE task_changes SET changed_at = {old} WHERE seq IN ({', '.join(['%s'] * len(seqs))})", seqs
+    ))
+
+
+def test_pruning_removes_old_changes_and_a_reader_from_before_them_is_told(repo, empty_feed):
+    database = empty_feed
+    feed = ChangeFeed(database)
+    start = feed.head()
+    task = make(repo, "a month of work")["id"]
+    for i in range(9):
+        repo.add_comment(task, content=f"c{i}", author="a", author_type="ai")
+    seqs = [c.seq for c in feed.since(start)]
+    assert len(seqs) == 10
+    age(database, seqs[:7], days=40)
+    reader_head = seqs[-1]  # a reader that is up to date ...
+    stale_reader = seqs[2]  # ... and one that last saw the third change, long ago
+
+    assert feed.prune(30 * 86400, batch=3) == 6  # in steps of at most 3 rows, oldest first
+    left = feed.since(start)
+    assert [c.seq for c in left] == seqs[6:]  # the seventh, the newest old one, stays ...
+    assert left[0].kind == "pruned" and [c.kind for c in left[1:]] == ["comment"] * 3  # ... as the marker
+    assert [c.kind for c in feed.since(stale_reader)][:1] == ["pruned"]  # told that it missed changes
+    assert feed.since(reader_head) == []  # one that is up to date sees nothing of it
+    assert feed.prune(30 * 86400) == 0  # nothing more is old: the marker stays, nothing else goes
+    assert [c.seq for c in feed.since(start)] == seqs[6:]
+    age(database, seqs[6:], days=40)
+    assert feed.prune(30 * 86400) == 3  # everything old: the newest row stays, as the marker
+    assert [(c.seq, c.kind) for c in feed.since(start)] == [(seqs[-1], "pruned")]
+
+
+def test_pruning_keeps_every_change_younger_than_the_setting(repo, empty_feed):
+    database = empty_feed
+    feed = ChangeFeed(database)
+    start = feed.head()
+    task = make(repo, "fresh")["id"]
+    for i in range(5):
+        repo.add_comment(task, content=f"c{i}", author="a", author_type="ai")
+    before = feed.since(start)
+    assert feed.prune(3600) == 0 and feed.prune(3600, batch=2) == 0
+    assert feed.since(start) == before and len(before) == 6
+
+
+@pytest.mark.anyio
+async def test_a_running_watcher_prunes_and_a_resuming_listener_gets_the_marker(repo, empty_feed):
+    database = empty_feed
+    feed = ChangeFeed(database)
+    start = feed.head()
+    task = make(repo, "watched")["id"]
+    for i in range(3):
+        repo.add_comment(task, content=f"c{i}", author="a", author_type="ai")
+    seqs = [c.seq for c in feed.since(start)]
+    age(database, seqs[:3], days=40)
+    hub = ChangeHub(database, interval=0.05, keep_seconds=30 * 86400)
+    async with hub.listen() as changes:
+        with anyio.fail_after(5):
+            while feed.since(start)[0].seq != seqs[2]:  # the first poll prunes
+                await anyio.sleep(0.05)
+        await anyio.to_thread.run_sync(lambda: repo.add_comment(task, content="live", author="b", author_type="ai"))
+        assert (await next_within(changes)).actor == "b"  # and goes on delivering as before
+    async with ChangeHub(database, interval=0.05).listen(after=start) as resumed:  # a browser back after a month
+        first = await next_within(resumed)
+        assert (first.seq, first.kind) == (seqs[2], "pruned")
+        after_marker = [await next_within(resumed) for _ in range(2)]
+        assert [(c.seq, c.actor) for c in after_marker] == [(seqs[3], "a"), (after_marker[1].seq, "b")]
