@@ -306,17 +306,21 @@ class Database:
     # ---- connections ---------------------------------------------------------------------
 
     def _run(self, fn: Callable[[Tx], T], write: bool) -> T:
-        con = self._connect()
         if self.dialect == "mysql":
-            return self._run_mysql(con, fn, write)
+            return self._run_mysql(self._mysql_pool(), fn, write)
+        con = self._sqlite_connection()
         try:
             return self._run_sqlite(con, fn, write)
         finally:
             self._release_sqlite(con)
 
-    def _run_mysql(self, con: Any, fn: Callable[[Tx], T], write: bool) -> T:
+    def _run_mysql(self, pool: MySQLPool, fn: Callable[[Tx], T], write: bool) -> T:
         import pymysql
 
+        try:
+            con = pool.acquire()
+        except pymysql.err.MySQLError as exc:
+            raise self.errors.map_mysql(exc) from exc
         reusable = False
         try:
             cursor = con.cursor()
@@ -351,7 +355,7 @@ class Database:
         except pymysql.err.MySQLError as exc:
             raise self.errors.map_mysql(exc) from exc
         finally:
-            self._pool.release(con, reusable)
+            pool.release(con, reusable)  # the pool it came from, even if close() has dropped it since
 
     def _run_sqlite(self, con: sqlite3.Connection, fn: Callable[[Tx], T], write: bool) -> T:
         import sqlite3
@@ -373,16 +377,6 @@ class Database:
             raise self.errors.map_sqlite(exc) from exc
         finally:
             cursor.close()
-
-    def _connect(self) -> Any:
-        if self.dialect == "sqlite":
-            return self._sqlite_connection()
-        import pymysql
-
-        try:
-            return self._mysql_pool().acquire()
-        except pymysql.err.MySQLError as exc:
-            raise self.errors.map_mysql(exc) from exc
 
     def _mysql_pool(self) -> MySQLPool:
         with self._lock:

@@ -129,8 +129,8 @@ def broke(exc: BaseException) -> bool:
     any other (a refusal, a deadlock, a duplicate key) it is rolled back and used again."""
     import pymysql
 
-    if isinstance(exc, pymysql.err.InterfaceError):
-        return True
+    if not isinstance(exc, Exception) or isinstance(exc, pymysql.err.InterfaceError):
+        return True  # interrupted (KeyboardInterrupt, cancellation) perhaps mid-packet, or unusable
     return isinstance(exc, pymysql.err.MySQLError) and bool(exc.args) and exc.args[0] in CONNECTION_LOST
 
 

@@ -48,11 +48,12 @@ class MySQLPool:
         self._idle: list[tuple[Any, float]] = []  # (connection, when it came back); last in, first out
         self._count = 0  # open connections, idle or handed out
         self._suspect_before = 0.0  # idle connections back before this are pinged before use
+        self._closed = False  # after close(): a call still running gets a connection of its own, closed after
         self._cond = threading.Condition()
 
     def acquire(self) -> Any:
         with self._cond:
-            while not self._idle and self._count >= self._size:
+            while not self._closed and not self._idle and self._count >= self._size:
                 self._cond.wait()
             if self._idle:
                 con, since = self._idle.pop()
@@ -71,14 +72,14 @@ class MySQLPool:
             raise
 
     def release(self, con: Any, reusable: bool) -> None:
-        if reusable and con.open:
-            with self._cond:
+        with self._cond:
+            if reusable and con.open and not self._closed:
                 self._idle.append((con, time.monotonic()))
                 self._cond.notify()
-            return
+                return
+            if not reusable:  # it failed: the idle ones may have died with it (a server restart)
+                self._suspect_before = time.monotonic()
         _close(con)
-        with self._cond:
-            self._suspect_before = time.monotonic()
         self._forget()
 
     def close(self) -> None:
@@ -86,7 +87,7 @@ class MySQLPool:
         with self._cond:
             idle, self._idle = self._idle, []
             self._count -= len(idle)
-            self._size = 0  # anything released from now on is closed
+            self._closed = True  # anything released from now on is closed
             self._cond.notify_all()
         for con, _ in idle:
             _close(con)

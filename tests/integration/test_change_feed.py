@@ -389,15 +389,21 @@ def age(database: Database, seqs: list[int], days: int) -> None:
     ))
 
 
+def task_with_comments(repo, feed: ChangeFeed, comments: int) -> tuple[int, int, list[int]]:
+    """(where the feed stood, the task, the seqs of its creation and comments)."""
+    start = feed.head()
+    task = make(repo, "a month of work")["id"]
+    for i in range(comments):
+        repo.add_comment(task, content=f"c{i}", author="a", author_type="ai")
+    seqs = [c.seq for c in feed.since(start)]
+    assert len(seqs) == comments + 1
+    return start, task, seqs
+
+
 def test_pruning_removes_old_changes_and_a_reader_from_before_them_is_told(repo, empty_feed):
     database = empty_feed
     feed = ChangeFeed(database)
-    start = feed.head()
-    task = make(repo, "a month of work")["id"]
-    for i in range(9):
-        repo.add_comment(task, content=f"c{i}", author="a", author_type="ai")
-    seqs = [c.seq for c in feed.since(start)]
-    assert len(seqs) == 10
+    start, _, seqs = task_with_comments(repo, feed, 9)
     age(database, seqs[:7], days=40)
     reader_head = seqs[-1]  # a reader that is up to date ...
     stale_reader = seqs[2]  # ... and one that last saw the third change, long ago
@@ -416,26 +422,18 @@ def test_pruning_removes_old_changes_and_a_reader_from_before_them_is_told(repo,
 
 
 def test_pruning_keeps_every_change_younger_than_the_setting(repo, empty_feed):
-    database = empty_feed
-    feed = ChangeFeed(database)
-    start = feed.head()
-    task = make(repo, "fresh")["id"]
-    for i in range(5):
-        repo.add_comment(task, content=f"c{i}", author="a", author_type="ai")
+    feed = ChangeFeed(empty_feed)
+    start, _, _ = task_with_comments(repo, feed, 5)
     before = feed.since(start)
     assert feed.prune(3600) == 0 and feed.prune(3600, batch=2) == 0
-    assert feed.since(start) == before and len(before) == 6
+    assert feed.since(start) == before
 
 
 @pytest.mark.anyio
 async def test_a_running_watcher_prunes_and_a_resuming_listener_gets_the_marker(repo, empty_feed):
     database = empty_feed
     feed = ChangeFeed(database)
-    start = feed.head()
-    task = make(repo, "watched")["id"]
-    for i in range(3):
-        repo.add_comment(task, content=f"c{i}", author="a", author_type="ai")
-    seqs = [c.seq for c in feed.since(start)]
+    start, task, seqs = task_with_comments(repo, feed, 3)
     age(database, seqs[:3], days=40)
     hub = ChangeHub(database, interval=0.05, keep_seconds=30 * 86400)
     async with hub.listen() as changes:

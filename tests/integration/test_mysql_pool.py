@@ -111,3 +111,14 @@ def test_past_the_cap_a_connection_runs_statements_as_text(db):
 def _admin(db: Database) -> dict:
     s = db.settings
     return dict(host=s.host, port=s.port, user=s.user, password=s.password, database=s.name)
+
+
+def test_a_call_running_when_the_pool_closes_still_ends_and_leaves_nothing_open(db):
+    pool = mysql_pool.MySQLPool(db._open_mysql, size=1, ping_idle=1.0)
+    held = pool.acquire()
+    pool.close()
+    late = pool.acquire()  # beyond the bound, but a closed pool makes nobody wait for ever
+    assert late.open and late is not held
+    pool.release(held, reusable=True)
+    pool.release(late, reusable=True)
+    assert not held.open and not late.open
