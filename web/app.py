@@ -21,13 +21,12 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import Config
-from domain.errors import NotFound, TaskSystemError
+from domain.errors import TaskSystemError
 from domain.secrets import scrub
 from web import actions
 from web.html import Safe
 from web.pages import (
     NOTICES, PRIORITIES, TYPES, View, board_page, layout, login_page, message_page, new_task_page, stats_page, task_page,
-    waits_for_review,
 )
 from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECONDS, BoardSecurity, clean_name
 
@@ -35,7 +34,7 @@ log = logging.getLogger("mcp-tasks.board")
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {"board.css": "text/css; charset=utf-8", "board.js": "text/javascript; charset=utf-8"}
 COLUMN_LIMIT = 25  # cards per status column; "more…" pages on
-REVIEW_PROBE = 25  # in-progress cards checked for a result (the "waits for review" badge)
+REVIEW_PROBE = 25  # in-progress cards checked for a result (the "waits for review" badge), in one read
 MAX_FORM_BYTES = 256 * 1024  # a comment or description is at most 64 KiB; a form is never bigger than this
 HTTP_STATUS = {"invalid_argument": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "unavailable": 503}
 SECURITY_HEADERS = [
@@ -205,11 +204,12 @@ class Board:
                     status=status, type=f.get("type"), search=f.get("search"), assignee=f.get("assignee"),
                     priority=f.get("priority"), label=f.get("label"), ready=f.get("ready"), limit=COLUMN_LIMIT, offset=offset,
                 )
-            for row in columns["in_progress"]["tasks"][:REVIEW_PROBE]:
-                try:
-                    row["review"] = waits_for_review(self.repository.get_task(row["id"]))
-                except NotFound:  # deleted between the two reads
-                    row["review"] = False
+            probed = columns["in_progress"]["tasks"][:REVIEW_PROBE]
+            # One read for the page, the rule of pages.waits_for_review: a task deleted or moved
+            # on since the list was read is simply not in the set.
+            waiting = self.repository.waiting_for_review([row["id"] for row in probed])
+            for row in probed:
+                row["review"] = row["id"] in waiting
             return columns
 
         try:

@@ -166,7 +166,8 @@ def _duration(ms: Any) -> str:
 
 
 def waits_for_review(task: dict[str, Any]) -> bool:
-    """In progress with a result: what tasks_execute leaves without auto_complete."""
+    """In progress with a result: what tasks_execute leaves without auto_complete. The board's
+    cards ask the repository's waiting_for_review, which keeps this rule in one SQL read."""
     return task["status"] == "in_progress" and bool(task["results"])
 
 
