@@ -314,3 +314,15 @@ def login_page(view: View, next_path: str) -> Safe:
 def message_page(text: str) -> Safe:
     return h('<p class="empty">{}</p><p><a href="/">Back to the board</a></p>', text)
 
+
+
+def login_throttled_page(seconds: int, until: str, everyone: bool) -> Safe:
+    """POST /login refused by web/login_throttle.py: what happened and when to try again."""
+    cause = ("There have been too many failed sign-ins to this board from all addresses" if everyone
+             else "There have been too many failed sign-ins from your address")
+    return h(
+        '<h1>Sign-in paused</h1><p class="refusal">{} in the last minute.</p><p>Sign-in is refused for {} more '
+        'second{}, until {}. Until then every key is refused without being checked, a correct one too. Wait, then '
+        '<a href="/login">sign in again</a>.</p>',
+        cause, seconds, "" if seconds == 1 else "s", until,
+    )
