@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -21,13 +22,14 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import Config
-from domain.errors import NotFound, TaskSystemError
+from domain.errors import TaskSystemError
 from domain.secrets import scrub
 from web import actions
 from web.html import Safe
+from web.login_throttle import LoginThrottle
 from web.pages import (
-    NOTICES, PRIORITIES, TYPES, View, board_page, layout, login_page, message_page, new_task_page, stats_page, task_page,
-    waits_for_review,
+    NOTICES, PRIORITIES, TYPES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
+    stats_page, task_page,
 )
 from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECONDS, BoardSecurity, clean_name
 
@@ -35,7 +37,7 @@ log = logging.getLogger("mcp-tasks.board")
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {"board.css": "text/css; charset=utf-8", "board.js": "text/javascript; charset=utf-8"}
 COLUMN_LIMIT = 25  # cards per status column; "more…" pages on
-REVIEW_PROBE = 25  # in-progress cards checked for a result (the "waits for review" badge)
+REVIEW_PROBE = 25  # in-progress cards checked for a result (the "waits for review" badge), in one read
 MAX_FORM_BYTES = 256 * 1024  # a comment or description is at most 64 KiB; a form is never bigger than this
 HTTP_STATUS = {"invalid_argument": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "unavailable": 503}
 SECURITY_HEADERS = [
@@ -80,8 +82,10 @@ class Guard:
 
 
 class Board:
-    def __init__(self, config: Config, security: BoardSecurity, shared: Callable[[], Any] | None = None):
+    def __init__(self, config: Config, security: BoardSecurity, shared: Callable[[], Any] | None = None,
+                 throttle: LoginThrottle | None = None):
         self.config, self.security = config, security
+        self.throttle = throttle or LoginThrottle()  # failed sign-ins, per client address and overall
         self.shared = shared  # the MCP server's running AppState, when served beside /mcp
         self.db: Any = None
         self.repository: Any = None
@@ -205,11 +209,12 @@ class Board:
                     status=status, type=f.get("type"), search=f.get("search"), assignee=f.get("assignee"),
                     priority=f.get("priority"), label=f.get("label"), ready=f.get("ready"), limit=COLUMN_LIMIT, offset=offset,
                 )
-            for row in columns["in_progress"]["tasks"][:REVIEW_PROBE]:
-                try:
-                    row["review"] = waits_for_review(self.repository.get_task(row["id"]))
-                except NotFound:  # deleted between the two reads
-                    row["review"] = False
+            probed = columns["in_progress"]["tasks"][:REVIEW_PROBE]
+            # One read for the page, the rule of pages.waits_for_review: a task deleted or moved
+            # on since the list was read is simply not in the set.
+            waiting = self.repository.waiting_for_review([row["id"] for row in probed])
+            for row in probed:
+                row["review"] = row["id"] in waiting
             return columns
 
         try:
@@ -315,12 +320,22 @@ class Board:
             return RedirectResponse("/", status_code=303)
         if request.method == "GET":
             return self.login_required(request, view) if view.who is None else RedirectResponse("/", status_code=303)
+        # The client's address as uvicorn gives it (behind a proxy on this host: X-Forwarded-For).
+        address = request.client.host if request.client else ""
+        wait, everyone = self.throttle.retry_after(address)
+        if wait:
+            until = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
+            response = self.html(request, view, "Sign-in paused", login_throttled_page(wait, until, everyone), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
         form, refusal = await self.checked_post(request, view, writes=False)
         if refusal:
             return refusal
         name = self.security.key_name(form.get("key", ""))
         if name is None:
-            log.warning("board: a sign-in with an unknown key was refused")
+            self.throttle.failed(address)
+            log.warning("board: a sign-in with an unknown key from %s was refused%s", address,
+                        "; its sign-ins are paused" if self.throttle.retry_after(address)[0] else "")
             return self.html(request, view, "Sign in", login_page(view, form.get("next", "/")), 401,
                              error="That key is not one of this server's API keys (MCP_API_KEYS).")
         target = form.get("next", "/")

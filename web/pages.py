@@ -166,7 +166,8 @@ def _duration(ms: Any) -> str:
 
 
 def waits_for_review(task: dict[str, Any]) -> bool:
-    """In progress with a result: what tasks_execute leaves without auto_complete."""
+    """In progress with a result: what tasks_execute leaves without auto_complete. The board's
+    cards ask the repository's waiting_for_review, which keeps this rule in one SQL read."""
     return task["status"] == "in_progress" and bool(task["results"])
 
 
@@ -313,3 +314,15 @@ def login_page(view: View, next_path: str) -> Safe:
 def message_page(text: str) -> Safe:
     return h('<p class="empty">{}</p><p><a href="/">Back to the board</a></p>', text)
 
+
+
+def login_throttled_page(seconds: int, until: str, everyone: bool) -> Safe:
+    """POST /login refused by web/login_throttle.py: what happened and when to try again."""
+    cause = ("There have been too many failed sign-ins to this board from all addresses" if everyone
+             else "There have been too many failed sign-ins from your address")
+    return h(
+        '<h1>Sign-in paused</h1><p class="refusal">{} in the last minute.</p><p>Sign-in is refused for {} more '
+        'second{}, until {}. Until then every key is refused without being checked, a correct one too. Wait, then '
+        '<a href="/login">sign in again</a>.</p>',
+        cause, seconds, "" if seconds == 1 else "s", until,
+    )

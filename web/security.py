@@ -8,6 +8,7 @@ over HTTP (tools/http_auth.py, server_commands.transport_security), for a browse
   key's owner and is signed with that key, so removing or changing the key ends its
   sessions, and several server instances that share the keys accept each other's cookies.
   The key itself is never stored in the cookie. The key's name is the actor in history.
+  Failed sign-ins are counted and, past a limit, paused (web/login_throttle.py).
 - Without keys (loopback only): the actor is a name the person gives (a cookie), else the
   default name.
 - Every POST must come from one of the allowed Origins and carry a CSRF token: an HMAC of

@@ -1,5 +1,5 @@
-"""Reads: tasks_list (pages by offset or keyset cursor, capped counts) and tasks_get (a task
-with its parent and child lists in one statement).
+"""Reads: tasks_list (pages by offset or keyset cursor, capped counts), tasks_get (a task
+with its parent and child lists in one statement), and which of a page's tasks wait for review.
 
 Belongs here: what a read returns and how its rows are fetched. WHERE clauses for filters and
 search are in search.py; the row conversion helpers in base.py.
@@ -10,6 +10,7 @@ import functools
 from typing import Any
 
 from domain.errors import NotFound
+from domain.models import ID_MAX, TaskStatus
 from infrastructure.database import Tx
 from infrastructure.repository import detail_json
 from validators import work_order as wo
@@ -237,6 +238,20 @@ class ReadsMixin(RepositoryBase):
             }
 
         return self.db.read(run)
+
+    def waiting_for_review(self, task_ids: list[int]) -> set[int]:
+        """The ids among task_ids of tasks in progress with at least one result: what tasks_execute
+        leaves without auto_complete. One statement for a page of cards (the board read each
+        card's tasks_get for this). Ids that do not exist, or cannot, are simply not in the set."""
+        ids = sorted({int(i) for i in task_ids if 1 <= int(i) <= ID_MAX})
+        if not ids:
+            return set()
+        marks = ", ".join(["%s"] * len(ids))
+        sql = (
+            f"SELECT id FROM tasks WHERE id IN ({marks}) AND status = %s "
+            "AND EXISTS (SELECT 1 FROM task_results r WHERE r.task_id = tasks.id)"
+        )
+        return self.db.read(lambda tx: {int(row["id"]) for row in tx.rows(sql, [*ids, TaskStatus.IN_PROGRESS.value])})
 
     def get_task(self, task_id: int) -> dict[str, Any]:
         _check_task_id(task_id)

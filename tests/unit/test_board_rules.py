@@ -1,4 +1,4 @@
-"""The board's pure parts: escaping, the session cookie, CSRF tokens, the status chart's walk."""
+"""The board's pure parts: escaping, the session cookie, CSRF tokens, the status chart's walk, the login throttle."""
 from __future__ import annotations
 
 import time
@@ -74,3 +74,43 @@ def test_the_status_chart_walks_back_from_todays_counts():
     assert by_minute["11:58"]["in_progress"] == 1 and by_minute["11:58"]["pending"] == 1
     assert by_minute["11:50"] == {"pending": 0, "in_progress": 1, "completed": 0, "failed": 0, "cancelled": 0}
     assert by_minute["11:40"]["pending"] == 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_login_throttle_pauses_an_address_after_five_failures_in_a_minute_and_only_that_one():
+    from web.login_throttle import LoginThrottle
+
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock)
+    for _ in range(4):
+        throttle.failed("10.0.0.1")
+        clock.now += 10
+    assert throttle.retry_after("10.0.0.1") == (0, False)  # four in the window: the fifth is still checked
+    throttle.failed("10.0.0.1")  # at 540: five within 60 s, the oldest at 500
+    assert throttle.retry_after("10.0.0.1") == (20, False)
+    assert throttle.retry_after("10.0.0.2") == (0, False)
+    clock.now = 560
+    assert throttle.retry_after("10.0.0.1") == (0, False)  # the failure at 500 has left the window
+    clock.now = 700
+    assert throttle.retry_after("10.0.0.1") == (0, False) and "10.0.0.1" not in throttle._by_address  # all gone: forgotten
+
+
+def test_the_login_throttle_pauses_everyone_past_the_overall_limit_and_keeps_a_bounded_number_of_addresses():
+    from web.login_throttle import LoginThrottle
+
+    clock = Clock()
+    throttle = LoginThrottle(overall=10, addresses=3, clock=clock)
+    for n in range(10):  # one failure each from ten addresses: none is over its own limit
+        throttle.failed(f"10.0.1.{n}")
+        clock.now += 1
+    assert throttle.retry_after("10.9.9.9") == (50, True)  # everyone, until the first of the ten is a minute old
+    assert len(throttle._by_address) == 3 and list(throttle._by_address) == ["10.0.1.7", "10.0.1.8", "10.0.1.9"]
+    clock.now += 50
+    assert throttle.retry_after("10.9.9.9") == (0, False)
