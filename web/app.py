@@ -28,7 +28,7 @@ from web import actions
 from web.html import Safe
 from web.login_throttle import LoginThrottle
 from web.pages import (
-    NOTICES, PRIORITIES, TYPES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
+    NOTICES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
     stats_page, task_page,
 )
 from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECONDS, BoardSecurity, clean_name
