@@ -185,7 +185,11 @@ class Board:
         """The page's SSE URL, starting after the feed's head when the page was read."""
         from infrastructure.change_feed import ChangeFeed
 
-        head = await self.run(lambda: ChangeFeed(self.db).head())
+        try:
+            head = await self.run(lambda: ChangeFeed(self.db).head())
+        except TaskSystemError as exc:  # the page is still worth showing (or its read's own refusal)
+            log.warning("board: no live updates for this page: %s", scrub(str(exc)))
+            return view
         view.events = f"/events?after={int(head)}"
         return view
 
