@@ -5,6 +5,11 @@ twelve fields as a tasks_list row, declared the SDK's default way (a pydantic mo
 return type: the SDK builds the output schema and the structured result). It is the floor
 for what a page of 50 costs the server and a validating client (bench/call_cost.py). It is
 off by default so the start-up floor (bench/startup_bench.py) stays the one-tool server.
+
+`--db` adds `ping_db`: the ping plus one `SELECT 1` round trip to the database in
+DATABASE_URL, on one connection opened at the first call (PyMySQL or sqlite3, as the server
+uses). It is the floor of a tool that reads the database once, which a trivial ping is not:
+on MariaDB the round trip is a socket send, a blocking receive and the wake-up after it.
 """
 import sys
 from typing import Optional
@@ -53,8 +58,37 @@ def page(n: int = 50) -> Page:
     return Page(rows=rows, total=1000)
 
 
+_connection = []
+
+
+def ping_db(text: str = "ping") -> str:
+    """Echo the text back after one SELECT 1 round trip to the database."""
+    if not _connection:
+        import os
+
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+        from config import parse_database_url
+
+        s = parse_database_url(os.environ["DATABASE_URL"])
+        if s.kind == "mysql":
+            import pymysql
+
+            _connection.append(pymysql.connect(host=s.host, port=s.port, user=s.user, password=s.password,
+                                               database=s.name, autocommit=True))
+        else:
+            import sqlite3
+
+            _connection.append(sqlite3.connect(str(s.sqlite_path), check_same_thread=False))
+    cursor = _connection[0].cursor()
+    cursor.execute("SELECT 1")
+    cursor.fetchall()
+    return text
+
+
 if "--page" in sys.argv:
     mcp.tool()(page)
+if "--db" in sys.argv:
+    mcp.tool()(ping_db)
 
 if __name__ == "__main__":
     mcp.run()

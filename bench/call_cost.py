@@ -9,7 +9,9 @@ Every server is started once over stdio and driven by the SDK's own client (`std
 and the server process's CPU (utime + stime of every thread, /proc/<pid>/stat) is read
 before and after: CPU ms per call. The table gives the median over rounds of each case,
 and the median over rounds of the per-round ratio to the bare server's matching case:
-- tasks_get (random ids of the data set) against the bare server's `ping`;
+- tasks_get (random ids of the data set) against the bare server's `ping`, and against its
+  `ping_db` (the ping plus one `SELECT 1` round trip: the floor of any call that reads the
+  database; `bare_server.py --db`);
 - tasks_list page of 50 against the bare server's `page` (50 rows of the same fields,
   the SDK's default output schema for them; `bare_server.py --page`).
 Client side, for the same two list results: the official client's output-schema check
@@ -140,13 +142,15 @@ async def amain(args) -> int:
     ours = [("HEAD", REPO / "server.py")] + [(a.split("=", 1)[0], Path(a.split("=", 1)[1]).resolve()) for a in args.also]
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     async with AsyncExitStack() as stack:
-        bare = await start(stack, "bare", BENCH / "bare_server.py", ["--page"], None)
+        bare = await start(stack, "bare", BENCH / "bare_server.py", ["--page", "--db"], args.database_url)
         servers = [await start(stack, label, path, [], args.database_url) for label, path in ours]
         cases = {  # case -> (tool on our servers, args, the bare case it is measured against)
             "tasks_get": ("tasks_get", lambda i: {"id": rng.randint(1, max_id)}, "ping"),
             "tasks_list page 50": ("tasks_list", lambda i: {"limit": 50}, "page"),
         }
-        bare_cases = {"ping": ("ping", lambda i: {"text": "ping"}), "page": ("page", lambda i: {"n": 50})}
+        bare_cases = {"ping": ("ping", lambda i: {"text": "ping"}), "page": ("page", lambda i: {"n": 50}),
+                      "ping_db": ("ping_db", lambda i: {"text": "ping"})}
+        with_db = {"tasks_get": "ping_db"}  # a second floor: the trivial call plus one database round trip
         cpu: dict[tuple[str, str], list[float]] = {}
         ratios: dict[tuple[str, str], list[float]] = {}
         validation: dict[str, list[float]] = {}
@@ -175,6 +179,8 @@ async def amain(args) -> int:
             for server in servers:
                 for name, (_, _, floor) in cases.items():
                     ratios.setdefault((server.label, name), []).append(this[(server.label, name)] / this[("bare", floor)])
+                for name, floor in with_db.items():
+                    ratios.setdefault((server.label, name + " /db"), []).append(this[(server.label, name)] / this[("bare", floor)])
             print(f"  round {rnd + 1}: " + ", ".join(f"{k[0]} {k[1]} {v:.3f}" for k, v in this.items()), file=sys.stderr, flush=True)
         listings = {"bare": bare.tools, **{s.label: s.tools for s in servers}}
     load_after = " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -191,6 +197,11 @@ async def amain(args) -> int:
         print(f"| bare {floor} (floor for {name}) | {q(cpu[('bare', floor)])} | 1 | |")
         for server in servers:
             print(f"| {server.label} {name} | {q(cpu[(server.label, name)])} | **{q(ratios[(server.label, name)])}** | {in_process[name]:.3f} |")
+        if name in with_db:
+            print(f"| bare {with_db[name]} (ping + one SELECT 1 round trip: the floor of a call that reads the database) | "
+                  f"{q(cpu[('bare', with_db[name])])} | {q([a / b for a, b in zip(cpu[('bare', with_db[name])], cpu[('bare', floor)])])} | |")
+            for server in servers:
+                print(f"| {server.label} {name} against bare {with_db[name]} | | **{q(ratios[(server.label, name + ' /db')])}** | |")
     print("\n| page of 50 | client validation CPU ms, median | ratio to bare | text bytes | structuredContent bytes | whole result bytes |")
     print("|---|---:|---:|---:|---:|---:|")
     floor = statistics.median(validation["bare page"])
