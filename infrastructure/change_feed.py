@@ -218,6 +218,7 @@ class ChangeHub:
         # Prunes changes older than this once an hour while polling (None: never; read-only: never).
         self.keep_seconds = None if db.read_only else keep_seconds
         self._next_prune = 0.0
+        self._pruning: asyncio.Task | None = None  # the running prune, kept referenced until it ends
         self.buffer = LISTENER_BUFFER
         self.cursor: int | None = None  # where the hub has read to; None until the first listener
         self._listeners: set[_Listener] = set()
@@ -301,16 +302,16 @@ class ChangeHub:
                 self._failing_since = None
             delay = self.interval
             self.polls += 1
-            if self.keep_seconds and time.monotonic() >= self._next_prune:
-                self._next_prune = time.monotonic() + PRUNE_EVERY
-                await self._prune()
             if changes:
                 self.cursor = changes[-1].seq
                 for listener in list(self._listeners):
                     listener.offer(changes)
+            if self.keep_seconds and time.monotonic() >= self._next_prune and (self._pruning is None or self._pruning.done()):
+                # Beside the polls, not in their way: a first prune after an upgrade may take a while.
+                self._next_prune = time.monotonic() + PRUNE_EVERY
+                self._pruning = asyncio.get_running_loop().create_task(self._prune(), name="change-feed-prune")
             if len(changes) < HUB_BATCH:
                 await anyio.sleep(self.interval)
-
 
     async def _prune(self) -> None:
         import anyio
