@@ -94,6 +94,10 @@ class Config:
     http_max_sessions: int = 10_000  # all keys together (the SDK's own limit)
     http_session_idle_timeout: float = 1800.0  # seconds without a request before a session is closed
 
+    @property
+    def change_feed_keep_seconds(self) -> float:
+        return self.change_feed_keep_days * 86400
+
 
 def bounds(config: Config) -> list[str]:
     """The limits that keep one client, statement or session from holding the server, for doctor."""

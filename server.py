@@ -64,7 +64,7 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
         live["state"] = state
         # The process's one change watcher; it polls only while somebody listens. The board's live
         # updates listen to it too: state.services["changes"].
-        relay.hub = state.services["changes"] = ChangeHub(db, keep_seconds=config.change_feed_keep_days * 86400)
+        relay.hub = state.services["changes"] = ChangeHub(db, keep_seconds=config.change_feed_keep_seconds)
         try:
             yield state
         finally:

@@ -42,7 +42,7 @@ def cmd_init_db(config: Config) -> int:
     db = Database(config.database, config.database_source)
     try:
         applied = db.migrate()
-        pruned = ChangeFeed(db).prune(config.change_feed_keep_days * 86400)
+        pruned = ChangeFeed(db).prune(config.change_feed_keep_seconds)
     finally:
         db.close()
     print(f"{config.database.describe()}: " + (f"applied {', '.join(applied)}" if applied else "schema already up to date"))

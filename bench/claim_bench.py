@@ -187,7 +187,7 @@ def _claim_sql(url: str, dialect: str) -> dict:
     if dialect == "mysql":
         import pymysql
 
-        tx = Tx(con.cursor(pymysql.cursors.DictCursor), "mysql")
+        tx = Tx(con.cursor(pymysql.cursors.DictCursor), "mysql", con.get_server_info())
     else:
         tx = Tx(con.cursor(), "sqlite")
     allowed = [t.value for t in TaskType if ExecutorType.CLAUDE in wf.ALLOWED_ASSIGNEES[t]]

@@ -71,10 +71,13 @@ def text_time(value: Any) -> str | None:
 class Tx:
     """SQL on one connection. Statements use %s placeholders; SQLite gets them as ?."""
 
-    def __init__(self, cursor: Any, dialect: str, prepares: bool = False):
+    def __init__(self, cursor: Any, dialect: str, server_version: str = ""):
         self._cursor = cursor
         self.dialect = dialect
-        self._prepares = prepares  # MariaDB: a statement marked prepare=True runs prepared
+        # The server's version as its handshake gave it (PyMySQL's get_server_info(), e.g.
+        # "10.11.19-MariaDB-0+deb12u1"): what a dialect feature depends on, without a query.
+        self.server_version = server_version
+        self.mariadb = "mariadb" in server_version.lower()  # where a prepare=True statement runs prepared
         # The database clock, never Python's: rows from the web app and from us order alike.
         self.now = "NOW(6)" if dialect == "mysql" else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
         # updated_at strictly increases with every change, even two in one clock tick (SQLite
@@ -92,7 +95,7 @@ class Tx:
         %s): on MariaDB it is parsed once per connection (mysql_pool.prepared)."""
         if self.dialect == "sqlite":
             sql = sql.replace("%s", "?")
-        elif prepare and self._prepares:
+        elif prepare and self.mariadb:
             return prepared(self._cursor, sql, tuple(params))
         self._cursor.execute(sql, tuple(params))
         return self._cursor
@@ -172,7 +175,6 @@ class Database:
         self.errors = DriverErrors(settings, source, read_only)
         self._lock = threading.Lock()
         self._pool: MySQLPool | None = None
-        self._prepares: bool | None = None  # MariaDB: hot statements run prepared (mysql_pool.prepared)
         self._sqlite_idle: list[sqlite3.Connection] = []
         self._schema_lock = threading.Lock()
         self._schema_checked = False
@@ -328,7 +330,7 @@ class Database:
                 if write:
                     con.begin()
                 try:
-                    result = fn(Tx(cursor, "mysql", prepares=bool(self._prepares)))
+                    result = fn(Tx(cursor, "mysql", con.get_server_info()))
                 except BaseException as exc:
                     reusable = not broke(exc)
                     if write:
@@ -418,10 +420,6 @@ class Database:
                 # Marks the session as ours: the triggers that announce other programs' writes
                 # on the change feed stay silent for it (infrastructure/foreign_writes.py).
                 cursor.execute(MARK_OUR_SESSION)
-                if self._prepares is None:
-                    # EXECUTE ... USING literals is MariaDB's; MySQL runs every statement as text.
-                    cursor.execute("SELECT VERSION() AS v")
-                    self._prepares = "mariadb" in str(cursor.fetchone()["v"]).lower()
         except BaseException:
             con.close()
             raise

@@ -392,7 +392,7 @@ class Board:
         raw = request.headers.get("last-event-id") or request.query_params.get("after")
         after = int(raw) if raw and raw.isdigit() and len(raw) < 20 else None
         if self.hub is None:
-            self.hub = ChangeHub(self.db, interval=0.5, keep_seconds=self.config.change_feed_keep_days * 86400)
+            self.hub = ChangeHub(self.db, interval=0.5, keep_seconds=self.config.change_feed_keep_seconds)
         hub = self.hub
 
         async def stream() -> AsyncIterator[dict[str, str]]:

@@ -118,7 +118,6 @@ class RepositoryBase:
         self._leases: bool | None = None
         self._changes: bool | None = None  # whether task_changes exists (migration 0008); asked once
         self._skip_locked: bool | None = None
-        self._json_detail: bool | None = None  # MariaDB: tasks_get's rows as JSON (detail_json.py)
         self._unreapable: dict[int, float] = {}  # task id -> monotonic time until which the reaper skips it
         self.work = WorkOrder()
 

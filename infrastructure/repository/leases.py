@@ -237,9 +237,8 @@ class LeasesMixin(RepositoryBase):
     def _can_skip_locked(self, tx: Tx) -> bool:
         """MariaDB ≥ 10.6 and MySQL ≥ 8.0.1 have SKIP LOCKED; older servers get a compare-and-set loop."""
         if self._skip_locked is None:
-            version = str(tx.value("SELECT VERSION() AS v"))
-            numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:3])
-            self._skip_locked = numbers >= ((10, 6, 0) if "mariadb" in version.lower() else (8, 0, 1))
+            numbers = tuple(int(n) for n in re.findall(r"\d+", tx.server_version)[:3])
+            self._skip_locked = numbers >= ((10, 6, 0) if tx.mariadb else (8, 0, 1))
         return self._skip_locked
 
     def claim(

@@ -260,8 +260,10 @@ class ReadsMixin(RepositoryBase):
     def _full_task(self, tx: Tx, task_id: int) -> dict[str, Any]:
         """The task with its parent and child lists, read in one statement: on MariaDB a row of
         JSON per part's row (detail_json.py), elsewhere, or when a row would not fit in one
-        packet, the UNION ALL of _DETAIL_PARTS."""
-        if tx.dialect == "mysql" and self._has_json_detail(tx):
+        packet, the UNION ALL of _DETAIL_PARTS. Only MariaDB's JSON_OBJECT is known to escape text
+        as json.loads reads it back (test_get_detail.py); MySQL's casts and number forms were not
+        checked, so MySQL reads the UNION ALL."""
+        if tx.mariadb:
             sql, ids = detail_json.statement(_json_parts(self._has_leases(tx), self.work.present(tx)))
             found = detail_json.rows(tx.rows(sql, [task_id] * ids, prepare=True))
             if found is not None:
@@ -269,13 +271,6 @@ class ReadsMixin(RepositoryBase):
                     raise NotFound(f"Task {task_id} does not exist. Find ids with tasks_list (e.g. search=...).")
                 return self._task_from_json(found)
         return self._task_from_rows(tx, task_id)
-
-    def _has_json_detail(self, tx: Tx) -> bool:
-        """MariaDB: its JSON_OBJECT escapes text as json.loads reads it back (tests/integration/
-        test_get_detail.py); MySQL's casts and number forms were not checked: it reads the UNION ALL."""
-        if self._json_detail is None:
-            self._json_detail = "mariadb" in str(tx.value("SELECT VERSION() AS v")).lower()
-        return self._json_detail
 
     @staticmethod
     def _task_from_json(found: dict[str, list[Any]]) -> dict[str, Any]:

@@ -46,7 +46,6 @@ class WorkOrder:
 
     def __init__(self) -> None:
         self._present: bool | None = None
-        self._mariadb: bool | None = None
 
     def present(self, tx: Tx) -> bool:
         """A database the web app made but init-db never upgraded has no such tables: work without them."""
@@ -79,10 +78,8 @@ class WorkOrder:
         if tx.dialect == "mysql":
             # MariaDB stops a recursive CTE after max_recursive_iterations (1,000 by default) without
             # an error, and MySQL fails past cte_max_recursion_depth (1,000): lift both for this walk.
-            if self._mariadb is None:
-                self._mariadb = "mariadb" in str(tx.value("SELECT VERSION() AS v")).lower()
             walk = (
-                f"SET STATEMENT max_recursive_iterations = {MAX_DEPTH} FOR {walk}" if self._mariadb
+                f"SET STATEMENT max_recursive_iterations = {MAX_DEPTH} FOR {walk}" if tx.mariadb
                 else walk.replace("SELECT id FROM up", f"SELECT /*+ SET_VAR(cte_max_recursion_depth = {MAX_DEPTH}) */ id FROM up")
             )
         return [int(r["id"]) for r in tx.rows(walk, [task_id])]

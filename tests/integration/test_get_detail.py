@@ -155,7 +155,7 @@ def test_mariadb_reads_json_rows_and_zero_dates_as_the_driver_gave_them(repo):
 
     found = repo.db.read(json_rows)
     assert found is not None and len(found["comment"]) == GET_COMMENTS_MAX + 1 and len(found["blocks"]) == GET_BLOCKS_MAX
-    assert repo._json_detail is True  # get_task took this path
+    assert repo.db.read(lambda tx: tx.mariadb) is True  # get_task takes this path
 
 
 @pytest.mark.parametrize("backend_url", ["mariadb"], indirect=True)
