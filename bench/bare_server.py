@@ -74,7 +74,8 @@ def ping_db(text: str = "ping") -> str:
             import pymysql
 
             _connection.append(pymysql.connect(host=s.host, port=s.port, user=s.user, password=s.password,
-                                               database=s.name, autocommit=True))
+                                               database=s.name, autocommit=True,
+                                               ssl_disabled=s.tls_disabled or None))
         else:
             import sqlite3
 

@@ -414,6 +414,7 @@ class Database:
             init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
             + (", READ ONLY" if self.read_only else ""),
             cursorclass=pymysql.cursors.DictCursor,
+            ssl_disabled=s.tls_disabled or None,
         )
         try:
             with con.cursor() as cursor:

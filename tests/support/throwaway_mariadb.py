@@ -67,7 +67,7 @@ def free_port() -> int:
 
 
 class ThrowawayMariaDB:
-    def __init__(self, base: Path, port: int | None = None):
+    def __init__(self, base: Path, port: int | None = None, options: tuple[str, ...] = ()):
         self.mariadbd = _find("mariadbd", "mysqld")
         self.install_db = _find("mariadb-install-db", "mysql_install_db")
         if not self.mariadbd or not self.install_db:
@@ -77,11 +77,12 @@ class ThrowawayMariaDB:
         self.socket = base / "mysqld.sock"  # base is short (mkdtemp in /tmp): sockets allow ~107 bytes
         self.error_log = base / "error.log"
         self.port = port or free_port()
+        self.options = options  # more mariadbd options for every start (e.g. --ssl-cert)
         self.proc: subprocess.Popen | None = None
 
     @classmethod
-    def create(cls) -> "ThrowawayMariaDB":
-        server = cls(Path(tempfile.mkdtemp(prefix="mdb-")))
+    def create(cls, options: tuple[str, ...] = ()) -> "ThrowawayMariaDB":
+        server = cls(Path(tempfile.mkdtemp(prefix="mdb-")), options=options)
         try:
             server.install()
             server.start()
@@ -121,7 +122,7 @@ class ThrowawayMariaDB:
             "--bind-address=127.0.0.1", f"--port={self.port}", f"--socket={self.socket}",
             f"--pid-file={self.base / 'mysqld.pid'}", f"--log-error={self.error_log}",
             "--port-open-timeout=10",  # a restart may find the old listener not quite gone
-            "--performance-schema=OFF", *FAST_OPTIONS,
+            "--performance-schema=OFF", *FAST_OPTIONS, *self.options,
         ]
         self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
