@@ -4,7 +4,9 @@
     .venv/bin/python bench/claim_bench.py --database-url sqlite:///tmp/mcp_bench_claims.db
 
 Each agent is a server process (`server.py`, stdio) driven by its own MCP client, all
-started and initialised before the clock starts; each claims in a loop until nothing is
+started, initialised and warmed up (one claim that matches nothing: the connection is
+open and the models built, as the raw workers below connect first) before the clock
+starts; each claims in a loop until nothing is
 left. Each client runs in its own process (`--clients each`, the default), as agents do and
 as the raw-SQL workers below do; `--clients one` puts all clients in this one process, the
 form of the runs before issue 16 (on 2 cores that one process, doing 8 agents' client work
@@ -78,6 +80,7 @@ async def through_mcp(url: str, agents: int) -> tuple[int, float]:
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 await session.list_tools()
+                await _warm_up(session, n)
                 started_count[0] += 1
                 if started_count[0] == agents:
                     clock["start"] = time.perf_counter()
@@ -111,6 +114,17 @@ def _no_validation(session) -> None:
     session.validate_tool_result = skip
 
 
+async def _warm_up(session, n: int) -> None:
+    """One claim that matches nothing, before the clock: the server opens its database
+    connection and builds the claim's models, as the raw workers connect and build their
+    statements before it. A long-running agent's server has done both long before."""
+    result = await session.call_tool(
+        "tasks_claim", {"assignee": f"agent-{n}", "assignee_type": "claude", "search": "nothing-matches-this-warm-up"}
+    )
+    if result.is_error or result.structured_content["claimed"]:
+        raise RuntimeError(f"the warm-up claim should match nothing: {result.content[0].text}")
+
+
 def _agent_process(url: str, n: int, barrier, out, validate: bool = True) -> None:
     """One agent as it runs in practice: its own process, its own MCP client, its own server."""
     from mcp import ClientSession, StdioServerParameters
@@ -125,6 +139,7 @@ def _agent_process(url: str, n: int, barrier, out, validate: bool = True) -> Non
                 await session.list_tools()
                 if not validate:
                     _no_validation(session)
+                await _warm_up(session, n)
                 barrier.wait()  # blocks this agent's loop only: nothing else runs in it yet
                 done = 0
                 while True:
