@@ -109,13 +109,15 @@ def test_a_cancel_stops_a_silent_stream_too(fake):
 
 def test_a_password_in_the_host_appears_in_no_message(fake):
     secret = "s3cr3t-Pa55word"
-    down = OllamaClient(f"http://alice:{secret}@127.0.0.1:{unused_port()}", read_timeout=2)
+    # A user name no other test registers as a secret: the registry is process-wide, and a
+    # unit test's malformed MCP_API_KEYS entry "alice" is registered (it may be a key).
+    down = OllamaClient(f"http://ollama-admin:{secret}@127.0.0.1:{unused_port()}", read_timeout=2)
     with pytest.raises(OllamaUnreachable) as err:
         down.chat_stream("mistral", MESSAGES)
-    assert secret not in str(err.value) and "alice:***@127.0.0.1" in str(err.value)
+    assert secret not in str(err.value) and "ollama-admin:***@127.0.0.1" in str(err.value)
     assert secret not in down.check("mistral")[1] and secret not in repr(down)
     fake.behaviour = FailWithStatus(500, "boom")
-    with OllamaClient(f"http://alice:{secret}@127.0.0.1:{fake.port}", read_timeout=2) as up:
+    with OllamaClient(f"http://ollama-admin:{secret}@127.0.0.1:{fake.port}", read_timeout=2) as up:
         with pytest.raises(OllamaError) as err:
             up.chat_stream("mistral", MESSAGES)
         assert secret not in str(err.value) and "HTTP 500" in str(err.value)
