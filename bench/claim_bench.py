@@ -194,7 +194,7 @@ def _claim_sql(url: str, dialect: str) -> dict:
     """The statements of one claim by `claude` (no filters), as the repository builds them
     (infrastructure/repository/leases.py: claim, _claim_candidates, _claimed_row)."""
     from domain.models import ExecutorType, TaskType
-    from infrastructure.database import Tx
+    from infrastructure.tx import Tx
     from infrastructure.repository.base import TASK_COLUMNS
     from infrastructure.repository.work_order import WorkOrder
     from validators import workflow_validator as wf

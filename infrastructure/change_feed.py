@@ -47,7 +47,8 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from domain.errors import InvalidInput
-from infrastructure.database import Database, Tx, text_time
+from infrastructure.database import Database
+from infrastructure.tx import Tx, text_time
 
 log = logging.getLogger(__name__)
 

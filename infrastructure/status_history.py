@@ -14,7 +14,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from infrastructure.database import Database, Tx
+from infrastructure.database import Database
+from infrastructure.tx import Tx
 
 EVENTS_CAP = 20_000  # rows of each kind read for one chart
 

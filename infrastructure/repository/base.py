@@ -19,8 +19,9 @@ from typing import Any
 from domain.errors import InvalidInput, NotFound
 from domain.models import ID_MAX, ActorType, CommentType, ExecutorType, ResultStatus
 from infrastructure.change_feed import change_kind, record_change
-from infrastructure.database import Database, Tx
-from infrastructure.database import text_time as _text_time
+from infrastructure.database import Database
+from infrastructure.tx import Tx
+from infrastructure.tx import text_time as _text_time
 from infrastructure.repository.work_order import WorkOrder
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.errors import Conflict, NotFound, WorkflowError
 from domain.models import FINAL_STATUSES, ActorType, CommentType, ExecutorType, ResultStatus, TaskStatus, TaskType
-from infrastructure.database import Tx
+from infrastructure.tx import Tx
 from infrastructure.repository.base import RepositoryBase, _db_time, _task
 from validators import workflow_validator as wf
 

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from domain.errors import Conflict, InvalidInput, TaskSystemError
 from domain.models import ActorType, CommentType, ExecutorType, TaskStatus, TaskType
-from infrastructure.database import Tx
+from infrastructure.tx import Tx
 from infrastructure.repository.base import TASK_COLUMNS, RepositoryBase, _task, _text_time
 from validators import workflow_validator as wf
 

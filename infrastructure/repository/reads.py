@@ -11,7 +11,7 @@ from typing import Any
 
 from domain.errors import NotFound
 from domain.models import ID_MAX, TaskStatus
-from infrastructure.database import Tx
+from infrastructure.tx import Tx
 from infrastructure.repository import detail_json
 from validators import work_order as wo
 from infrastructure.repository.base import (

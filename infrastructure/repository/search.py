@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from domain.errors import InvalidInput
-from infrastructure.database import Tx
+from infrastructure.tx import Tx
 from infrastructure.repository.base import RepositoryBase
 from validators.arguments import search_words
 

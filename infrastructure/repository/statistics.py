@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from domain.models import TaskStatus, TaskType
-from infrastructure.database import Tx
+from infrastructure.tx import Tx
 from infrastructure.repository.base import RepositoryBase
 
 USAGE_REFRESH_SECONDS = 60  # tasks_statistics recomputes the per-model sums in full this often

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.errors import StorageError
-from infrastructure.database import Tx
+from infrastructure.tx import Tx
 from validators import work_order as wo
 
 # Tests on the task aliased `{t}`, written as scalar subqueries (`(...) IS NULL`) on purpose:

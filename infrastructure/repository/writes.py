@@ -15,7 +15,7 @@ from typing import Any
 from domain.errors import Conflict, WorkflowError
 from validators import work_order as wo
 from domain.models import FINAL_STATUSES, ActorType, CommentType, ExecutorType, ResultStatus, TaskStatus, TaskType
-from infrastructure.database import Tx
+from infrastructure.tx import Tx
 from infrastructure.repository.base import RepositoryBase, _json, _normalise, _task, _text_time
 from validators import workflow_validator as wf
 
