@@ -4,21 +4,8 @@ This is the only module that imports ``requests`` (and ``urllib3``), and it does
 first use, so importing it costs nothing at server start-up and nothing connects until
 a method is called.
 
-Failures are raised as ``OllamaError`` subclasses. Each carries ``partial_text``: the
-answer received before the failure ('' if none), so the caller can store a ``partial``
-result instead of losing the text. Messages name the URL, the cause and the fix.
-
-    ExecutionError                (domain.errors)
-    └── OllamaError               anything that went wrong talking to Ollama
-        ├── OllamaUnreachable     no connection: not running, wrong OLLAMA_HOST
-        ├── ModelNotFound         the model is not installed (404); lists what is
-        ├── OllamaTimeout         no byte within OLLAMA_TIMEOUT seconds
-        │   └── DeadlineExceeded  the whole answer took longer than OLLAMA_MAX_SECONDS
-        ├── ResponseTooLarge      the answer passed OLLAMA_MAX_RESPONSE_BYTES, or the
-        │                         stream its byte or line bound; the text up to the cut is kept
-        ├── OllamaHTTPError       any other non-200 answer (500, 400, ...)
-        ├── OllamaProtocolError   a body that is not Ollama's JSON / NDJSON
-        └── StreamInterrupted     the answer stopped before its ``done: true`` record
+Failures are raised as ``OllamaError`` subclasses (ollama_errors.py), each with the text
+received before it as ``partial_text``.
 
 Bounds: every read waits at most OLLAMA_TIMEOUT; one chat takes at most OLLAMA_MAX_SECONDS
 in all (a watchdog shuts the socket when it passes, so a dripping or silent server cannot
@@ -37,8 +24,18 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from domain.errors import ExecutionError
 from domain.secrets import scrub
+from infrastructure.ollama_errors import (
+    DeadlineExceeded,
+    ModelNotFound,
+    OllamaError,
+    OllamaHTTPError,
+    OllamaProtocolError,
+    OllamaTimeout,
+    OllamaUnreachable,
+    ResponseTooLarge,
+    StreamInterrupted,
+)
 from infrastructure.ollama_stream import TextStream, Watchdog
 from validators.ollama_output import final_counts
 
@@ -54,53 +51,6 @@ _READ_SIZE = 64 * 1024
 MAX_LINE_BYTES = 1024 * 1024  # one NDJSON record; Ollama's are a few hundred bytes
 MAX_STREAM_BYTES = 64 * 1024 * 1024  # the whole body, records and all
 _TAGS_MAX_BYTES = 4 * 1024 * 1024
-
-
-class OllamaError(ExecutionError):
-    """Base of the client's errors; ``partial_text`` is the answer received so far."""
-
-    def __init__(self, message: str, *, partial_text: str = "") -> None:
-        super().__init__(scrub(message))
-        self.partial_text = partial_text
-
-
-class OllamaUnreachable(OllamaError):
-    pass
-
-
-class ModelNotFound(OllamaError):
-    def __init__(self, message: str, *, model: str, installed: list[str] | None) -> None:
-        super().__init__(message)
-        self.model = model
-        # None when the list could not be read either.
-        self.installed = installed
-
-
-class OllamaTimeout(OllamaError):
-    pass
-
-
-class OllamaHTTPError(OllamaError):
-    def __init__(self, message: str, *, status: int, error_text: str, partial_text: str = "") -> None:
-        super().__init__(message, partial_text=partial_text)
-        self.status = status
-        self.error_text = error_text
-
-
-class OllamaProtocolError(OllamaError):
-    pass
-
-
-class StreamInterrupted(OllamaError):
-    pass
-
-
-class DeadlineExceeded(OllamaTimeout):
-    pass
-
-
-class ResponseTooLarge(OllamaError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from typing import Any, Callable
 from domain.errors import ExecutionError, TaskSystemError
 from domain.models import ActorType, ResultStatus
 from domain.secrets import scrub
-from infrastructure.ollama_client import DEFAULT_MAX_RESPONSE_BYTES, OllamaClient, OllamaError, model_installed
+from infrastructure.ollama_client import DEFAULT_MAX_RESPONSE_BYTES, OllamaClient, model_installed
+from infrastructure.ollama_errors import OllamaError
 from infrastructure.task_repository import TaskRepository
 from validators import ollama_output as storable
 from validators.execution_prompt import build_messages, cost_usd, prompt_text

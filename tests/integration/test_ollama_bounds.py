@@ -8,9 +8,9 @@ import tracemalloc
 
 import pytest
 
-from infrastructure.ollama_client import (
+from infrastructure.ollama_client import OllamaClient
+from infrastructure.ollama_errors import (
     DeadlineExceeded,
-    OllamaClient,
     OllamaError,
     OllamaTimeout,
     OllamaUnreachable,

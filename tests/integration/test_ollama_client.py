@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.ollama_client import (
-    ChatOutcome,
+from infrastructure.ollama_client import ChatOutcome, OllamaClient, normalize_host
+from infrastructure.ollama_errors import (
     ModelNotFound,
-    OllamaClient,
     OllamaError,
     OllamaHTTPError,
     OllamaProtocolError,
     OllamaTimeout,
     OllamaUnreachable,
     StreamInterrupted,
-    normalize_host,
 )
 from domain.errors import ExecutionError
 from tests.support.fake_ollama import (
