@@ -7,12 +7,13 @@ shown on the page, with what the person typed kept in the form.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import anyio
 from starlette.applications import Starlette
@@ -50,6 +51,20 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
+
+
+def signed_in(page: Callable[[Any, Request, View], Awaitable[Response]]) -> Callable[[Any, Request], Awaitable[Response]]:
+    """A page handler given its viewer; with keys and no session, the login form instead
+    (status 401), and the handler does not run: not one byte of task data."""
+
+    @functools.wraps(page)
+    async def handler(self: Any, request: Request) -> Response:
+        view = self.view(request)
+        if view.who is None:
+            return self.login_required(request, view)
+        return await page(self, request, view)
+
+    return handler
 
 
 class Guard:
@@ -195,10 +210,8 @@ class Board:
 
     # ---- pages -------------------------------------------------------------------------------
 
-    async def board(self, request: Request) -> Response:
-        view = self.view(request)
-        if view.who is None:
-            return self.login_required(request, view)
+    @signed_in
+    async def board(self, request: Request, view: View) -> Response:
         try:
             f = actions.parse_filters(request.query_params)
         except TaskSystemError as exc:
@@ -227,10 +240,8 @@ class Board:
             return self.refused(request, view, exc, "Board", Safe(""))
         return self.html(request, view, "Board", board_page(columns, f))
 
-    async def task(self, request: Request) -> Response:
-        view = self.view(request)
-        if view.who is None:
-            return self.login_required(request, view)
+    @signed_in
+    async def task(self, request: Request, view: View) -> Response:
         task_id = request.path_params["task_id"]
         view = await self.live(view)
         try:
@@ -240,10 +251,8 @@ class Board:
         notice = NOTICES.get(request.query_params.get("ok", ""))
         return self.html(request, view, f"#{task['id']} {task['title']}", task_page(view, task), notice=notice)
 
-    async def stats(self, request: Request) -> Response:
-        view = self.view(request)
-        if view.who is None:
-            return self.login_required(request, view)
+    @signed_in
+    async def stats(self, request: Request, view: View) -> Response:
         from infrastructure.status_history import status_history
 
         view = await self.live(view)
@@ -253,10 +262,8 @@ class Board:
             return self.refused(request, view, exc, "Statistics", Safe(""))
         return self.html(request, view, "Statistics", stats_page(stats, history))
 
-    async def new_task(self, request: Request) -> Response:
-        view = self.view(request)
-        if view.who is None:
-            return self.login_required(request, view)
+    @signed_in
+    async def new_task(self, request: Request, view: View) -> Response:
         if request.method == "GET":
             if view.read_only:
                 return self.html(request, view, "Read-only", message_page("This board is read-only: it shows, it changes nothing."), 403)
@@ -270,10 +277,8 @@ class Board:
             return self.refused(request, view, exc, "New task", new_task_page(view, form))
         return RedirectResponse(f"/tasks/{task['id']}?ok=created", status_code=303)
 
-    async def task_action(self, request: Request) -> Response:
-        view = self.view(request)
-        if view.who is None:
-            return self.login_required(request, view)
+    @signed_in
+    async def task_action(self, request: Request, view: View) -> Response:
         task_id, action = request.path_params["task_id"], request.path_params["action"]
         act = actions.ACTIONS.get(action)
         if act is None:
