@@ -10,7 +10,8 @@ over its pipes in raw JSON-RPC (as startup_bench.py does): initialize, tools/lis
 calls are made one after another, each waiting for its answer, and the counters dumped
 (`callgrind_control -d`): instructions per call, every thread of the process included.
 Cases as in call_cost.py: tasks_get (ids 1..1000 in turn) against the bare server's ping,
-tasks_list page of 50 against the bare server's `page` (`bare_server.py --page`).
+tasks_list page of 50 against the bare server's `page` (`bare_server.py --page`); and
+tasks_get against `ping_db` too, the ping plus one `SELECT 1` round trip (`--db`).
 Valgrind runs Python ~50x slower: about a minute per server with the defaults.
 """
 from __future__ import annotations
@@ -91,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--also", action="append", default=[], help="label=path/to/server.py: another server to count")
     args = parser.parse_args(argv)
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LOG_LEVEL": "WARNING", "DATABASE_URL": args.database_url}
-    bare = measure([sys.executable, str(BENCH / "bare_server.py"), "--page"], env,
-                   [("ping", "ping", lambda i: {"text": "ping"}), ("page", "page", lambda i: {"n": 50})], args.calls, args.warmup)
+    bare = measure([sys.executable, str(BENCH / "bare_server.py"), "--page", "--db"], env,
+                   [("ping", "ping", lambda i: {"text": "ping"}), ("page", "page", lambda i: {"n": 50}),
+                    ("ping_db", "ping_db", lambda i: {"text": "ping"})], args.calls, args.warmup)
     ours = [("HEAD", REPO / "server.py")] + [(a.split("=", 1)[0], Path(a.split("=", 1)[1]).resolve()) for a in args.also]
     cases = [("tasks_get", "tasks_get", lambda i: {"id": 1 + (i * 7919) % 1000}),
              ("tasks_list page 50", "tasks_list", lambda i: {"limit": 50})]
@@ -104,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| bare {floor} (floor for {name}) | {bare[floor]:,.0f} | 1 |")
         for label, counts in results.items():
             print(f"| {label} {name} | {counts[name]:,.0f} | **{counts[name] / bare[floor]:.3f}** |")
+    print(f"| bare ping_db (ping + one `SELECT 1` round trip: the floor of a call that reads the database) "
+          f"| {bare['ping_db']:,.0f} | {bare['ping_db'] / bare['ping']:.3f} |")
+    for label, counts in results.items():
+        print(f"| {label} tasks_get against bare ping_db | | **{counts['tasks_get'] / bare['ping_db']:.3f}** |")
     return 0
 
 

@@ -7,6 +7,7 @@ locks, ? for %s) live here, so the repository writes each statement once.
 """
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from typing import Any, Iterable
@@ -35,7 +36,8 @@ class Tx:
         self._cursor = cursor
         self.dialect = dialect
         # The server's version as its handshake gave it (PyMySQL's get_server_info(), e.g.
-        # "10.11.19-MariaDB-0+deb12u1"): what a dialect feature depends on, without a query.
+        # "5.5.5-10.11.19-MariaDB-0+deb12u1"): what a dialect feature depends on, without a
+        # query. Compare versions with `version`, which reads past MariaDB's prefix.
         self.server_version = server_version
         self.mariadb = "mariadb" in server_version.lower()  # where a prepare=True statement runs prepared
         # The database clock, never Python's: rows from the web app and from us order alike.
@@ -49,6 +51,15 @@ class Tx:
         )
         # Row locks for a read inside a write; SQLite needs none: BEGIN IMMEDIATE lets one writer in at a time.
         self.for_update = " FOR UPDATE" if dialect == "mysql" else ""
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """The server's version as numbers, e.g. (10, 11, 19); () when unknown. MariaDB before
+        11 announces itself in the handshake as "5.5.5-10.11.19-MariaDB" (a prefix kept for
+        old replication clients), where SELECT VERSION() says "10.11.19-MariaDB": the prefix
+        is not the version."""
+        text = self.server_version.removeprefix("5.5.5-")
+        return tuple(int(n) for n in re.findall(r"\d+", text)[:3])
 
     def _run(self, sql: str, params: Iterable[Any], prepare: bool = False) -> Any:
         """Run one statement. prepare=True marks a hot one of fixed text (values only as

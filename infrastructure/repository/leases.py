@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from typing import Any, Iterator
 
@@ -237,8 +236,7 @@ class LeasesMixin(RepositoryBase):
     def _can_skip_locked(self, tx: Tx) -> bool:
         """MariaDB ≥ 10.6 and MySQL ≥ 8.0.1 have SKIP LOCKED; older servers get a compare-and-set loop."""
         if self._skip_locked is None:
-            numbers = tuple(int(n) for n in re.findall(r"\d+", tx.server_version)[:3])
-            self._skip_locked = numbers >= ((10, 6, 0) if tx.mariadb else (8, 0, 1))
+            self._skip_locked = tx.version >= ((10, 6, 0) if tx.mariadb else (8, 0, 1))
         return self._skip_locked
 
     def claim(

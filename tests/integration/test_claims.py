@@ -163,3 +163,46 @@ def test_a_claim_is_one_transaction_of_eleven_statements(repo):
     start = count()
     claim(repo, "agent-3")
     assert count() - start <= 11
+
+
+@pytest.fixture
+def maria_repo(mariadb_url):
+    """A repository on the test MariaDB only (SQLite has one writer at a time: nothing to skip)."""
+    from config import parse_database_url
+    from infrastructure.database import Database
+    from tests.conftest import empty_mariadb
+
+    empty_mariadb(mariadb_url)
+    db = Database(parse_database_url(mariadb_url), "DATABASE_URL")
+    yield TaskRepository(db)
+    db.close()
+
+
+def test_on_mariadb_a_claim_passes_over_a_task_another_transaction_holds_without_waiting(maria_repo, mariadb_url):
+    """SKIP LOCKED (MariaDB 10.6+): a claim does not queue behind a row another claimer's
+    transaction has locked; it takes the next one. The server's handshake says
+    "5.5.5-10.11.19-MariaDB", and reading 5.5.5 as the version once sent every claim down the
+    old-server path, which waits for the lock (up to innodb_lock_wait_timeout, 50 s)."""
+    import pymysql
+
+    from config import parse_database_url
+
+    repo = maria_repo
+    held, free = make(repo, "held by another claimer"), make(repo, "free")
+    s = parse_database_url(mariadb_url)
+    locker = pymysql.connect(host=s.host, port=s.port, user=s.user, password=s.password, database=s.name)
+    got: dict = {}
+    try:
+        with locker.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT id FROM tasks WHERE id = %s FOR UPDATE", (held["id"],))
+        worker = threading.Thread(target=lambda: got.update(task=claim(repo)), daemon=True)
+        worker.start()
+        worker.join(20)
+        waited = worker.is_alive()
+    finally:
+        locker.rollback()
+        locker.close()
+    worker.join(60)
+    assert not waited, "the claim waited for the locked row instead of skipping it"
+    assert got["task"]["id"] == free["id"]
