@@ -20,6 +20,8 @@ switched off in the timed call and timed on its own right after it: the column
 
 Cases (the `case` column of the output):
 - bare ping: the bare server's trivial tool, the floor of any call.
+- bare ping_db: the same plus one `SELECT 1` round trip to the database (`bare_server.py
+  --db`), the floor of a call that reads it.
 - tasks_get: a random existing id each call.
 - tasks_list page 50: no filter, first page.
 - tasks_list ready=true: the ready queue's first page of 50 (where tasks_list offers `ready`).
@@ -119,7 +121,8 @@ class Runner:
 
 
 async def bench_bare(args, runner_results: dict) -> None:
-    params = StdioServerParameters(command=sys.executable, args=[str(BENCH / "bare_server.py")], env=_env(None), cwd=str(REPO))
+    params = StdioServerParameters(command=sys.executable, args=[str(BENCH / "bare_server.py"), "--db"],
+                                   env=_env(args.database_url), cwd=str(REPO))
     async with stdio_client(params, errlog=sys.stderr) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
@@ -127,6 +130,7 @@ async def bench_bare(args, runner_results: dict) -> None:
             await session.list_tools()  # caches the output schemas the validation uses
             runner = Runner(session, args.warmup, args.calls, args.budget, args.verbose)
             await runner.case("bare ping", "ping", lambda i: {"text": "ping"})
+            await runner.case("bare ping_db", "ping_db", lambda i: {"text": "ping"})
             runner_results.update(runner.results)
 
 
