@@ -49,11 +49,11 @@ class DatabaseSettings:
         protects no wire. PyMySQL 1.2 otherwise tries TLS on every connection it opens
         ("preferred", without verifying the certificate): it loads the system's CA bundle
         for each one (90-110 ms of CPU on the 2-core test VM), and against a server with TLS on
-        (MariaDB 11.4+, MySQL 8 by default) it encrypts every packet of every statement. The
-        mariadb and mysql clients skip TLS on this machine too: they use the socket there.
-        Any other host keeps PyMySQL's default."""
+        (MariaDB 11.4+, MySQL 8 by default) it encrypts every packet of every statement. (The
+        mariadb and mysql command-line clients reach `localhost` over the Unix socket, where
+        TLS does not apply either.) Any other host keeps PyMySQL's default."""
         host = self.host.strip("[]").lower()
-        return host in ("localhost", "::1") or host.startswith("127.") and host.replace(".", "").isdigit()
+        return host in ("localhost", "::1") or (host.startswith("127.") and host.replace(".", "").isdigit())
 
 
 @dataclass(frozen=True)

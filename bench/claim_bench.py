@@ -6,8 +6,7 @@
 Each agent is a server process (`server.py`, stdio) driven by its own MCP client, all
 started, initialised and warmed up (one claim that matches nothing: the connection is
 open and the models built, as the raw workers below connect first) before the clock
-starts; each claims in a loop until nothing is
-left. Each client runs in its own process (`--clients each`, the default), as agents do and
+starts; each claims in a loop until nothing is left. Each client runs in its own process (`--clients each`, the default), as agents do and
 as the raw-SQL workers below do; `--clients one` puts all clients in this one process, the
 form of the runs before issue 16 (on 2 cores that one process, doing 8 agents' client work
 with one process's share of the CPU, became the bottleneck). Beside it, from N processes on the same database, reset before each column:
