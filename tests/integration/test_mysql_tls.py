@@ -15,7 +15,7 @@ import pytest
 from config import DatabaseSettings, parse_database_url
 from infrastructure.database import Database
 from infrastructure.database_admin import ensure_database
-from tests.support.throwaway_mariadb import REQUIRE_MARIADB, ThrowawayMariaDB, Unavailable
+from tests.support.throwaway_mariadb import cannot_run_here, create_or_skip
 
 CIPHER = "SHOW SESSION STATUS LIKE 'Ssl_cipher'"
 
@@ -24,19 +24,14 @@ CIPHER = "SHOW SESSION STATUS LIKE 'Ssl_cipher'"
 def tls_mariadb(tmp_path_factory):
     """A throwaway mariadbd with a self-signed certificate: it accepts TLS and does not require it."""
     if not shutil.which("openssl"):
-        message = "the openssl command is needed to make the test server's certificate"
-        pytest.fail(message) if REQUIRE_MARIADB else pytest.skip(message)
+        cannot_run_here("the openssl command is needed to make the test server's certificate")
     certs = tmp_path_factory.mktemp("tls")
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
          "-keyout", str(certs / "key.pem"), "-out", str(certs / "cert.pem")],
         check=True, capture_output=True, timeout=60,
     )
-    try:
-        server = ThrowawayMariaDB.create(options=(f"--ssl-cert={certs / 'cert.pem'}", f"--ssl-key={certs / 'key.pem'}"))
-    except Unavailable as exc:
-        message = f"a throwaway MariaDB server cannot be started here: {exc}"
-        pytest.fail(message) if REQUIRE_MARIADB else pytest.skip(message)
+    server = create_or_skip((f"--ssl-cert={certs / 'cert.pem'}", f"--ssl-key={certs / 'key.pem'}"))
     try:
         yield server
     finally:

@@ -194,16 +194,26 @@ class ThrowawayMariaDB:
             return "(no error log)"
 
 
+def cannot_run_here(message: str) -> None:
+    """Skip the test with the reason; fail it instead in CI (MCP_TASKS_REQUIRE_MARIADB=1)."""
+    if REQUIRE_MARIADB:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def create_or_skip(options: tuple[str, ...] = ()) -> ThrowawayMariaDB:
+    """A started throwaway mariadbd (with these extra options), or the test skipped (failed in CI)."""
+    try:
+        return ThrowawayMariaDB.create(options)
+    except Unavailable as exc:
+        cannot_run_here(f"a throwaway MariaDB server cannot be started here: {exc}")
+        raise  # not reached: cannot_run_here always raises
+
+
 @pytest.fixture(scope="module")
 def throwaway_mariadb_server():
     """One throwaway mariadbd per test module; skipped (failed in CI) when none can be started here."""
-    try:
-        server = ThrowawayMariaDB.create()
-    except Unavailable as exc:
-        message = f"a throwaway MariaDB server cannot be started here: {exc}"
-        if REQUIRE_MARIADB:
-            pytest.fail(message)
-        pytest.skip(message)
+    server = create_or_skip()
     try:
         yield server
     finally:
