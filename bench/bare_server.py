@@ -75,7 +75,7 @@ def ping_db(text: str = "ping") -> str:
 
             _connection.append(pymysql.connect(host=s.host, port=s.port, user=s.user, password=s.password,
                                                database=s.name, autocommit=True,
-                                               ssl_disabled=s.tls_disabled or None))
+                                               ssl_disabled=s.tls_disabled))
         else:
             import sqlite3
 

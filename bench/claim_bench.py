@@ -178,7 +178,7 @@ def _connect(url: str):
 
     con = pymysql.connect(
         host=s.host, port=s.port, user=s.user, password=s.password, database=s.name, autocommit=True, charset="utf8mb4",
-        ssl_disabled=s.tls_disabled or None,  # as the server connects (config.DatabaseSettings.tls_disabled)
+        ssl_disabled=s.tls_disabled,  # as the server connects (config.DatabaseSettings.tls_disabled)
         init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
     )
     # Marked as the server's own session, as its pool does: the change-feed triggers (issue 14)

@@ -306,7 +306,7 @@ class Database:
             init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
             + (", READ ONLY" if self.read_only else ""),
             cursorclass=pymysql.cursors.DictCursor,
-            ssl_disabled=s.tls_disabled or None,
+            ssl_disabled=s.tls_disabled,
         )
         try:
             with con.cursor() as cursor:

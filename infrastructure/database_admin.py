@@ -38,7 +38,7 @@ def ensure_database(settings: DatabaseSettings, source: str) -> bool:
         con = pymysql.connect(
             host=settings.host, port=settings.port, user=settings.user, password=settings.password,
             connect_timeout=settings.connect_timeout, autocommit=True, charset="utf8mb4",
-            ssl_disabled=settings.tls_disabled or None,
+            ssl_disabled=settings.tls_disabled,
         )
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args else None
