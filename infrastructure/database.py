@@ -50,6 +50,8 @@ T = TypeVar("T")
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 WRITE_ATTEMPTS = 6
+GALERA_WRITE_ATTEMPTS = 16
+BACKOFF_MAX = 0.25  # seconds: the longest jittered wait between two attempts
 MIGRATION_LOCK_SUFFIX = ".lock"  # <db>.lock beside an SQLite file: an OS lock, so a killed holder never leaves it held
 PING_IDLE_SECONDS = 1.0  # a pooled MariaDB connection handed out this recently is not pinged again
 SQLITE_IDLE_MAX = 4  # idle SQLite connections kept; more are opened while more calls run at once
@@ -74,6 +76,7 @@ class Database:
         self._schema_lock = threading.Lock()
         self._schema_checked = False
         self._node = 0  # index of the node in use among settings.nodes()
+        self.retries = 0  # writes run again after a deadlock or certification conflict (for benches)
         # Whether the server is a Galera node (@@wsrep_on); None until the first connection.
         self.galera: bool | None = None
 
@@ -99,7 +102,13 @@ class Database:
         if self.read_only:
             raise Forbidden(READ_ONLY_REFUSAL)
         lost_once = False
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
+        # On Galera every node claims from the same head of the queue and the losers learn it
+        # at COMMIT (1213, certification): more attempts, so that no agent is refused because
+        # another node won (bench/RESULTS.md, issue 24).
+        attempts = GALERA_WRITE_ATTEMPTS if self.galera else WRITE_ATTEMPTS
+        attempt = 0
+        while attempt < attempts:
+            attempt += 1
             try:
                 return self._run(fn, write=True)
             except Lost as lost:
@@ -111,13 +120,15 @@ class Database:
                 self._after_lost(lost)
                 log.warning("database connection lost before commit; retrying once on a new connection")
             except Retry as retry:
-                if attempt == WRITE_ATTEMPTS:
+                self.retries += 1
+                attempts = GALERA_WRITE_ATTEMPTS if self.galera else WRITE_ATTEMPTS  # known after the first connection
+                if attempt >= attempts:
                     raise StorageError(
-                        f"The database stayed busy (deadlock or lock wait) through {WRITE_ATTEMPTS} attempts; "
-                        "nothing was written. Try again in a moment."
+                        f"The database stayed busy (deadlock, lock wait or, on Galera, a certification conflict: "
+                        f"error 1213/1205) through {attempts} attempts; nothing was written. Try again in a moment."
                     ) from retry.__cause__
                 # Jittered backoff so that the writers that collided do not collide again.
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))
+                time.sleep(random.uniform(0, min(BACKOFF_MAX, 0.02 * 2**attempt)))
         raise AssertionError("unreachable")
 
     def _after_lost(self, lost: Lost) -> None:
