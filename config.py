@@ -49,7 +49,7 @@ class DatabaseSettings:
 
     def where(self) -> str:
         """host:port, or every node of a list (h1:p1,h2:p2)."""
-        return ",".join(f"{h}:{p}" for h, p in self.nodes())
+        return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.nodes())
 
     def nodes(self) -> tuple[tuple[str, int], ...]:
         """(host, port) of every node to try, in the order DATABASE_URL names them."""
