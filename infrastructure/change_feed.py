@@ -120,6 +120,8 @@ class ChangeFeed:
 
     def galera(self) -> bool:
         """Whether the database is a Galera cluster (asked of the first connection)."""
+        if self.db.dialect != "mysql":
+            return False
         if self.db.galera is None:
             self.db.read(lambda tx: None)  # the first connection answers it
         return bool(self.db.galera)
@@ -179,7 +181,7 @@ class ChangeFeed:
             raise InvalidInput(f"seq={seq!r} must be a whole number >= 0: 0 or a seq from the feed.")
         if not isinstance(limit, int) or not 1 <= limit <= SINCE_MAX:
             raise InvalidInput(f"limit={limit!r} must be 1 to {SINCE_MAX}.")
-        if self.db.dialect == "mysql" and self.galera():
+        if self.galera():
             self.sequence()
             return [_change(r) for r in self.db.read(lambda tx: tx.rows(
                 f"SELECT {GALERA_COLUMNS} FROM task_changes WHERE pos > %s ORDER BY pos LIMIT %s", [seq, limit]
