@@ -45,22 +45,22 @@ def instance_url(cluster, url: str, first: int) -> str:
     return cluster.url(url.rsplit("/", 1)[1], [first, *(i for i in (1, 2, 3) if i != first)])
 
 
-async def run_agents(urls: list[str], total: int, retry_unavailable: bool, during=None) -> tuple[list[int], list[str], int]:
+async def run_agents(urls: list[str], total: int, retry_unavailable: bool, during=None) -> tuple[list[int], list[str], Counter]:
     """Nine agents claim and complete until `total` tasks are completed. Returns the claimed
-    ids, every refusal text, and how many retryable [unavailable] answers were retried."""
+    ids, every refusal text, and how many retryable [unavailable] answers were retried, by instance."""
     claimed: list[int] = []
     refused: list[str] = []
-    retried = 0
+    retried: Counter = Counter()
     done: set[int] = set()
+    done_at: list[float] = []
     deadline = time.monotonic() + RUN_DEADLINE
 
-    async def call(client, tool: str, args: dict):
-        nonlocal retried
+    async def call(client, url: str, tool: str, args: dict):
         while True:
             result = await client.call_tool(tool, args)
             text = result.content[0].text if result.content else ""
             if result.is_error and retry_unavailable and text.startswith("[unavailable]") and time.monotonic() < deadline:
-                retried += 1
+                retried[urls.index(url) + 1] += 1
                 await anyio.sleep(0.5)
                 continue
             return result, text
@@ -68,7 +68,7 @@ async def run_agents(urls: list[str], total: int, retry_unavailable: bool, durin
     async def agent(url: str, name: str) -> None:
         async with http_session(url, None) as client:
             while len(done) < total and time.monotonic() < deadline:
-                result, text = await call(client, "tasks_claim", {"assignee": name, "assignee_type": "claude", "lease_minutes": 0.5})
+                result, text = await call(client, url, "tasks_claim", {"assignee": name, "assignee_type": "claude", "lease_minutes": 0.5})
                 if result.is_error:
                     refused.append(f"{name} claim: {text}")
                     return
@@ -77,18 +77,20 @@ async def run_agents(urls: list[str], total: int, retry_unavailable: bool, durin
                     continue
                 task_id = result.structured_content["task"]["id"]
                 claimed.append(task_id)
-                result, text = await call(client, "tasks_status", {"id": task_id, "status": "completed", "updated_by": name})
+                result, text = await call(client, url, "tasks_status", {"id": task_id, "status": "completed", "updated_by": name})
                 if result.is_error and "completed" not in text:
                     refused.append(f"{name} complete {task_id}: {text}")
                     return
                 done.add(task_id)
+                done_at.append(time.monotonic())
 
     async with anyio.create_task_group() as group:
         for i, url in enumerate(urls):
             for a in range(AGENTS_PER_INSTANCE):
                 group.start_soon(agent, url, f"agent-{i + 1}{a}")
         if during is not None:
-            group.start_soon(during)
+            group.start_soon(during, done)
+    run_agents.done_at = done_at  # for the kill test: when each task was completed
     return claimed, refused, retried
 
 
@@ -139,10 +141,14 @@ async def test_a_node_killed_mid_run_loses_nothing_and_rejoins(cluster, galera_u
     blockers_of = seed(url, 150)
     envs = [server_env(instance_url(cluster, url, i), tmp_path) for i in (1, 2, 3)]
     victim = cluster.nodes[2]
+    killed_at = []
 
-    async def kill_and_rejoin() -> None:
-        await anyio.sleep(4)
+    async def kill_and_rejoin(done: set[int]) -> None:
+        with anyio.move_on_after(60):
+            while len(done) < 40:  # a quarter of the way
+                await anyio.sleep(0.05)
         victim.kill()  # SIGKILL, as a crashed host
+        killed_at.append(time.monotonic())
         await anyio.sleep(8)
         await anyio.to_thread.run_sync(victim.start)  # rejoins by state transfer
 
@@ -152,10 +158,13 @@ async def test_a_node_killed_mid_run_loses_nothing_and_rejoins(cluster, galera_u
         )
         stderr = two.stderr_text()
     assert refused == []
+    after = sum(1 for t in run_agents.done_at if t > killed_at[0])
+    assert after >= 75, f"only {after} tasks were completed after the kill: it was not mid-run"
+    assert retried[1] == retried[3] == 0, f"the survivors' instances answered [unavailable]: {retried}"
     assert victim.running
     assert "now using node" in stderr, "instance 2 never moved off its killed node"
     # A claim whose COMMIT the dead node took with it may come back to pending when its short
     # lease runs out and be claimed again; no task is lost or left unfinished.
     assert set(claimed) == set(blockers_of)
     check_tables(url, blockers_of)
-    print(json.dumps({"claims": len(claimed), "distinct": len(set(claimed)), "retried_unavailable": retried}))
+    print(json.dumps({"claims": len(claimed), "distinct": len(set(claimed)), "retried_unavailable": dict(retried), "completed_after_kill": after}))
