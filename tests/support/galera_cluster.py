@@ -168,19 +168,17 @@ class GaleraCluster:
 
     def create_database(self, name: str) -> str:
         """The database (replicated to every node) and a URL naming every node."""
-        con = self.running_node().connect()
-        try:
-            with con.cursor() as cur:
-                cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        finally:
-            con.close()
+        self._run(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
+        self._run(f"DROP DATABASE IF EXISTS `{name}`")
+
+    def _run(self, sql: str) -> None:
         con = self.running_node().connect()
         try:
             with con.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+                cur.execute(sql)
         finally:
             con.close()
 
