@@ -181,6 +181,11 @@ class Database:
             from urllib.parse import quote
 
             s = self.settings
+            if len(s.nodes()) > 1:
+                try:
+                    self.read(lambda tx: None)  # a node that serves: the first listed may be down
+                except TaskSystemError:
+                    pass  # yoyo's own connection then says why
             host, port = s.nodes()[self._node]
             url = f"mysql://{quote(s.user, safe='')}:{quote(s.password, safe='')}@{host}:{port}/{quote(s.name, safe='')}"
             folder = SQL_DIR / "mariadb"
