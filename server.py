@@ -47,6 +47,8 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     from tools.common import AppState, TaskServer, strip_titles
     from tools.lean_schema import lean_input_schema
     from tools.output_schemas import publish as publish_output_schemas
+    from tools.profiles import describe as describe_tools
+    from tools.profiles import select as select_tools
     from tools.quality_tools import register_quality_tools
     from tools.resources import register_prompts, register_resources
     from tools.subscriptions import SubscriptionRelay, register_subscriptions
@@ -103,14 +105,18 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     register_subscriptions(mcp, relay, sessions=not stateless)
     mcp.subscription_relay = relay  # for tests: who is subscribed, whether the watcher runs
     mcp.current_state = current_state  # the board served beside /mcp shares the repository and the change watcher
-    if config.read_only:
-        # Not even listed: an agent cannot call, or spend context on, what it may not use.
-        for tool in mcp._tool_manager.list_tools():
-            if not (tool.annotations and tool.annotations.read_only_hint):
-                mcp.withhold_tool(tool.name, "this server is read-only (READ_ONLY=true); it lists, reads and reports.")
-    else:
-        register_prompts(mcp)  # both prompts walk an agent through writes
+    # Not even listed: an agent cannot call, or spend context on, what it may not use.
+    offered = select_tools(config.tool_profile, [tool.name for tool in mcp._tool_manager.list_tools()])
+    for tool in mcp._tool_manager.list_tools():
+        if tool.name not in offered:
+            mcp.withhold_tool(tool.name, (
+                f"MCP_TASKS_TOOLS={describe_tools(config.tool_profile)} leaves it out; add {tool.name} to "
+                "MCP_TASKS_TOOLS (or use all) and restart the server."
+            ))
+        elif config.read_only and not (tool.annotations and tool.annotations.read_only_hint):
+            mcp.withhold_tool(tool.name, "this server is read-only (READ_ONLY=true); it lists, reads and reports.")
     tools = mcp._tool_manager.list_tools()
+    register_prompts(mcp, {tool.name for tool in tools})  # each only where the tools its steps name are offered
     for tool in tools:
         strip_titles(tool.parameters)
         lean_input_schema(tool.parameters)
@@ -142,9 +148,13 @@ def _setup_logging(config: Config | None) -> None:
 
 
 def cmd_serve(config: Config, args: argparse.Namespace | None) -> int:
-    changes = {}
+    changes: dict = {}
     if getattr(args, "read_only", False):
         changes["read_only"] = True
+    if getattr(args, "tools", None):
+        from tools.profiles import parse
+
+        changes["tool_profile"] = parse(args.tools)
     if changes:
         from dataclasses import replace
 
@@ -186,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command not in (None, "serve") and any(
-            hasattr(args, option) for option in ("transport", "host", "port", "stateless", "read_only")
+            hasattr(args, option) for option in ("transport", "host", "port", "stateless", "read_only", "tools")
         ):
-            parser.error("--transport, --host, --port, --stateless and --read-only belong to serve")
+            parser.error("--transport, --host, --port, --stateless, --read-only and --tools belong to serve")
     command = getattr(args, "command", None)
 
     try:
