@@ -243,13 +243,14 @@ def _session_name(context: Any) -> str | None:
     return entry[1]
 
 
-def respond(model: BaseModel) -> CallToolResult:
+def respond(model: BaseModel, exclude_unset: bool = False) -> CallToolResult:
     """The result with `structuredContent` and, as its text, the same data as compact JSON
     (what the MCP spec asks of a tool with structured results, for clients that read only
     text; bench/RESULTS.md "Cost of a call" has the figures behind keeping it whole).
     Serialised once, on the worker thread that ran the tool: the model to plain data, and
-    that data to JSON by pydantic's encoder (3x faster than json.dumps; the same JSON values)."""
-    data = model.model_dump(mode="json")
+    that data to JSON by pydantic's encoder (3x faster than json.dumps; the same JSON values).
+    exclude_unset: leave out the fields the result did not set (tasks_list's compact rows)."""
+    data = model.model_dump(mode="json", exclude_unset=exclude_unset)
     text = to_json(data).decode("utf-8")
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 

@@ -29,7 +29,7 @@ from domain.errors import InvalidInput, NotFound, TaskSystemError
 from domain.models import ID_MAX
 from domain.secrets import scrub
 from tools.common import AppState, app
-from tools.task_results import Statistics, TaskDetail
+from tools.task_results import Statistics, detail_of
 
 JSON = "application/json"
 
@@ -56,7 +56,7 @@ def register_resources(mcp: MCPServer, current_state: Callable[[], AppState]) ->
     )
     def task_resource(id: str, ctx: Context) -> str:
         try:
-            return _json(TaskDetail(**app(ctx).repository.get_task(_task_id(id))))
+            return _json(detail_of(app(ctx).repository.get_task(_task_id(id))))
         except (NotFound, InvalidInput) as exc:
             raise ResourceNotFoundError(_text(exc)) from exc
         except TaskSystemError as exc:
