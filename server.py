@@ -47,6 +47,8 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     from tools.common import AppState, TaskServer, strip_titles
     from tools.lean_schema import lean_input_schema
     from tools.output_schemas import publish as publish_output_schemas
+    from tools.profiles import ALWAYS_LOAD
+    from tools.profiles import CORE as CORE_TOOLS
     from tools.profiles import describe as describe_tools
     from tools.profiles import select as select_tools
     from tools.quality_tools import register_quality_tools
@@ -116,6 +118,9 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
         elif config.read_only and not (tool.annotations and tool.annotations.read_only_hint):
             mcp.withhold_tool(tool.name, "this server is read-only (READ_ONLY=true); it lists, reads and reports.")
     tools = mcp._tool_manager.list_tools()
+    for tool in tools:
+        if tool.name in CORE_TOOLS:
+            tool.meta = {**(tool.meta or {}), ALWAYS_LOAD: True}
     register_prompts(mcp, {tool.name for tool in tools})  # each only where the tools its steps name are offered
     for tool in tools:
         strip_titles(tool.parameters)

@@ -29,6 +29,11 @@ STANDARD = SPEC_TEN + ("tasks_claim", "tasks_comment", "quality_check")
 PROFILES: dict[str, tuple[str, ...] | None] = {"core": CORE, "standard": STANDARD, "all": None}  # None: every tool
 DEFAULT = "standard"
 HEADER = "x-mcp-tools"  # HTTP: a connection's own choice, within what the server offers
+# Claude Code defers MCP tools behind its tool search unless a tool's _meta carries this
+# (read from the client's binary, 2.1.197: `alwaysLoad: config.alwaysLoad === true ||
+# tool._meta?.["anthropic/alwaysLoad"] === true`). A deferred tool is called less often, so
+# the worker's loop is marked; the rest of a profile stays deferred. Other clients ignore it.
+ALWAYS_LOAD = "anthropic/alwaysLoad"
 
 
 def parse(raw: str) -> tuple[str, ...]:

@@ -123,12 +123,12 @@ class Comment(ResultModel):
 
 class TaskDetail(Task):
     parent: Optional[TaskRef]
-    subtasks: list[TaskRef] = Field(description="The first 100, by id.")
+    subtasks: list[TaskRef] = Field(description="The first 50, by id.")
     subtasks_truncated: bool
     assignments: list[Assignment]
     results: list[Result] = Field(description="The newest 10, oldest first.")
     results_truncated: bool
-    comments: list[Comment] = Field(description="History, oldest first (the newest 100).")
+    comments: list[Comment] = Field(description="History, oldest first (the newest 50).")
     comments_truncated: bool
     depends_on: list[TaskRef] = Field(description="Blockers: must be completed before this task may start.")
     blocks: list[TaskRef] = Field(description="Tasks waiting for this one (the first 100).")

@@ -17,22 +17,12 @@ from mcp import Client
 
 from infrastructure.repository.base import GET_COMMENTS_MAX, GET_RESULTS_MAX, GET_SUBTASKS_MAX
 from tests.e2e.test_tool_contract import typed_schemas
+from tests.support.realistic_tasks import realistic_task
 from tools.task_results import COMPACT_FIELDS
 
 pytestmark = pytest.mark.anyio
 
 PAGE_TARGET = 8_000  # bytes of text for a default page of 50 (issue 26)
-TITLES = [
-    "Migrate the billing webhook to the new queue", "Fix flaky checkout test on Safari", "Review the onboarding email copy",
-    "Export the quarterly revenue report as CSV", "Investigate slow search queries in the admin panel",
-    "Document the release process for the mobile app", "Upgrade the payment gateway client library",
-    "Triage the customer feedback from last sprint", "Add retries to the shipment importer", "Rename the legacy invoice fields",
-]
-DESCRIPTION = (
-    "The current behaviour confuses customers and support alike: reproduce it on staging, write down the steps, "
-    "find the cause in the logs and the code, fix it with a test that fails before the change, and note anything "
-    "that needs a follow-up task for the team. "
-)[:250]
 
 
 async def _call(client, name, **args):
@@ -53,10 +43,7 @@ async def test_a_default_page_of_50_realistic_tasks_fits_in_8000_bytes_and_summa
     async with Client(mcp_server) as client:
         published = {t.name: t.output_schema for t in (await client.list_tools()).tools}["tasks_list"]
         for n in range(50):
-            await _call(
-                client, "tasks_create", title=TITLES[n % len(TITLES)], description=DESCRIPTION,
-                priority=["low", "normal", "high", "urgent"][n % 4], labels=[["backend", "frontend", "docs"][n % 3]],
-            )
+            await _call(client, "tasks_create", **realistic_task(n))
         compact = await _call(client, "tasks_list", limit=50)
         summary = await _call(client, "tasks_list", limit=50, detail="summary")
     size = len(compact.content[0].text.encode("utf-8"))

@@ -56,6 +56,13 @@ async def test_each_profile_offers_its_tools(tmp_path, profile, expected):
     assert len(CORE) <= 7
 
 
+async def test_the_core_tools_ask_claude_code_to_keep_them_loaded(tmp_path):
+    """Claude Code defers MCP tools behind tool search unless _meta["anthropic/alwaysLoad"] is true."""
+    tools, _ = await _listed(tmp_path, MCP_TASKS_TOOLS="all")
+    marked = {t.name for t in tools if (t.meta or {}).get("anthropic/alwaysLoad") is True}
+    assert marked == CORE
+
+
 async def test_the_default_profile_is_standard(tmp_path):
     tools, prompts = await _listed(tmp_path)
     assert {t.name for t in tools} == STANDARD
