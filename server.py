@@ -171,10 +171,6 @@ def cmd_serve(config: Config, args: argparse.Namespace | None) -> int:
         from server_commands import cmd_serve_http
 
         return cmd_serve_http(config, getattr(args, "host", None) or config.http_host, port, stateless)
-    log.info(
-        "mcp-tasks %s serving on stdio%s, data in %s", VERSION, " (read-only)" if config.read_only else "",
-        config.database.describe(),
-    )
     # No cyclic garbage collection while starting: importing the SDK and building the tools
     # leave ~130,000 tracked objects (about 2,000 of them garbage), and the collector walked
     # the survivors again and again, ~100M instructions, 3% of a cold start (bench/RESULTS.md
@@ -185,9 +181,13 @@ def cmd_serve(config: Config, args: argparse.Namespace | None) -> int:
 
         from tools.stdio_transport import serve_stdio
 
-        mcp = build_server(config)
+        mcp = build_server(config)  # refuses an unknown MCP_TASKS_TOOLS name before anything is served
     finally:
         gc.enable()
+    log.info(
+        "mcp-tasks %s serving on stdio%s, tools: %s, data in %s", VERSION, " (read-only)" if config.read_only else "",
+        ",".join(config.tool_profile), config.database.describe(),
+    )
     anyio.run(serve_stdio, mcp)
     return 0
 

@@ -119,7 +119,8 @@ def cmd_call(config: Config, tool: str, arguments: str) -> int:
 
         # Named, so that what a shell user creates is recorded as "mcp-tasks-cli#<session>".
         # Every tool: a shell user names the one to call, so no profile needs to spare them context.
-        async with Client(build_server(replace(config, tool_profile=("all",))), client_info=Implementation(name="mcp-tasks-cli", version=VERSION)) as client:
+        server = build_server(replace(config, tool_profile=("all",)))
+        async with Client(server, client_info=Implementation(name="mcp-tasks-cli", version=VERSION)) as client:
             result = await client.call_tool(tool, args)
         if result.structured_content is not None:
             print(json.dumps(result.structured_content, ensure_ascii=False, indent=2))

@@ -105,6 +105,7 @@ class TaskServer(MCPServer):
         self.withheld[name] = reason
 
     async def _handle_list_tools(self, ctx: Any, params: Any) -> Any:
+        # The SDK's own handler (it has the request, which list_tools() does not), narrowed.
         listed = await super()._handle_list_tools(ctx, params)
         try:
             chosen = self._connection_tools(ctx)

@@ -9,9 +9,10 @@ also takes an explicit null). Also dropped: the schema's own title
 `"type": "string"` beside an enum of strings, which the enum says. And, since issue 26
 (core <= 5,000 bytes, the default <= 9,000), the bounds that are no advice to a model: a
 maximum of 1,000 or more (the id ceiling 2**63-1, token counts, offsets), a minimum of 0
-or 1 on a count or an id (unless a maximum remains: limit keeps 1-500), the lengths of strings. The tool still enforces every one of
-them, and its refusal names the bound (validators/arguments.py), so a model that crosses
-one learns it from the answer instead of paying for it on every turn.
+or 1 on a count or an id (unless a maximum remains: limit keeps 1-500), the lengths of
+strings. The tool still enforces every one of them, and its refusal names the bound
+(validators/arguments.py), so a model that crosses one learns it from the answer instead
+of paying for it on every turn.
 
 Output schemas go on the wire lean as well (`lean_output_schema`): the keys every result
 carries, without their types. Why (issue 16, bench/RESULTS.md "Cost of a call"): every

@@ -12,11 +12,10 @@ from tools.common import ResultModel
 Timestamp = Optional[str]
 
 
+# A row of tasks_list. detail="compact" (the default) carries the first five fields, a page
+# of 50 realistic tasks in 6 KB instead of 23 (issue 26); "summary" all of them. A field a
+# row leaves out is absent, not null (respond(..., exclude_unset=True)).
 class TaskRow(ResultModel):
-    """A row of tasks_list. detail="compact" (the default) carries the first five fields: a
-    page of 50 in about 7 KB instead of 23 (issue 26); "summary" all of them. The fields a
-    row leaves out are absent, not null (respond(..., exclude_unset=True))."""
-
     id: int
     title: str
     status: str
@@ -150,7 +149,7 @@ def detail_of(task: dict[str, Any]) -> TaskDetail:
     if task["subtasks_truncated"]:
         left_out.append(f"every subtask: tasks_list(parent_task_id={tid})")
     if task["blocks_truncated"]:
-        left_out.append("more tasks it blocks (tasks_get of each shows its depends_on)")
+        left_out.append("tasks it blocks past the first 100 (each one's tasks_get names this task in depends_on)")
     return TaskDetail(**task, more=("Left out: " + "; ".join(left_out) + ".") if left_out else None)
 
 
