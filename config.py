@@ -103,6 +103,8 @@ class Config:
     change_feed_keep_days: float = 30.0
     log_level: str = "INFO"
     read_only: bool = False  # write tools unlisted, database session read-only
+    # MCP_TASKS_TOOLS: profile and tool names (tools/profiles.py), lower-cased; checked when the server is built.
+    tool_profile: tuple[str, ...] = ("standard",)
     # HTTP transport (server.py serve --transport http); the command line overrides these.
     transport: str = "stdio"
     http_host: str = "127.0.0.1"
@@ -355,6 +357,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         change_feed_keep_days=_number(env, "CHANGE_FEED_KEEP_DAYS", 30.0, low=0.1),
         log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
         read_only=_flag(env, "READ_ONLY", False),
+        tool_profile=tuple(name.lower() for name in _list(env.get("MCP_TASKS_TOOLS", ""))) or ("standard",),
         transport=transport,
         http_host=env.get("MCP_HTTP_HOST", "").strip() or "127.0.0.1",
         http_port=http_port,
