@@ -43,6 +43,7 @@ TASK_TOOLS = frozenset({"tasks_execute", "quality_check"})  # the calls that can
 FIRST_VERSION = "2026-07-28"  # the extension's results exist on the stateless protocol only
 POLL_INTERVAL_MS = 1000
 TICK_SECONDS = 1.0  # how often a run looks for a cancel: tasks/cancel takes effect within ~1 s
+MAX_RUNNING = 64  # runs one instance keeps in the background; past it a call is answered as before
 SWEEP_EVERY_SECONDS = 60.0  # dead runs and expired records are swept at most this often per instance
 RUNNER = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"  # this instance, in a record
 
@@ -74,6 +75,8 @@ class TasksExtension(Extension):
     ) -> HandlerResult:
         if params.name not in TASK_TOOLS or not _declared(ctx) or str(ctx.protocol_version) < FIRST_VERSION:
             return await call_next(ctx)
+        if len(self._local) >= MAX_RUNNING:  # the server decides per call; this one waits for its answer
+            return await call_next(ctx)
         state: AppState = ctx.lifespan_context
         runs = _runs(state)
         lease = _lease_seconds(state)
@@ -84,12 +87,15 @@ class TasksExtension(Extension):
             key, principal=owner, tool=params.name, ttl_ms=int(state.config.mcp_task_ttl_seconds * 1000),
             runner=RUNNER, lease_seconds=lease,
         ))
-        self._start(key, ctx, call_next, runs, lease)
+        work = (params.arguments or {}).get("id") if params.name == "tasks_execute" else None
+        self._start(key, ctx, call_next, runs, lease, _Cancelled(state, work, owner, key))
         return {"resultType": "task", **_task_fields(record)}
 
     # ---- the run, on a thread of its own ------------------------------------------------------
 
-    def _start(self, key: str, ctx: ServerRequestContext[Any, Any], call_next: CallNext, runs: Any, lease: float) -> None:
+    def _start(
+        self, key: str, ctx: ServerRequestContext[Any, Any], call_next: CallNext, runs: Any, lease: float, on_cancel: Any
+    ) -> None:
         """Run the call after the answer has gone: on a thread with its own event loop, so it
         outlives the request (HTTP ends the request's task scope once it has answered). The
         context variables go along (the API key's name); progress goes nowhere: the spec sends
@@ -100,7 +106,8 @@ class TasksExtension(Extension):
 
         def work() -> None:
             try:
-                context.run(anyio.run, self._run, key, quiet, call_next, runs, lease, stop)
+                if context.run(anyio.run, self._run, key, quiet, call_next, runs, lease, stop) == "cancelled":
+                    on_cancel()
             except Exception:  # noqa: BLE001 - a background thread has nobody else to tell
                 log.exception("MCP task %s failed outside its call", key[:8])
             finally:
@@ -108,7 +115,7 @@ class TasksExtension(Extension):
 
         threading.Thread(target=work, name=f"mcp-task-{key[:8]}", daemon=True).start()
 
-    async def _run(self, key: str, ctx: Any, call_next: CallNext, runs: Any, lease: float, stop: threading.Event) -> None:
+    async def _run(self, key: str, ctx: Any, call_next: CallNext, runs: Any, lease: float, stop: threading.Event) -> str:
         outcome: tuple[str, str | None, dict[str, Any] | None] | None = None
         cancelled = False
         async with anyio.create_task_group() as group:
@@ -150,6 +157,7 @@ class TasksExtension(Extension):
         else:
             status, message, data = outcome or ("cancelled", "Cancelled by tasks/cancel.", None)
         await anyio.to_thread.run_sync(runs.finish, key, status, message, data)
+        return status
 
     # ---- tasks/get, tasks/update, tasks/cancel ------------------------------------------------
 
@@ -203,6 +211,25 @@ class TasksExtension(Extension):
             runs.sweep()
         except Exception as exc:  # noqa: BLE001 - a sweep that fails is tried again later
             log.warning("could not sweep MCP task records: %s", exc)
+
+
+class _Cancelled:
+    """After a cancelled tasks_execute run: the task's history says who cancelled it and how
+    (the run itself stores its partial answer and moves the task on, as a closed call does)."""
+
+    def __init__(self, state: AppState, work: Any, owner: str, key: str):
+        self.state, self.work, self.owner, self.key = state, work, owner, key
+
+    def __call__(self) -> None:
+        if not isinstance(self.work, int) or isinstance(self.work, bool):
+            return
+        try:
+            self.state.repository.add_comment(
+                self.work, content=f"Run cancelled through tasks/cancel (MCP task {self.key[:8]}\u2026).",
+                author=self.owner.split(":", 1)[-1][:100], author_type=self.state.config.actor_type, comment_type="note",
+            )
+        except Exception as exc:  # noqa: BLE001 - the task may be gone; the record says cancelled anyway
+            log.info("could not note the cancel of MCP task %s on task %s: %s", self.key[:8], self.work, exc)
 
 
 class _Quiet:

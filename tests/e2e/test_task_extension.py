@@ -131,8 +131,14 @@ def test_two_instances_share_get_and_cancel_and_report_a_killed_run(mariadb_url,
             assert _quiet_within(ollama, 5.0, asked), "Ollama still streamed 5 s after tasks/cancel"
             assert wait_for(a.url, task_id, ALICE, seconds=10)["status"] == "cancelled"
             assert result(rpc(b.url, "tasks/get", {"taskId": task_id}, key=ALICE))["status"] == "cancelled"
-            after = call(b.url, "tasks_get", key=ALICE, id=work["id"])["structuredContent"]
-            assert after["status"] != "in_progress"
+            deadline = time.monotonic() + 10
+            while True:  # the run stores its partial answer, then the history notes the cancel
+                after = call(b.url, "tasks_get", key=ALICE, id=work["id"])["structuredContent"]
+                noted = [c for c in after["comments"] if "cancelled through tasks/cancel" in c["content"]]
+                if noted or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert after["status"] != "in_progress" and noted and noted[0]["author"] == "alice", after["comments"]
             assert any("cancelled" in (r.get("error_message") or "") for r in after["results"]), after["results"]
 
             # kill -9 of the instance running a task: the other reports it failed once its lease ran out.
