@@ -73,12 +73,12 @@ class TasksExtension(Extension):
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
-        if params.name not in TASK_TOOLS or not _declared(ctx) or str(ctx.protocol_version) < FIRST_VERSION:
+        if params.name not in TASK_TOOLS or not declared(ctx) or str(ctx.protocol_version) < FIRST_VERSION:
             return await call_next(ctx)
         if len(self._local) >= MAX_RUNNING:  # the server decides per call; this one waits for its answer
             return await call_next(ctx)
         state: AppState = ctx.lifespan_context
-        runs = _runs(state)
+        runs = task_runs(state)
         lease = _lease_seconds(state)
         key = secrets.token_urlsafe(24)  # 32 characters, 192 bits: unguessable, and never a task's number
         owner = principal(state, ctx.session)
@@ -162,14 +162,7 @@ class TasksExtension(Extension):
     # ---- tasks/get, tasks/update, tasks/cancel ------------------------------------------------
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
-        record = await self._own_record(ctx, params)
-        detail = _task_fields(record)
-        outcome = record["outcome"] or {}
-        if record["status"] == "completed" and "result" in outcome:
-            detail["result"] = outcome["result"]
-        elif record["status"] == "failed":
-            detail["error"] = outcome.get("error") or {"code": INTERNAL_ERROR, "message": record["status_message"] or "failed"}
-        return detail
+        return detailed(await self._own_record(ctx, params))
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> dict[str, Any]:
         # These tasks never ask for input, so no key is outstanding: responses are ignored (as the spec says).
@@ -179,7 +172,7 @@ class TasksExtension(Extension):
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
         record = await self._own_record(ctx, params)
         if record["status"] == "working":
-            runs = _runs(ctx.lifespan_context)
+            runs = task_runs(ctx.lifespan_context)
             await anyio.to_thread.run_sync(runs.request_cancel, record["key"])
             local = self._local.get(record["key"])
             if local is not None:
@@ -190,7 +183,7 @@ class TasksExtension(Extension):
         require_client_extension(ctx, EXTENSION)
         _check_name_header(ctx, params.task_id)
         state: AppState = ctx.lifespan_context
-        runs = _runs(state)
+        runs = task_runs(state)
         await anyio.to_thread.run_sync(self._sweep_now_and_then, runs)
         record = await anyio.to_thread.run_sync(runs.get, params.task_id)
         if record is None or record["principal"] != principal(state, ctx.session):
@@ -245,11 +238,6 @@ class _Quiet:
         return None
 
 
-def _declared(ctx: ServerRequestContext[Any, Any]) -> bool:
-    capabilities = ctx.session.client_capabilities
-    return bool(capabilities and capabilities.extensions and EXTENSION in capabilities.extensions)
-
-
 def _check_name_header(ctx: ServerRequestContext[Any, Any], task_id: str) -> None:
     """Over HTTP the spec has the client repeat the taskId in Mcp-Name (for routing)."""
     request = ctx.request
@@ -259,12 +247,6 @@ def _check_name_header(ctx: ServerRequestContext[Any, Any], task_id: str) -> Non
     named = headers.get("mcp-name")
     if named != task_id:
         raise MCPError(code=HEADER_MISMATCH, message="The Mcp-Name header must equal params.taskId for tasks/* requests.")
-
-
-def _runs(state: AppState) -> Any:
-    from infrastructure.task_runs import TaskRuns
-
-    return state.service("task_runs", lambda: TaskRuns(state.repository.db))
 
 
 def _lease_seconds(state: AppState) -> float:
@@ -279,6 +261,30 @@ def _task_fields(record: dict[str, Any]) -> dict[str, Any]:
     if record["status_message"]:
         fields["statusMessage"] = record["status_message"]
     return fields
+
+
+def detailed(record: dict[str, Any]) -> dict[str, Any]:
+    """The DetailedTask of a record: what tasks/get answers and notifications/tasks carries."""
+    detail = _task_fields(record)
+    outcome = record["outcome"] or {}
+    if record["status"] == "completed" and "result" in outcome:
+        detail["result"] = outcome["result"]
+    elif record["status"] == "failed":
+        detail["error"] = outcome.get("error") or {"code": INTERNAL_ERROR, "message": record["status_message"] or "failed"}
+    return detail
+
+
+def declared(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether this request's client capabilities declare the extension."""
+    capabilities = ctx.session.client_capabilities
+    return bool(capabilities and capabilities.extensions and EXTENSION in capabilities.extensions)
+
+
+def task_runs(state: AppState) -> Any:
+    """The process's one TaskRuns (infrastructure/task_runs.py), built on first use."""
+    from infrastructure.task_runs import TaskRuns
+
+    return state.service("task_runs", lambda: TaskRuns(state.repository.db))
 
 
 def _dump(result: Any) -> Any:

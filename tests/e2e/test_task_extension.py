@@ -13,7 +13,7 @@ from mcp_types.jsonrpc import HEADER_MISMATCH
 from tests.conftest import server_env
 from tests.support.fake_ollama import Drip, FakeOllama, Succeed
 from tests.support.mcp_http import http_server
-from tests.support.raw_http import TASKS, rpc
+from tests.support.raw_http import TASKS, listen, rpc
 
 ALICE = "alice-key-5f1c0e9a7b3d42e8"
 BOB = "bob-key-0c9e7a5b3d1f2468"
@@ -189,3 +189,25 @@ def _records(database_url: str, task_id: str) -> int:
         return int(db.read(lambda tx: tx.value("SELECT COUNT(*) AS n FROM mcp_task_runs WHERE task_key = %s", [task_id])))
     finally:
         db.close()
+
+
+def test_a_listen_stream_naming_a_task_hears_it_on_another_instance(backend_url, tmp_path):
+    with FakeOllama(behaviour=Succeed(chunks=("slow ",) * 10, delay=0.2)) as ollama:
+        env = server_env(backend_url, tmp_path, OLLAMA_HOST=ollama.url, MCP_API_KEYS=KEYS)
+        with http_server(env) as a, http_server(env) as b:
+            work = call(a.url, "tasks_create", key=ALICE, title="Heard elsewhere")["structuredContent"]
+            task_id = started(call(a.url, "tasks_execute", key=ALICE, id=work["id"]), work["id"])
+            refused = listen(b.url, {"taskIds": [task_id]}, key=ALICE, tasks=False, until=lambda m: True)
+            assert refused[0]["error"]["code"] == -32021
+            heard = listen(
+                b.url, {"taskIds": [task_id, "y" * 32]}, key=ALICE, seconds=60,
+                until=lambda m: m.get("method") == "notifications/tasks" and m["params"]["status"] != "working",
+            )
+            bob = listen(b.url, {"taskIds": [task_id]}, key=BOB, until=lambda m: True, seconds=10)
+    ack = heard[0]
+    assert ack["method"] == "notifications/subscriptions/acknowledged", heard
+    assert ack["params"]["notifications"]["taskIds"] == [task_id]  # the unknown id is left out
+    tasks = [m["params"] for m in heard if m.get("method") == "notifications/tasks"]
+    assert tasks[0]["taskId"] == task_id and tasks[-1]["status"] == "completed", tasks
+    assert tasks[-1]["result"]["structuredContent"]["response"] == "slow " * 10
+    assert bob[0]["params"]["notifications"].get("taskIds") == []  # not bob's to follow

@@ -57,3 +57,37 @@ def rpc(
         raise AssertionError(f"no response to {method} in the stream: {response.text[:500]}")
     assert response.headers.get("content-type", "").startswith("application/json"), (response.status_code, response.text[:500])
     return response.json()
+
+
+def listen(url: str, notifications: dict[str, Any], *, until, key: str | None = None, tasks: bool = True,
+           client: str = "raw-client", seconds: float = 60) -> list[dict[str, Any]]:
+    """Open a `subscriptions/listen` stream and return its messages, in order, up to and
+    including the first for which `until(message)` is true (or all of them after `seconds`)."""
+    caps: dict[str, Any] = {"extensions": {TASKS: {}}} if tasks else {}
+    params = {"notifications": notifications, "_meta": {
+        "io.modelcontextprotocol/protocolVersion": VERSION,
+        "io.modelcontextprotocol/clientCapabilities": caps,
+        "io.modelcontextprotocol/clientInfo": {"name": client, "version": "1.0"},
+    }}
+    headers = {
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": VERSION, "Mcp-Method": "subscriptions/listen",
+    }
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    body = json.dumps({"jsonrpc": "2.0", "id": next(_ids), "method": "subscriptions/listen", "params": params})
+    messages: list[dict[str, Any]] = []
+    with requests.post(url, data=body, headers=headers, stream=True, timeout=(10, seconds)) as response:
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            return [response.json()]
+        import time
+
+        deadline = time.monotonic() + seconds
+        for line in response.iter_lines(decode_unicode=True):
+            if line and line.startswith("data:"):
+                messages.append(json.loads(line[5:]))
+                if until(messages[-1]):
+                    break
+            if time.monotonic() > deadline:
+                break
+    return messages
