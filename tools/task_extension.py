@@ -116,12 +116,10 @@ class TasksExtension(Extension):
         threading.Thread(target=work, name=f"mcp-task-{key[:8]}", daemon=True).start()
 
     async def _run(self, key: str, ctx: Any, call_next: CallNext, runs: Any, lease: float, stop: threading.Event) -> str:
-        outcome: tuple[str, str | None, dict[str, Any] | None] | None = None
-        cancelled = False
+        outcome: tuple[str, str | None, dict[str, Any] | None] | None = None  # None: cancelled
         async with anyio.create_task_group() as group:
 
             async def watch() -> None:
-                nonlocal cancelled
                 renewed = time.monotonic()
                 renew_every = max(TICK_SECONDS, min(10.0, lease / 3))
                 while True:
@@ -136,7 +134,6 @@ class TasksExtension(Extension):
                         log.warning("MCP task %s: could not reach its record: %s", key[:8], exc)
                         asked = False
                     if asked or stop.is_set():
-                        cancelled = True
                         group.cancel_scope.cancel()
                         return
 
@@ -152,10 +149,7 @@ class TasksExtension(Extension):
                 message = "The call failed unexpectedly; the server log has the details."
                 outcome = ("failed", message, {"error": {"code": INTERNAL_ERROR, "message": message}})
             group.cancel_scope.cancel()
-        if cancelled and outcome is None:
-            status, message, data = "cancelled", "Cancelled by tasks/cancel.", None
-        else:
-            status, message, data = outcome or ("cancelled", "Cancelled by tasks/cancel.", None)
+        status, message, data = outcome or ("cancelled", "Cancelled by tasks/cancel.", None)
         await anyio.to_thread.run_sync(runs.finish, key, status, message, data)
         return status
 
