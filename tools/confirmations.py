@@ -46,15 +46,18 @@ def ask_before_delete(ctx: Context, id: int, confirm: Optional[bool], deleted_by
     return _ask(ctx, message, f"Task {id} was not deleted")
 
 
-def ask_before_cancel(
+async def ask_before_cancel(
     ctx: Context, id: int, status: str, confirm: Optional[bool], updated_by: Optional[str]
 ) -> Optional[Elicit]:
-    """Resolver of tasks_status: a question only for a cancel of a task someone else holds."""
+    """Resolver of tasks_status: a question only for a cancel of a task someone else holds.
+    Async, so that every other status move passes without a hop to a worker thread."""
     if confirm or status != "cancelled":
         return None
+    import anyio
+
     state = app(ctx)
     who = actor(state, updated_by, None)[0]
-    held = state.repository.foreign_live_lease(id, (who, own_name(state)))
+    held = await anyio.to_thread.run_sync(state.repository.foreign_live_lease, id, (who, own_name(state)))
     if held is None:
         return None
     message = (
