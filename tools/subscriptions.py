@@ -33,6 +33,7 @@ from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, EmptyResult, SubscribeRequ
 from domain.errors import TaskSystemError
 from domain.models import ID_MAX
 from infrastructure.change_feed import Change, ChangeHub
+from tools.task_listen import listen_with_tasks, requested_task_ids
 
 log = logging.getLogger("mcp-tasks.subscriptions")
 
@@ -198,8 +199,6 @@ class SubscriptionRelay:
 
 
 def register_subscriptions(mcp: Any, relay: SubscriptionRelay, *, sessions: bool = True) -> None:
-    from tools.task_listen import listen_with_tasks, requested_task_ids
-
     """Wire the relay into the server (built with `subscriptions=relay`).
 
     sessions: serve resources/subscribe (not on a stateless HTTP server).
