@@ -159,3 +159,17 @@ async def test_a_client_without_elicitation_is_refused_until_it_passes_confirm_t
         assert (await call(agent, "tasks_get", id=held["id"]))["status"] == "in_progress"
         done = await call(agent, "tasks_status", id=held["id"], status="cancelled", confirm=True)
         assert done["status"] == "cancelled"
+
+
+async def test_a_2025_session_on_stateless_http_cannot_be_asked_and_is_told_to_confirm(tmp_path):
+    """Stateless HTTP carries no server-to-client request on 2025: declared elicitation or not,
+    the question cannot reach the person, so the call is refused rather than left hanging."""
+    person = Person("accept")
+    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    with http_server(env, "--stateless") as server:
+        async with http_session(server.url, None, "legacy", elicitation_callback=person) as client:
+            task = await task_with_a_result(client, "Stateless report")
+            text = await refused(client, "tasks_delete", id=task["id"])
+            assert "confirm: true" in text and "Stateless report" in text
+            assert (await call(client, "tasks_delete", id=task["id"], confirm=True))["results_deleted"] == 1
+    assert person.asked == []
