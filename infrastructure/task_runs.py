@@ -39,6 +39,7 @@ def _iso(value: Any) -> str:
 class TaskRuns:
     def __init__(self, db: Database):
         self.db = db
+        self._mine: set[str] = set()  # records this process runs and has not finished
 
     def create(self, key: str, *, principal: str, tool: str, ttl_ms: int, runner: str, lease_seconds: float) -> dict[str, Any]:
         """Record a new working run and return it as the protocol shows it. Committed when this
@@ -53,7 +54,9 @@ class TaskRuns:
             )
             return self._row(tx, key)
 
-        return self.db.write(run)
+        record = self.db.write(run)
+        self._mine.add(key)
+        return record
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The record, or None when there is none (never created, or pruned). A working run
@@ -97,7 +100,24 @@ class TaskRuns:
                 [status, message, json.dumps(outcome) if outcome is not None else None, key],
             )
 
+        self._mine.discard(key)
         return bool(self.db.write(run))
+
+    def close(self) -> None:
+        """The server is stopping (its lifespan ends): the runs it still has will not finish, so
+        they are reported failed now rather than when their leases run out."""
+        message = "The server stopped while this task ran; nothing more will come. Call the tool again to retry."
+        outcome = json.dumps({"error": {"code": DEAD_RUN_CODE, "message": message}})
+        for key in list(self._mine):
+            try:
+                self.db.write(lambda tx, k=key: tx.execute(
+                    f"UPDATE mcp_task_runs SET status = 'failed', status_message = %s, outcome = %s, updated_at = {_now(tx)}, "
+                    "run_lease_until = NULL WHERE task_key = %s AND status = 'working'",
+                    [message, outcome, k],
+                ))
+            except Exception:  # noqa: BLE001 - stopping anyway: the lease rule reports it later
+                break
+        self._mine.clear()
 
     def sweep(self) -> int:
         """Report dead runs failed and delete expired records (PRUNE_BATCH of them at a time)."""

@@ -211,3 +211,17 @@ def test_a_listen_stream_naming_a_task_hears_it_on_another_instance(backend_url,
     assert tasks[0]["taskId"] == task_id and tasks[-1]["status"] == "completed", tasks
     assert tasks[-1]["result"]["structuredContent"]["response"] == "slow " * 10
     assert bob[0]["params"]["notifications"].get("taskIds") == []  # not bob's to follow
+
+
+def test_a_server_that_stops_reports_its_unfinished_runs_failed_at_once(tmp_path):
+    """A graceful stop (SIGTERM) does not leave the run to its lease (30 minutes here)."""
+    database = f"sqlite://{tmp_path / 'tasks.db'}"
+    with FakeOllama(behaviour=Drip(interval=0.2)) as ollama:
+        env = server_env(database, tmp_path, OLLAMA_HOST=ollama.url)
+        with http_server(env) as first:
+            work = call(first.url, "tasks_create", title="Cut short")["structuredContent"]
+            task_id = started(call(first.url, "tasks_execute", id=work["id"]), work["id"])
+            time.sleep(1)
+        with http_server(env) as second:
+            report = result(rpc(second.url, "tasks/get", {"taskId": task_id}))
+    assert report["status"] == "failed" and "server stopped" in report["error"]["message"], report
