@@ -98,6 +98,9 @@ class Config:
     contract_max_nodes: int = 20_000
     lease_minutes: float = 30.0
     max_attempts: int = 3
+    # Seconds an MCP task's record (the 2026 Tasks extension: tasks_execute, quality_check) is
+    # kept after it was created; tasks/get answers for it until then (its ttlMs).
+    mcp_task_ttl_seconds: float = 86_400.0
     # Days the change feed (task_changes) keeps a change: init-db and a running watcher prune
     # older rows; a client resuming from before that is told to reload (a "pruned" change).
     change_feed_keep_days: float = 30.0
@@ -354,6 +357,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         contract_max_nodes=int(_number(env, "CONTRACT_MAX_NODES", 20_000, int, 10)),
         lease_minutes=_number(env, "LEASE_MINUTES", 30.0, low=0.001),
         max_attempts=int(_number(env, "MAX_ATTEMPTS", 3, int, 1)),
+        mcp_task_ttl_seconds=_number(env, "MCP_TASK_TTL_SECONDS", 86_400.0, low=1.0),
         change_feed_keep_days=_number(env, "CHANGE_FEED_KEEP_DAYS", 30.0, low=0.1),
         log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
         read_only=_flag(env, "READ_ONLY", False),

@@ -96,9 +96,14 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
             "token_verifier": ApiKeyVerifier(config.api_keys),
             "auth": AuthSettings(issuer_url=http_url, resource_server_url=None),
         }
+    extensions = []
+    if not config.read_only:  # its two tools write; a read-only server offers neither
+        from tools.task_extension import TasksExtension
+
+        extensions.append(TasksExtension())
     mcp = TaskServer(
         "mcp-tasks", version=VERSION, instructions=INSTRUCTIONS + (READ_ONLY_NOTE if config.read_only else ""),
-        lifespan=lifespan, subscriptions=relay, **auth,
+        lifespan=lifespan, subscriptions=relay, extensions=extensions, **auth,
     )
     register_task_tools(mcp)
     register_agent_tools(mcp)

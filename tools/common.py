@@ -269,6 +269,23 @@ def own_name(state: AppState) -> str:
     return actor(state, None, None)[0]
 
 
+def principal(state: AppState, session: Any) -> str:
+    """Who owns what a request creates that others must not see (an MCP task's record): the
+    API key's name over HTTP; else the name this caller acts under by default, MCP_TASKS_ACTOR
+    or the client's own name (on stdio that is the one client of the process, and the same
+    name after a restart, so a client can still ask about a run its last process left). OAuth
+    subjects (issue 28) belong here too. `session`: the request's ServerSession."""
+    name = authenticated_name()
+    if name:
+        return f"key:{name}"
+    configured = state.config.actor if state.config.actor != DEFAULT_ACTOR else None
+    try:
+        client = session.client_params.client_info.name
+    except Exception:  # noqa: BLE001 - no clientInfo (it is optional on 2026-07-28)
+        client = None
+    return f"name:{configured or _UNPRINTABLE.sub('', client or '').strip()[:NAME_MAX] or state.config.actor}"
+
+
 def strip_titles(schema: dict[str, Any]) -> None:
     """pydantic puts a `title` on every property; across all tools that is ~15% of tools/list."""
     if isinstance(schema, dict):

@@ -5,7 +5,7 @@ The results are in tools/task_results.py; tasks_claim and tasks_execute in tools
 
 from typing import Annotated, Any, Literal, Optional
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
@@ -13,6 +13,7 @@ from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
 from tools import input_rules as rules
 from tools.common import actor, app, own_name, respond
+from tools.confirmations import Confirmation, ask_before_cancel, ask_before_delete, check_answer
 from tools.lean_schema import DESTROYS, READ_ONLY, WRITES
 from tools.task_results import Assignment, Comment, Deleted, Result, Statistics, Task, TaskDetail, TaskPage, detail_of, page_of
 from validators import work_order as wo
@@ -35,6 +36,8 @@ ActorType = Optional[ActorTypeName]  # the enum says it all
 ExpectedUpdatedAt = Annotated[
     Optional[str], Field(max_length=40, description="updated_at you read; refused if it changed.")
 ]
+# Shared by tasks_delete and tasks_status: the person already agreed (tools/confirmations.py).
+Confirm = Annotated[Optional[bool], Field(description="true: do not ask.")]
 # Shared by tasks_create and tasks_update.
 Priority = Annotated[Optional[PriorityName], Field(description="Default normal.")]
 Labels = Annotated[
@@ -173,8 +176,11 @@ def register_task_tools(mcp: MCPServer) -> None:
         updated_by: UpdatedBy = None,
         updated_by_type: ActorType = None,
         expected_updated_at: ExpectedUpdatedAt = None,
+        confirm: Confirm = None,
+        answer: Annotated[ElicitationResult[Confirmation], Resolve(ask_before_cancel)] = None,
     ) -> Annotated[CallToolResult, Task]:
         """Move a task: pending→in_progress|cancelled; in_progress→completed|failed|cancelled|pending; failed→pending|cancelled. in_progress needs blockers completed and takes a lease. Refused if another agent moved or holds it."""
+        check_answer(answer, f"Task {id} was not cancelled")
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
         task = state.repository.set_status(
@@ -235,8 +241,11 @@ def register_task_tools(mcp: MCPServer) -> None:
         ctx: Context,
         id: TaskId,
         deleted_by: UpdatedBy = None,
+        confirm: Confirm = None,
+        answer: Annotated[ElicitationResult[Confirmation], Resolve(ask_before_delete)] = None,
     ) -> Annotated[CallToolResult, Deleted]:
         """Delete a task with its assignments, results and comments; its subtasks become top-level. Cannot be undone."""
+        check_answer(answer, f"Task {id} was not deleted")
         state = app(ctx)
         who, kind = actor(state, deleted_by, None)
         return respond(Deleted(**state.repository.delete_task(id, actor=who, actor_type=kind)))
