@@ -25,7 +25,6 @@ import logging
 import re
 from typing import Any, Callable
 
-import anyio
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated, ServerEvent
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, EmptyResult, SubscribeRequestParams, SubscriptionsListenRequestParams, UnsubscribeRequestParams
@@ -33,14 +32,25 @@ from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, EmptyResult, SubscribeRequ
 from domain.errors import TaskSystemError
 from domain.models import ID_MAX
 from infrastructure.change_feed import Change, ChangeHub
+from tools.outbox import Outbox
 
 log = logging.getLogger("mcp-tasks.subscriptions")
 
 STATISTICS_URI = "tasks://statistics"
 _TASK_URI = re.compile(r"task://([1-9][0-9]{0,18})")
 MAX_URIS_PER_SESSION = 1_000  # resources/subscribe: a bound on what one session may hold
-MAX_LISTEN_STREAMS = 256  # subscriptions/listen streams per process
-SEND_TIMEOUT = 2.0  # seconds one handshake-era notification may take before that session is skipped
+MAX_LISTEN_STREAMS_PER_KEY = 64  # subscriptions/listen streams one API key (without keys: one session) may hold
+MAX_LISTEN_STREAMS = 1_024  # and all of them together, per process (the SDK's default)
+
+
+class _Stopped(Exception):
+    """Forwarding was stopped (nobody was subscribed) before it began to listen."""
+
+
+def _stopped(started: asyncio.Future | None) -> None:
+    if started is not None and not started.done():
+        started.set_exception(_Stopped())
+        started.exception()  # retrieved: nobody may be waiting, and that is no error worth a log line
 
 
 def uris_for(change: Change) -> tuple[str, str]:
@@ -69,8 +79,11 @@ class SubscriptionRelay:
         self._bus = InMemorySubscriptionBus()
         self._streams = 0  # open subscriptions/listen streams
         self._sessions: dict[Any, set[str]] = {}  # Connection -> URIs it subscribed to
+        self._outboxes: dict[Any, Outbox] = {}  # Connection -> its notifications not sent yet
         self._task: asyncio.Task | None = None
         self._started: asyncio.Future | None = None  # resolved once _task listens to the hub
+        self._waiting = 0  # subscribers inside ready(): forwarding is not stopped under them
+        self._closing = False  # the server is stopping: ready() starts nothing more
 
     # ---- SubscriptionBus (the SDK's ListenHandler subscribes each listen stream here) -------
 
@@ -121,6 +134,9 @@ class SubscriptionRelay:
 
     def _forget(self, connection: Any) -> None:
         self._sessions.pop(connection, None)
+        outbox = self._outboxes.pop(connection, None)
+        if outbox is not None:
+            outbox.close()
         self._demand()
 
     @property
@@ -136,23 +152,40 @@ class SubscriptionRelay:
         Called before a subscription is registered and acknowledged: a change committed after the
         client has its acknowledgement is then always after the hub's position, so it is delivered.
         (Without this wait, a change made right after subscribing could land before the position.)
+
+        Safe against others unsubscribing meanwhile (issue 22): while anybody waits here, the last
+        unsubscribe does not stop forwarding, and a forwarding task stopped before it listened
+        is started again rather than reported as a failure (which hung or refused the subscribe).
+        The caller registers its subscription right after, with no await in between.
         """
-        if self.hub is None:
-            raise MCPError(INTERNAL_ERROR, "The server is starting or stopping; subscribe again in a moment.")
-        if self._task is None or self._task.done():
-            loop = asyncio.get_running_loop()
-            self._started = loop.create_future()
-            self._task = loop.create_task(self._forward(self._started), name="subscription-relay")
+        self._waiting += 1
         try:
-            await asyncio.shield(self._started)
-        except TaskSystemError as exc:  # the database does not answer: refuse rather than promise updates
-            raise MCPError(INTERNAL_ERROR, f"Cannot subscribe now: {exc}") from exc
+            for _ in range(100):  # each turn ends with a listening task, or a refusal; a stop is rare
+                if self.hub is None or self._closing:
+                    raise MCPError(INTERNAL_ERROR, "The server is starting or stopping; subscribe again in a moment.")
+                if self._task is None or self._task.done():
+                    loop = asyncio.get_running_loop()
+                    self._started = loop.create_future()
+                    self._task = loop.create_task(self._forward(self._started), name="subscription-relay")
+                task, started = self._task, self._started
+                try:
+                    await asyncio.shield(started)
+                except _Stopped:
+                    continue  # stopped before it listened (a server stopping has no hub at the next turn)
+                except TaskSystemError as exc:  # the database does not answer: refuse rather than promise updates
+                    raise MCPError(INTERNAL_ERROR, f"Cannot subscribe now: {exc}") from exc
+                if task is self._task and not task.done():
+                    return
+            raise MCPError(INTERNAL_ERROR, "Cannot subscribe now: forwarding stopped again and again; try again in a moment.")
+        finally:
+            self._waiting -= 1
 
     def _demand(self) -> None:
-        """Stop forwarding when nobody is subscribed any more (ready() starts it)."""
-        if self.subscribers == 0 and self._task is not None:
+        """Stop forwarding when nobody is subscribed or subscribing any more (ready() starts it)."""
+        if self.subscribers == 0 and self._waiting == 0 and self._task is not None:
             self._task.cancel()  # leaving hub.listen() stops the poll loop when nobody else listens
             self._task = None
+            _stopped(self._started)  # a task cancelled before it ran never resolves it itself
 
     async def _forward(self, started: asyncio.Future) -> None:
         assert self.hub is not None
@@ -163,11 +196,10 @@ class SubscriptionRelay:
                     burst = [change, *changes.ready()]  # type: ignore[attr-defined]
                     uris = list(dict.fromkeys(uri for c in burst for uri in uris_for(c)))  # once each, in order
                     for uri in uris:
-                        await self._bus.publish(ResourceUpdated(uri))
-                    await self._notify_sessions(uris)
+                        await self._bus.publish(ResourceUpdated(uri))  # listen streams: each has its own buffer
+                    self._notify_sessions(uris)
         except asyncio.CancelledError:
-            if not started.done():
-                started.set_exception(TaskSystemError("the server stopped forwarding changes; subscribe again"))
+            _stopped(started)
             raise
         except Exception as exc:  # noqa: BLE001 - a failure here must not end the server
             if not started.done():
@@ -175,26 +207,36 @@ class SubscriptionRelay:
                 return
             log.exception("subscription relay stopped; it starts again with the next subscription")
 
-    async def _notify_sessions(self, uris: list[str]) -> None:
-        for connection, wanted in list(self._sessions.items()):
-            for uri in uris:
-                if uri in wanted:
-                    # Best effort, like every notification: a session whose client stopped reading
-                    # must not hold up the others.
-                    with anyio.move_on_after(SEND_TIMEOUT):
-                        await connection.send_resource_updated(uri)
+    def _notify_sessions(self, uris: list[str]) -> None:
+        """Hand each subscribed session its URIs; never waits on one (issue 22: a session whose
+        client stopped reading held up every other session and every listen stream)."""
+        for connection, wanted in self._sessions.items():
+            mine = [uri for uri in uris if uri in wanted]
+            if mine:
+                outbox = self._outboxes.get(connection)
+                if outbox is None:
+                    outbox = self._outboxes[connection] = Outbox(connection.send_resource_updated)
+                outbox.offer(mine)
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - it was told to stop
-                pass
-        self._sessions.clear()
-        if self.hub is not None:
-            await self.hub.aclose()
+        """Stop forwarding and let go of the hub; the next lifespan sets a new one."""
+        self._closing = True
+        try:
+            task, self._task = self._task, None
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - it was told to stop
+                    pass
+            self._sessions.clear()
+            for outbox in self._outboxes.values():
+                outbox.close()
+            self._outboxes.clear()
+            if self.hub is not None:
+                await self.hub.aclose()
+        finally:
+            self.hub, self._closing = None, False
 
 
 def register_subscriptions(mcp: Any, relay: SubscriptionRelay, *, sessions: bool = True) -> None:
