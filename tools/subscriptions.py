@@ -27,11 +27,12 @@ from typing import Any, Callable
 
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated, ServerEvent
 from mcp.shared.exceptions import MCPError
-from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, EmptyResult, SubscribeRequestParams, SubscriptionsListenRequestParams, UnsubscribeRequestParams
+from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, EmptyResult, SubscribeRequestParams, SubscriptionsListenRequestParams, UnsubscribeRequestParams
 
 from domain.errors import TaskSystemError
 from domain.models import ID_MAX
 from infrastructure.change_feed import Change, ChangeHub
+from tools.http_auth import authenticated_name
 from tools.outbox import Outbox
 
 log = logging.getLogger("mcp-tasks.subscriptions")
@@ -39,7 +40,7 @@ log = logging.getLogger("mcp-tasks.subscriptions")
 STATISTICS_URI = "tasks://statistics"
 _TASK_URI = re.compile(r"task://([1-9][0-9]{0,18})")
 MAX_URIS_PER_SESSION = 1_000  # resources/subscribe: a bound on what one session may hold
-MAX_LISTEN_STREAMS_PER_KEY = 64  # subscriptions/listen streams one API key (without keys: one session) may hold
+MAX_LISTEN_STREAMS_PER_KEY = 32  # subscriptions/listen streams one API key (without keys: one session) may hold
 MAX_LISTEN_STREAMS = 1_024  # and all of them together, per process (the SDK's default)
 
 
@@ -83,6 +84,7 @@ class SubscriptionRelay:
         self._task: asyncio.Task | None = None
         self._started: asyncio.Future | None = None  # resolved once _task listens to the hub
         self._waiting = 0  # subscribers inside ready(): forwarding is not stopped under them
+        self._listen_slots: dict[tuple[str, Any], int] = {}  # open listen streams per API key (or session)
         self._closing = False  # the server is stopping: ready() starts nothing more
 
     # ---- SubscriptionBus (the SDK's ListenHandler subscribes each listen stream here) -------
@@ -138,6 +140,35 @@ class SubscriptionRelay:
         if outbox is not None:
             outbox.close()
         self._demand()
+
+    # ---- subscriptions/listen: a cap per key ------------------------------------------------
+
+    def hold_listen_slot(self, ctx: Any) -> Callable[[], None]:
+        """Count one more listen stream for the caller's API key (without keys: its session), or
+        refuse it past MAX_LISTEN_STREAMS_PER_KEY; returns the release. One key cannot take every
+        stream of the process (MAX_LISTEN_STREAMS, the SDK's own cap for all of them)."""
+        name = authenticated_name()
+        owner = ("key", name) if name else ("session", id(getattr(ctx.session, "_connection", ctx.session)))
+        held = self._listen_slots.get(owner, 0)
+        if held >= MAX_LISTEN_STREAMS_PER_KEY:
+            who = f"The API key {name!r}" if name else "This session"
+            raise MCPError(
+                INVALID_REQUEST,
+                f"{who} already holds {held} subscriptions/listen streams, the most one may (MAX_LISTEN_STREAMS_PER_KEY). "
+                "Close a stream you no longer read, or listen to several URIs on one stream (resource_subscriptions takes a list).",
+            )
+        self._listen_slots[owner] = held + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                left = self._listen_slots.pop(owner, 1) - 1
+                if left:
+                    self._listen_slots[owner] = left
+
+        return release
 
     @property
     def subscribers(self) -> int:
@@ -257,11 +288,13 @@ def register_subscriptions(mcp: Any, relay: SubscriptionRelay, *, sessions: bool
         )
         for uri in only.resource_subscriptions or ():
             _check_uri(uri)
-        await relay.ready()
-        # No await between ready() and the handler's bus subscription, which it makes before its first await.
+        release = relay.hold_listen_slot(ctx)
         try:
+            await relay.ready()
+            # No await between ready() and the handler's bus subscription, which it makes before its first await.
             return await listen(ctx, params.model_copy(update={"notifications": only}))
         finally:
+            release()
             relay._demand()  # a stream refused before it subscribed leaves no forwarding behind
 
     low.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, on_listen)
