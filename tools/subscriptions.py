@@ -17,6 +17,11 @@ One relay per server process (HTTP runs the lifespan once per process, not per s
 it listens to the process's one ChangeHub while anybody is subscribed, and not otherwise.
 A session that ends takes its subscriptions with it (the connection's exit stack; a listen
 stream's own cleanup).
+
+The forwarding task never waits on a client (issue 22): listen streams take events into
+buffers of their own (the SDK's ListenHandler), and each handshake-era session gets its
+notifications through an Outbox with its own sending task (tools/outbox.py). Listen
+streams are capped per API key (without keys: per session), not only per process.
 """
 from __future__ import annotations
 
