@@ -71,8 +71,7 @@ def check_line(raw: bytes | OversizeLine) -> Any:
     if not raw:
         return None
     if len(raw) > MAX_LINE_BYTES:  # the reader's bound lets a line of a byte or two more through
-        oversize = OversizeLine(raw[:MAX_LINE_BYTES], MAX_LINE_BYTES)
-        oversize.feed(raw[MAX_LINE_BYTES:])
+        oversize = _oversize(raw)
         raise Refusal(INVALID_REQUEST, oversize.message(), oversize.request_id)
     try:
         text = raw.decode("utf-8")
@@ -86,6 +85,13 @@ def check_line(raw: bytes | OversizeLine) -> Any:
         return types.jsonrpc_message_adapter.validate_json(text, by_name=False)
     except ValidationError as exc:
         raise _diagnose(text, exc) from None
+
+
+def _oversize(first: bytes) -> OversizeLine:
+    """An OversizeLine that has seen `first`, the start of a line longer than MAX_LINE_BYTES."""
+    line = OversizeLine(first[:MAX_LINE_BYTES], MAX_LINE_BYTES)
+    line.feed(first[MAX_LINE_BYTES:])
+    return line
 
 
 def _diagnose(text: str, exc: ValidationError) -> Refusal:
@@ -152,7 +158,7 @@ class _LineReader:
         except asyncio.IncompleteReadError as eof:  # the last line had no newline
             return eof.partial or None
         except asyncio.LimitOverrunError as over:
-            line = self._oversize(await self._stream.readexactly(over.consumed))
+            line = _oversize(await self._stream.readexactly(over.consumed))
             while True:  # stream the rest of the line past
                 try:
                     line.feed(await self._stream.readuntil(b"\n"))
@@ -164,19 +170,13 @@ class _LineReader:
                     line.feed(await self._stream.readexactly(more.consumed))
             return line
 
-    @staticmethod
-    def _oversize(first: bytes) -> OversizeLine:
-        line = OversizeLine(first[:MAX_LINE_BYTES], MAX_LINE_BYTES)
-        line.feed(first[MAX_LINE_BYTES:])
-        return line
-
     def _readline_blocking(self) -> bytes | OversizeLine | None:
         line = self._file.readline(MAX_LINE_BYTES + 1)
         if not line:
             return None
         if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
             return line
-        oversize = self._oversize(line)
+        oversize = _oversize(line)
         while more := self._file.readline(MAX_LINE_BYTES + 1):
             oversize.feed(more)
             if more.endswith(b"\n"):
@@ -187,15 +187,6 @@ class _LineReader:
         """Stop watching the pipe; fd itself stays open (closefd=False)."""
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
-
-    def _readline_blocking(self) -> bytes | None:
-        line = self._file.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            return None
-        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while (more := self._file.readline(MAX_LINE_BYTES + 1)) and not more.endswith(b"\n"):
-                pass
-        return line
 
 
 class _WireProtocol(asyncio.streams.FlowControlMixin):

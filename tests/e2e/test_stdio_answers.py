@@ -88,3 +88,22 @@ def test_requests_still_running_when_stdin_closes_are_answered_before_exit(backe
     check = _piped(env, [initialize, {"jsonrpc": "2.0", "method": "notifications/initialized"},
                          {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "tasks_list", "arguments": {}}}])
     assert check["answers"][9]["result"]["structuredContent"]["total"] == 3  # each create wrote once, and said so
+
+
+def test_from_a_regular_file_an_oversize_line_is_answered_on_its_id_too(tmp_path):
+    """A file is read on a worker thread, by another reader than a pipe's: the same answers."""
+    requests = tmp_path / "requests.jsonl"
+    with open(requests, "wb") as out:
+        out.write(_line({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "file", "version": "0"}}}))
+        out.write(_line({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        out.write(_line({"method": "tools/call", "params": {"name": "tasks_create", "arguments": {"title": "f" * (9 * MB)}},
+                         "jsonrpc": "2.0", "id": 2}))
+        out.write(_line({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "tasks_list", "arguments": {}}}))
+    with open(requests, "rb") as stdin:
+        done = subprocess.run([sys.executable, str(SERVER)], stdin=stdin, capture_output=True,
+                              env=server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path), cwd=str(SERVER.parent), timeout=120)
+    answers = {m["id"]: m for m in map(json.loads, done.stdout.decode().splitlines())}
+    assert sorted(answers) == [1, 2, 3], done.stderr.decode()[-2000:]
+    assert "params.arguments.title alone is 9,437,186 bytes" in answers[2]["error"]["message"], answers[2]
+    assert answers[3]["result"]["structuredContent"]["total"] == 0
