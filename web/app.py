@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from config import Config
 from domain.errors import TaskSystemError
 from domain.secrets import scrub
+from validators.roles import ADMIN, BOARD_SCOPES, WRITE
 from web import actions
 from web.html import Safe
 from web.login_throttle import LoginThrottle
@@ -174,12 +175,16 @@ class Board:
     def view(self, request: Request) -> View:
         """The viewer; who is None when keys are set and no valid session cookie came."""
         security = self.security
+        scopes = None
         if security.needs_login:
             who = security.session_name(request.cookies.get(SESSION_COOKIE))
+            scopes = security.scopes_of(who) if who else None
         else:
             who = clean_name(request.cookies.get(NAME_COOKIE)) or security.default_actor
-        return View(who=who, csrf=security.csrf_token(self._csrf_cookie(request)), read_only=security.read_only,
-                    keys=security.needs_login)
+        # A key whose role cannot write sees the board as a read-only one: no forms, every POST refused.
+        return View(who=who, csrf=security.csrf_token(self._csrf_cookie(request)),
+                    read_only=security.read_only or (scopes is not None and WRITE not in scopes), keys=security.needs_login,
+                    scopes=scopes)
 
     def html(self, request: Request, view: View, title: str, body: Safe, status: int = 200, **messages: Any) -> Response:
         response = HTMLResponse(layout(view, title, body, **messages), status_code=status, headers={"Cache-Control": "no-store"})
@@ -283,7 +288,7 @@ class Board:
         act = actions.ACTIONS.get(action)
         if act is None:
             return self.html(request, view, "Not found", message_page(f"There is no action {action[:40]!r}."), 404)
-        form, refusal = await self.checked_post(request, view)
+        form, refusal = await self.checked_post(request, view, needs=BOARD_SCOPES.get(action, ADMIN))
         if refusal:
             return refusal
         try:
@@ -305,11 +310,16 @@ class Board:
 
     # ---- POST checks ---------------------------------------------------------------------------
 
-    async def checked_post(self, request: Request, view: View, *, writes: bool = True) -> tuple[dict[str, str], Response | None]:
-        """The form of a POST that passed the read-only, Origin and CSRF checks; else the refusal."""
-        if writes and view.read_only:
+    async def checked_post(self, request: Request, view: View, *, writes: bool = True,
+                           needs: str = WRITE) -> tuple[dict[str, str], Response | None]:
+        """The form of a POST that passed the read-only, role, Origin and CSRF checks; else the refusal."""
+        if writes and self.security.read_only:
             return {}, self.html(request, view, "Read-only", message_page(
                 "This board is read-only (READ_ONLY=true): it shows tasks and changes nothing."), 403)
+        if writes and not view.may(needs):
+            log.warning("board: refused a POST to %s by %s: it needs %s", request.url.path, view.who, needs)
+            return {}, self.html(request, view, "Refused", message_page(
+                f"This needs {needs}, and your key's role does not include it; nothing was changed."), 403)
         origin = request.headers.get("origin")
         if not self.security.origin_allowed(origin):
             log.warning("board: refused a POST to %s from Origin %r", request.url.path, origin)
@@ -431,7 +441,7 @@ def build_board(
             default = None
     security = BoardSecurity(
         keys=tuple(config.api_keys), allowed_hosts=tuple(allowed_hosts), allowed_origins=tuple(allowed_origins),
-        default_actor=default or "board", read_only=config.read_only,
+        default_actor=default or "board", read_only=config.read_only, roles=config.api_key_roles,
     )
     return Board(config, security, shared)
 

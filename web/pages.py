@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from validators.roles import REVIEW
 from web.charts import STATUSES, bar_chart, line_chart, status_series
 from web.html import Safe, h, join, url
 
@@ -28,6 +29,10 @@ class View:
     read_only: bool
     keys: bool  # MCP_API_KEYS set: sign in / sign out instead of a name
     events: str | None = None  # the SSE URL when live updates are on
+    scopes: frozenset[str] | None = None  # the signed-in key's role as scopes (validators/roles.py); None: every right
+
+    def may(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
 
 
 def _hidden(view: View) -> Safe:
@@ -237,7 +242,7 @@ def actions(view: View, task: dict[str, Any], form: dict[str, str]) -> Safe:
     # The version the person saw: the repository refuses the move if the task changed since.
     seen = join([_hidden(view), h('<input type="hidden" name="updated_at" value="{}">', task["updated_at"])])
     parts = []
-    if waits_for_review(task):
+    if waits_for_review(task) and view.may(REVIEW):
         parts.append(h(
             '<section class="review-box"><h2>Review</h2><p>This task is in progress with a result: approve it (completed) '
             'or send it back (pending) with a comment.</p>'
