@@ -105,6 +105,7 @@ class Config:
     oauth_issuer: str | None = None
     oauth_audience: str | None = None
     oauth_jwks_url: str | None = None
+    oauth_client_id: str | None = None  # the board's public client at the issuer: people sign in with code + PKCE
     allowed_hosts: tuple[str, ...] = ()  # extra Host header values (a load balancer's name)
     allowed_origins: tuple[str, ...] = ()  # extra browser Origins
     # Stateful HTTP sessions one API key may hold open (without keys: all clients together),
@@ -390,6 +391,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         oauth_issuer=_issuer(env, "MCP_OAUTH_ISSUER"),
         oauth_audience=env.get("MCP_OAUTH_AUDIENCE", "").strip() or None,
         oauth_jwks_url=_issuer(env, "MCP_OAUTH_JWKS_URL"),
+        oauth_client_id=env.get("MCP_OAUTH_CLIENT_ID", "").strip() or None,
         allowed_hosts=_list(env.get("MCP_ALLOWED_HOSTS", "")),
         allowed_origins=_list(env.get("MCP_ALLOWED_ORIGINS", "")),
         http_max_sessions_per_key=int(_number(env, "MCP_HTTP_MAX_SESSIONS_PER_KEY", 50, int, 1)),

@@ -201,8 +201,14 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
 
     # The board for people at / (same keys, Host and Origin rules); /mcp stays the MCP endpoint.
     # It shares the MCP server's repository and change watcher: one pool, one poller per process.
+    sign_in = None
+    if config.oauth_issuer and config.oauth_client_id:  # people sign in to the board through the provider
+        from tools.oauth import principal_check
+        from web.oauth_login import OAuthSignIn
+
+        sign_in = OAuthSignIn(config.oauth_issuer, config.oauth_client_id, audience(config, url), principal_check(config, url))
     attach_board(app, build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins,
-                                  shared=mcp.current_state))
+                                  shared=mcp.current_state, sign_in=sign_in))
     log.info(
         "mcp-tasks %s serving streamable HTTP at %s/mcp (%s%s) and the board at %s/, %s; data in %s; Host headers allowed: %s",
         VERSION, url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "", url,

@@ -148,6 +148,18 @@ def auth_options(config: Any, http_url: str) -> dict[str, Any]:
     }
 
 
+def principal_check(config: Any, http_url: str) -> Any:
+    """For the board's sign-in (web/oauth_login.py): an access token -> (name, scopes), or None
+    when refused, by the same checks as a token sent to /mcp."""
+    verifier = JwtVerifier(config.oauth_issuer, audience(config, http_url), config.oauth_jwks_url)
+
+    async def check(token: str) -> tuple[str, list[str]] | None:
+        found = await verifier.verify_token(token)
+        return None if found is None else ((found.claims or {})[PRINCIPAL]["name"], found.scopes)
+
+    return check
+
+
 def protected_resource_route(config: Any, http_url: str) -> Any:
     """RFC 9728 metadata at /.well-known/oauth-protected-resource/mcp, naming the issuer and the
     four scopes. The SDK serves the same path with the (empty) required scopes; this route goes first."""

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -33,6 +34,7 @@ from web.pages import (
     NOTICES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
     stats_page, task_page,
 )
+from web.oauth_login import FLOW_COOKIE, FLOW_SECONDS, PERSON_COOKIE, PERSON_SECONDS, SignInRefused
 from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECONDS, BoardSecurity, clean_name
 
 log = logging.getLogger("mcp-tasks.board")
@@ -99,8 +101,9 @@ class Guard:
 
 class Board:
     def __init__(self, config: Config, security: BoardSecurity, shared: Callable[[], Any] | None = None,
-                 throttle: LoginThrottle | None = None):
+                 throttle: LoginThrottle | None = None, sign_in: Any = None):
         self.config, self.security = config, security
+        self.sign_in = sign_in  # web.oauth_login.OAuthSignIn: people sign in through the identity provider
         self.throttle = throttle or LoginThrottle()  # failed sign-ins, per client address and overall
         self.shared = shared  # the MCP server's running AppState, when served beside /mcp
         self.db: Any = None
@@ -114,6 +117,8 @@ class Board:
             Route("/stats", self.stats, methods=["GET"]),
             Route("/login", self.login, methods=["GET", "POST"]),
             Route("/logout", self.logout, methods=["POST"]),
+            Route("/oauth/start", self.oauth_start, methods=["GET"]),
+            Route("/oauth/callback", self.oauth_callback, methods=["GET"]),
             Route("/name", self.set_name, methods=["POST"]),
             Route("/events", self.events, methods=["GET"]),
             Route("/static/{name}", self.static, methods=["GET"]),
@@ -179,6 +184,9 @@ class Board:
         if security.needs_login:
             who = security.session_name(request.cookies.get(SESSION_COOKIE))
             scopes = security.scopes_of(who) if who else None
+            person = self.sign_in.person(request.cookies.get(PERSON_COOKIE)) if who is None and self.sign_in else None
+            if person:
+                who, scopes = person
         else:
             who = clean_name(request.cookies.get(NAME_COOKIE)) or security.default_actor
         # A key whose role cannot write sees the board as a read-only one: no forms, every POST refused.
@@ -199,7 +207,10 @@ class Board:
     def login_required(self, request: Request, view: View) -> Response:
         """With keys and no session: the login form, and not one byte of task data."""
         path = request.url.path if request.method == "GET" else "/"
-        return self.html(request, view, "Sign in", login_page(view, path), status=401)
+        return self.html(request, view, "Sign in", self._login_page(view, path), status=401)
+
+    def _login_page(self, view: View, path: str) -> Safe:
+        return login_page(view, path, keys=bool(self.security.keys), provider=self.sign_in is not None)
 
     async def live(self, view: View) -> View:
         """The page's SSE URL, starting after the feed's head when the page was read."""
@@ -355,12 +366,9 @@ class Board:
             self.throttle.failed(address)
             log.warning("board: a sign-in with an unknown key from %s was refused%s", address,
                         "; its sign-ins are paused" if self.throttle.retry_after(address)[0] else "")
-            return self.html(request, view, "Sign in", login_page(view, form.get("next", "/")), 401,
+            return self.html(request, view, "Sign in", self._login_page(view, form.get("next", "/")), 401,
                              error="That key is not one of this server's API keys (MCP_API_KEYS).")
-        target = form.get("next", "/")
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
-            target = "/"
-        response = RedirectResponse(target, status_code=303)
+        response = RedirectResponse(_local_path(form.get("next", "/")), status_code=303)
         response.set_cookie(SESSION_COOKIE, self.security.session_cookie(name), max_age=SESSION_SECONDS, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https", path="/")
         self._set_csrf(request, response)
@@ -373,7 +381,54 @@ class Board:
             return refusal
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        response.delete_cookie(PERSON_COOKIE, path="/", httponly=True, samesite="strict")
         return response
+
+    # ---- sign-in through the identity provider (web/oauth_login.py) ----------------------------
+
+    async def oauth_start(self, request: Request) -> Response:
+        view = self.view(request)
+        if self.sign_in is None:
+            return self.html(request, view, "Sign in", message_page(
+                "This board signs people in with API keys only (MCP_OAUTH_ISSUER and MCP_OAUTH_CLIENT_ID are not both set)."), 404)
+        target = _local_path(request.query_params.get("next", "/"))
+        try:
+            location, cookie = await self.sign_in.start(self._callback_url(request), target)
+        except TaskSystemError as exc:  # the provider's discovery document could not be read
+            return self.refused(request, view, exc, "Sign in", self._login_page(view, target))
+        except SignInRefused as exc:
+            return self.html(request, view, "Sign in", self._login_page(view, target), 502, error=str(exc))
+        response = RedirectResponse(location, status_code=303)
+        # Lax, not Strict: it must come back with the provider's (cross-site) redirect to the callback.
+        response.set_cookie(FLOW_COOKIE, cookie, max_age=FLOW_SECONDS, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https", path="/oauth")
+        return response
+
+    async def oauth_callback(self, request: Request) -> Response:
+        view = self.view(request)
+        if self.sign_in is None:
+            return self.html(request, view, "Sign in", message_page("This board does not sign people in through a provider."), 404)
+        try:
+            name, scopes, target = await self.sign_in.finish(dict(request.query_params), request.cookies.get(FLOW_COOKIE))
+        except (SignInRefused, TaskSystemError) as exc:
+            log.warning("board: a sign-in through the identity provider failed: %s", scrub(str(exc)))
+            return self.html(request, view, "Sign in", self._login_page(view, "/"), 401, error=scrub(str(exc)))
+        log.info("board: %s signed in through the identity provider", name)
+        # Reached by the provider's cross-site redirect: a Strict cookie set here would not come with
+        # a redirect onwards, so this page sends the browser on itself (a same-site navigation).
+        response = HTMLResponse(
+            f'<!doctype html><meta http-equiv="refresh" content="0;url={html_escape(target)}">'
+            f'<p>Signed in. <a href="{html_escape(target)}">Continue to the board</a>.</p>',
+            headers={"Cache-Control": "no-store"})
+        response.set_cookie(PERSON_COOKIE, self.sign_in.person_cookie(name, scopes), max_age=PERSON_SECONDS, httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https", path="/")
+        response.delete_cookie(FLOW_COOKIE, path="/oauth", httponly=True, samesite="lax")
+        return response
+
+    @staticmethod
+    def _callback_url(request: Request) -> str:
+        # The Host the browser used (Guard has checked it is one this server answers to).
+        return f"{request.url.scheme}://{request.headers.get('host')}/oauth/callback"
 
     async def set_name(self, request: Request) -> Response:
         view = self.view(request)
@@ -426,8 +481,14 @@ class Board:
         return Response((STATIC / name).read_bytes(), media_type=STATIC_TYPES[name], headers={"Cache-Control": "no-cache"})
 
 
+def _local_path(target: str) -> str:
+    """A path on this board to go on to after a sign-in; anything else (another site) is /."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
 def build_board(
     config: Config, *, allowed_hosts: list[str], allowed_origins: list[str], shared: Callable[[], Any] | None = None,
+    sign_in: Any = None,
 ) -> Board:
     """The board for this config, answering to these Host and Origin values; `shared` gives
     the running AppState of the MCP server it is served beside."""
@@ -441,9 +502,9 @@ def build_board(
             default = None
     security = BoardSecurity(
         keys=tuple(config.api_keys), allowed_hosts=tuple(allowed_hosts), allowed_origins=tuple(allowed_origins),
-        default_actor=default or "board", read_only=config.read_only, roles=config.api_key_roles,
+        default_actor=default or "board", read_only=config.read_only, roles=config.api_key_roles, people=sign_in is not None,
     )
-    return Board(config, security, shared)
+    return Board(config, security, shared, sign_in=sign_in)
 
 
 def attach_board(app: Starlette, board: Board) -> None:

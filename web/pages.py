@@ -306,14 +306,18 @@ def stats_page(stats: dict[str, Any], history: dict[str, Any]) -> Safe:
     )
 
 
-def login_page(view: View, next_path: str) -> Safe:
-    return h(
-        '<h1>Sign in</h1><p>This board needs one of the server\'s API keys (MCP_API_KEYS). Your key\'s name is recorded as '
+def login_page(view: View, next_path: str, *, keys: bool = True, provider: bool = False) -> Safe:
+    """The key form (MCP_API_KEYS) and/or the link to sign in through the identity provider."""
+    link = h('<p><a class="provider-sign-in" href="{}">Sign in with your identity provider</a>; your name there is '
+             'recorded as the author of what you do here.</p>', url("/oauth/start", next=next_path)) if provider else ""
+    form = h(
+        '<p>{}This board takes one of the server\'s API keys (MCP_API_KEYS). Your key\'s name is recorded as '
         'the author of what you do here.</p><form method="post" action="/login" class="login">{}'
         '<input type="hidden" name="next" value="{}"><label>API key <input type="password" name="key" required '
         'autocomplete="current-password"></label><button>Sign in</button></form>',
-        _hidden(view), next_path,
-    )
+        "Or: " if provider else "", _hidden(view), next_path,
+    ) if keys else ""
+    return join([h("<h1>Sign in</h1>"), link, form])
 
 
 def message_page(text: str) -> Safe:

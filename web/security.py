@@ -66,6 +66,7 @@ class BoardSecurity:
     default_actor: str
     read_only: bool = False
     roles: tuple[tuple[str, str], ...] = ()  # (key name, role) of the keys given a role (MCP_API_KEYS name:key:role)
+    people: bool = False  # people sign in through the identity provider (web/oauth_login.py)
     _secret: bytes = field(default=b"", repr=False)
 
     def scopes_of(self, name: str) -> frozenset[str] | None:
@@ -94,7 +95,7 @@ class BoardSecurity:
 
     @property
     def needs_login(self) -> bool:
-        return bool(self.keys)
+        return bool(self.keys) or self.people
 
     def key_name(self, presented: str) -> str | None:
         """The name of the key presented, compared in constant time against every key."""

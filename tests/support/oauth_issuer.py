@@ -37,6 +37,7 @@ class Issuer:
         self.jwks_fetches = 0
         self.discovery_fetches = 0
         self.codes: dict[str, dict[str, Any]] = {}  # authorization code -> what it was issued for
+        self.used_codes: dict[str, dict[str, Any]] = {}  # the codes exchanged, for the tests to inspect
         self.person = {"sub": "u-1001", "name": "Alice Example", "scope": "tasks:write"}  # who /authorize signs in
         self.audience: str | None = None  # the aud of tokens the code flow issues
 
@@ -120,6 +121,7 @@ def _handler(issuer: Issuer) -> type[BaseHTTPRequestHandler]:
             grant = issuer.codes.pop(form.get("code", ""), None)
             if grant is None or form.get("grant_type") != "authorization_code":
                 return self._json(400, {"error": "invalid_grant"})
+            issuer.used_codes[form["code"]] = grant
             verifier = form.get("code_verifier", "")
             challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
             if challenge != grant["code_challenge"] or form.get("redirect_uri") != grant["redirect_uri"] \
