@@ -12,7 +12,6 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
-from html import escape as html_escape
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -34,8 +33,8 @@ from web.pages import (
     NOTICES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
     stats_page, task_page,
 )
-from web.oauth_login import FLOW_COOKIE, FLOW_SECONDS, PERSON_COOKIE, PERSON_SECONDS, SignInRefused
-from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECONDS, BoardSecurity, clean_name
+from web.oauth_login import PERSON_COOKIE, provider_callback, provider_start
+from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECONDS, BoardSecurity, clean_name, local_path
 
 log = logging.getLogger("mcp-tasks.board")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -207,9 +206,9 @@ class Board:
     def login_required(self, request: Request, view: View) -> Response:
         """With keys and no session: the login form, and not one byte of task data."""
         path = request.url.path if request.method == "GET" else "/"
-        return self.html(request, view, "Sign in", self._login_page(view, path), status=401)
+        return self.html(request, view, "Sign in", self.login_form(view, path), status=401)
 
-    def _login_page(self, view: View, path: str) -> Safe:
+    def login_form(self, view: View, path: str) -> Safe:
         return login_page(view, path, keys=bool(self.security.keys), provider=self.sign_in is not None)
 
     async def live(self, view: View) -> View:
@@ -330,7 +329,7 @@ class Board:
         if writes and not view.may(needs):
             log.warning("board: refused a POST to %s by %s: it needs %s", request.url.path, view.who, needs)
             return {}, self.html(request, view, "Refused", message_page(
-                f"This needs {needs}, and your key's role does not include it; nothing was changed."), 403)
+                f"This needs {needs}, and your role does not include it; nothing was changed."), 403)
         origin = request.headers.get("origin")
         if not self.security.origin_allowed(origin):
             log.warning("board: refused a POST to %s from Origin %r", request.url.path, origin)
@@ -366,9 +365,9 @@ class Board:
             self.throttle.failed(address)
             log.warning("board: a sign-in with an unknown key from %s was refused%s", address,
                         "; its sign-ins are paused" if self.throttle.retry_after(address)[0] else "")
-            return self.html(request, view, "Sign in", self._login_page(view, form.get("next", "/")), 401,
+            return self.html(request, view, "Sign in", self.login_form(view, form.get("next", "/")), 401,
                              error="That key is not one of this server's API keys (MCP_API_KEYS).")
-        response = RedirectResponse(_local_path(form.get("next", "/")), status_code=303)
+        response = RedirectResponse(local_path(form.get("next", "/")), status_code=303)
         response.set_cookie(SESSION_COOKIE, self.security.session_cookie(name), max_age=SESSION_SECONDS, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https", path="/")
         self._set_csrf(request, response)
@@ -387,48 +386,10 @@ class Board:
     # ---- sign-in through the identity provider (web/oauth_login.py) ----------------------------
 
     async def oauth_start(self, request: Request) -> Response:
-        view = self.view(request)
-        if self.sign_in is None:
-            return self.html(request, view, "Sign in", message_page(
-                "This board signs people in with API keys only (MCP_OAUTH_ISSUER and MCP_OAUTH_CLIENT_ID are not both set)."), 404)
-        target = _local_path(request.query_params.get("next", "/"))
-        try:
-            location, cookie = await self.sign_in.start(self._callback_url(request), target)
-        except TaskSystemError as exc:  # the provider's discovery document could not be read
-            return self.refused(request, view, exc, "Sign in", self._login_page(view, target))
-        except SignInRefused as exc:
-            return self.html(request, view, "Sign in", self._login_page(view, target), 502, error=str(exc))
-        response = RedirectResponse(location, status_code=303)
-        # Lax, not Strict: it must come back with the provider's (cross-site) redirect to the callback.
-        response.set_cookie(FLOW_COOKIE, cookie, max_age=FLOW_SECONDS, httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https", path="/oauth")
-        return response
+        return await provider_start(self, request)
 
     async def oauth_callback(self, request: Request) -> Response:
-        view = self.view(request)
-        if self.sign_in is None:
-            return self.html(request, view, "Sign in", message_page("This board does not sign people in through a provider."), 404)
-        try:
-            name, scopes, target = await self.sign_in.finish(dict(request.query_params), request.cookies.get(FLOW_COOKIE))
-        except (SignInRefused, TaskSystemError) as exc:
-            log.warning("board: a sign-in through the identity provider failed: %s", scrub(str(exc)))
-            return self.html(request, view, "Sign in", self._login_page(view, "/"), 401, error=scrub(str(exc)))
-        log.info("board: %s signed in through the identity provider", name)
-        # Reached by the provider's cross-site redirect: a Strict cookie set here would not come with
-        # a redirect onwards, so this page sends the browser on itself (a same-site navigation).
-        response = HTMLResponse(
-            f'<!doctype html><meta http-equiv="refresh" content="0;url={html_escape(target)}">'
-            f'<p>Signed in. <a href="{html_escape(target)}">Continue to the board</a>.</p>',
-            headers={"Cache-Control": "no-store"})
-        response.set_cookie(PERSON_COOKIE, self.sign_in.person_cookie(name, scopes), max_age=PERSON_SECONDS, httponly=True,
-                            samesite="strict", secure=request.url.scheme == "https", path="/")
-        response.delete_cookie(FLOW_COOKIE, path="/oauth", httponly=True, samesite="lax")
-        return response
-
-    @staticmethod
-    def _callback_url(request: Request) -> str:
-        # The Host the browser used (Guard has checked it is one this server answers to).
-        return f"{request.url.scheme}://{request.headers.get('host')}/oauth/callback"
+        return await provider_callback(self, request)
 
     async def set_name(self, request: Request) -> Response:
         view = self.view(request)
@@ -479,11 +440,6 @@ class Board:
         if name not in STATIC_TYPES:
             return PlainTextResponse("Not found", status_code=404)
         return Response((STATIC / name).read_bytes(), media_type=STATIC_TYPES[name], headers={"Cache-Control": "no-cache"})
-
-
-def _local_path(target: str) -> str:
-    """A path on this board to go on to after a sign-in; anything else (another site) is /."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
 def build_board(

@@ -19,18 +19,26 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 import urllib.parse
+from html import escape as html_escape
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 import anyio
+from starlette.responses import HTMLResponse, RedirectResponse
 
+from domain.errors import TaskSystemError
+from domain.secrets import scrub
 from infrastructure.jwks import FETCH_TIMEOUT, MAX_DOCUMENT_BYTES, discover
-from validators.roles import SCOPES, granted
+from validators.roles import READ, SCOPES, granted
+from web.pages import message_page
+from web.security import local_path
 
+log = logging.getLogger("mcp-tasks.board")
 FLOW_COOKIE = "board_oauth"
 PERSON_COOKIE = "board_person"
 FLOW_SECONDS = 600
@@ -143,6 +151,57 @@ class OAuthSignIn:
                                 "expiry; the server log says which). Check MCP_OAUTH_AUDIENCE and the provider's audience setting.")
         name, scopes = principal
         return name, scopes, flow["next"]
+
+
+async def provider_start(board: Any, request: Any) -> Any:
+    """GET /oauth/start: off to the provider, with a new state and PKCE verifier in the flow cookie."""
+    view = board.view(request)
+    if board.sign_in is None:
+        return board.html(request, view, "Sign in", message_page(
+            "This board signs people in with API keys only (MCP_OAUTH_ISSUER and MCP_OAUTH_CLIENT_ID are not both set)."), 404)
+    target = local_path(request.query_params.get("next", "/"))
+    try:
+        location, cookie = await board.sign_in.start(_callback_url(request), target)
+    except TaskSystemError as exc:  # the provider's discovery document could not be read
+        return board.refused(request, view, exc, "Sign in", board.login_form(view, target))
+    except SignInRefused as exc:
+        return board.html(request, view, "Sign in", board.login_form(view, target), 502, error=str(exc))
+    response = RedirectResponse(location, status_code=303)
+    # Lax, not Strict: it must come back with the provider's (cross-site) redirect to the callback.
+    response.set_cookie(FLOW_COOKIE, cookie, max_age=FLOW_SECONDS, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https", path="/oauth")
+    return response
+
+
+async def provider_callback(board: Any, request: Any) -> Any:
+    """GET /oauth/callback: the provider sent the browser back; sign the person in, or say why not."""
+    view = board.view(request)
+    if board.sign_in is None:
+        return board.html(request, view, "Sign in", message_page("This board does not sign people in through a provider."), 404)
+    try:
+        name, scopes, target = await board.sign_in.finish(dict(request.query_params), request.cookies.get(FLOW_COOKIE))
+        if READ not in granted(scopes):
+            raise SignInRefused(f"{name} signed in, but the token carries no tasks scope (it needs at least {READ}); "
+                                "nothing is shown. Ask whoever runs the identity provider for tasks:read or more.")
+    except (SignInRefused, TaskSystemError) as exc:
+        log.warning("board: a sign-in through the identity provider failed: %s", scrub(str(exc)))
+        return board.html(request, view, "Sign in", board.login_form(view, "/"), 401, error=scrub(str(exc)))
+    log.info("board: %s signed in through the identity provider", name)
+    # Reached by the provider's cross-site redirect: a Strict cookie set here would not come with
+    # a redirect onwards, so this page sends the browser on itself (a same-site navigation).
+    response = HTMLResponse(
+        f'<!doctype html><meta http-equiv="refresh" content="0;url={html_escape(target)}">'
+        f'<p>Signed in. <a href="{html_escape(target)}">Continue to the board</a>.</p>',
+        headers={"Cache-Control": "no-store"})
+    response.set_cookie(PERSON_COOKIE, board.sign_in.person_cookie(name, scopes), max_age=PERSON_SECONDS, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    response.delete_cookie(FLOW_COOKIE, path="/oauth", httponly=True, samesite="lax")
+    return response
+
+
+def _callback_url(request: Any) -> str:
+    # The Host the browser used (the board's Guard has checked it is one this server answers to).
+    return f"{request.url.scheme}://{request.headers.get('host')}/oauth/callback"
 
 
 def _post_form(url: str, form: dict[str, str]) -> dict[str, Any]:

@@ -52,6 +52,11 @@ def _allowed(value: str, allowed: Iterable[str]) -> bool:
     return False
 
 
+def local_path(target: str) -> str:
+    """A path on this board to go on to after a sign-in; anything else (another site) is /."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
 def clean_name(text: str | None) -> str | None:
     """A person's name as the actor in history, or None when it is unusable."""
     name = (text or "").strip()

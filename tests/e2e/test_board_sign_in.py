@@ -74,3 +74,11 @@ def test_a_person_signs_in_through_the_provider_with_pkce_and_acts_under_their_n
                                     {method: 'POST', body: new URLSearchParams({csrf, content: 'forged'})})).status;
             }""")
             assert status == 403 and history(server.url, BOSS, task["id"]) == before
+
+            # Someone the provider knows but who holds no tasks scope sees nothing.
+            page.click("header .who button")
+            issuer.person = {"sub": "u-3003", "name": "Nobody Here", "scope": "openid profile"}
+            page.click("a.provider-sign-in")
+            expect(page.locator(".refusal")).to_contain_text("carries no tasks scope")
+            assert "Review the rota" not in page.content()
+            assert not [c for c in page.context.cookies() if c["name"] == "board_person"]
