@@ -238,7 +238,7 @@ def parse_api_key_entries(raw: str) -> tuple[tuple[str, str, str | None], ...]:
     return tuple(keys)
 
 
-def _issuer(env: Mapping[str, str], key: str) -> str | None:
+def _secure_url(env: Mapping[str, str], key: str) -> str | None:
     """An https URL, or http on loopback only (a token's keys must not come over a wire anyone can change)."""
     from urllib.parse import urlsplit
 
@@ -388,9 +388,9 @@ def load_config(env: Mapping[str, str]) -> Config:
         http_stateless=_flag(env, "MCP_HTTP_STATELESS", False),
         api_keys=tuple((name, key) for name, key, _ in key_entries),
         api_key_roles=tuple({name: role for name, _, role in key_entries if role}.items()),
-        oauth_issuer=_issuer(env, "MCP_OAUTH_ISSUER"),
+        oauth_issuer=_secure_url(env, "MCP_OAUTH_ISSUER"),
         oauth_audience=env.get("MCP_OAUTH_AUDIENCE", "").strip() or None,
-        oauth_jwks_url=_issuer(env, "MCP_OAUTH_JWKS_URL"),
+        oauth_jwks_url=_secure_url(env, "MCP_OAUTH_JWKS_URL"),
         oauth_client_id=env.get("MCP_OAUTH_CLIENT_ID", "").strip() or None,
         allowed_hosts=_list(env.get("MCP_ALLOWED_HOSTS", "")),
         allowed_origins=_list(env.get("MCP_ALLOWED_ORIGINS", "")),

@@ -209,11 +209,12 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
         sign_in = OAuthSignIn(config.oauth_issuer, config.oauth_client_id, audience(config, url), principal_check(config, url))
     attach_board(app, build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins,
                                   shared=mcp.current_state, sign_in=sign_in))
+    who = (f"API keys for {', '.join(name for name, _ in config.api_keys)}" if config.api_keys
+           else "signed-in tokens only" if config.oauth_issuer else "no API key (loopback only)")
     log.info(
         "mcp-tasks %s serving streamable HTTP at %s/mcp (%s%s) and the board at %s/, %s; data in %s; Host headers allowed: %s",
         VERSION, url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "", url,
-        f"API keys for {', '.join(name for name, _ in config.api_keys)}" if config.api_keys
-        else "signed-in tokens only" if config.oauth_issuer else "no API key (loopback only)", config.database.describe(), ", ".join(security.allowed_hosts),
+        who, config.database.describe(), ", ".join(security.allowed_hosts),
     )
     # log_config=None: uvicorn's loggers go to our stderr handler (its own config prints access lines on stdout).
     uvicorn.run(app, host=host, port=port, log_config=None, log_level=config.log_level.lower(), timeout_graceful_shutdown=5)

@@ -250,10 +250,12 @@ def actor(state: AppState, name: str | None, kind: str | None) -> tuple[str, Act
 def via(name: str | None, principal: str) -> str:
     """`name (via principal)` for a name that is not the principal's, within the 100 characters
     of the history's author column (the name is shortened, never the principal)."""
+    if not name or name == principal:
+        return principal
     suffix = f" (via {principal})"
-    if not name or name == principal or name.endswith(suffix):
-        return principal if not name or name == principal else name
-    return name[: max(1, NAME_MAX - len(suffix))] + suffix if len(suffix) < NAME_MAX else principal
+    if name.endswith(suffix) or len(suffix) >= NAME_MAX:
+        return name if name.endswith(suffix) else principal
+    return name[: NAME_MAX - len(suffix)] + suffix
 
 
 def require_scope(needed: str, what: str) -> None:

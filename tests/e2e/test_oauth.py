@@ -242,3 +242,15 @@ async def test_api_key_roles_limit_calls_and_a_key_without_a_role_keeps_every_ri
             assert (await call(boss, "tasks_delete", id=second["id"]))["deleted"]
         async with http_session(server.url, OLD) as old:
             assert (await call(old, "tasks_list"))["total"] == 1
+
+
+async def test_a_stateless_server_on_the_2026_protocol_checks_the_token_and_its_scope_on_every_request(tmp_path):
+    with oauth_issuer() as issuer, \
+            http_server(_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, issuer), "--stateless") as server:
+        writer = issuer.mint(aud=server.url, scope="tasks:write", sub="u-5", preferred_username="erin")
+        async with http_session(server.url, writer, "auto") as client:
+            task = await call(client, "tasks_create", title="stateless")
+            assert (task["created_by"], task["created_by_type"]) == ("erin", "human")
+        async with http_session(server.url, issuer.mint(aud=server.url, scope="tasks:read"), "auto") as client:
+            assert "tasks_delete needs tasks:admin" in await refused(client, "tasks_delete", id=task["id"])
+            assert (await call(client, "tasks_get", id=task["id"]))["title"] == "stateless"
