@@ -194,7 +194,7 @@ def parse_api_keys(raw: str) -> tuple[tuple[str, str], ...]:
 def parse_api_key_entries(raw: str) -> tuple[tuple[str, str, str | None], ...]:
     """(name, key, role) per entry of `MCP_API_KEYS=alice:key1,ci-bot:key2:write`; role is None
     when the entry gives none (the key keeps every right, as before roles existed)."""
-    from validators.roles import ROLES
+    from domain.roles import ROLES
 
     keys: list[tuple[str, str, str | None]] = []
     for number, entry in enumerate((e.strip() for e in raw.split(",")), start=1):

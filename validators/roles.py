@@ -17,10 +17,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from domain.errors import Forbidden
+from domain.roles import ADMIN, READ, REVIEW, ROLES, SCOPES, WRITE
 
-READ, WRITE, REVIEW, ADMIN = "tasks:read", "tasks:write", "tasks:review", "tasks:admin"
-SCOPES = (READ, WRITE, REVIEW, ADMIN)  # lowest first: each includes those before it
-ROLES = {"read": READ, "write": WRITE, "review": REVIEW, "admin": ADMIN}  # MCP_API_KEYS role -> scope
+__all__ = ["ADMIN", "READ", "REVIEW", "ROLES", "SCOPES", "WRITE", "BOARD_SCOPES", "TOOL_SCOPES", "granted", "require", "tool_scope"]
 
 TOOL_SCOPES = {
     "tasks_list": READ, "tasks_get": READ, "tasks_statistics": READ, "contracts_list": READ, "contracts_validate": READ,
