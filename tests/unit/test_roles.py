@@ -22,7 +22,8 @@ def test_each_scope_includes_the_ones_below_it_and_foreign_scopes_grant_nothing(
 def test_every_tool_the_server_offers_is_in_the_scope_table_and_an_unknown_tool_needs_admin():
     import server
 
-    mcp = server.build_server(load_config({"DATABASE_URL": "sqlite:////nonexistent/never-opened.db"}))
+    # Every tool, whatever tool profile a server would list by default.
+    mcp = server.build_server(load_config({"DATABASE_URL": "sqlite:////nonexistent/never-opened.db", "MCP_TASKS_TOOLS": "all"}))
     offered = {tool.name for tool in mcp._tool_manager.list_tools()}
     assert offered == set(TOOL_SCOPES), "classify a new tool in validators/roles.py TOOL_SCOPES"
     assert {tool_scope(name) for name in offered} == {READ, WRITE, ADMIN}
