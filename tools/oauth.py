@@ -92,12 +92,21 @@ def token_for(claims: dict[str, Any]) -> AccessToken:
     scopes = scope.split() if isinstance(scope, str) else [str(s) for s in scope if isinstance(s, str)]
     name = next((claims[k] for k in ("name", "preferred_username") if isinstance(claims.get(k), str) and claims[k].strip()), subject)
     name = " ".join(name.split())[:NAME_MAX]  # the history's author column holds 100 characters, one line
-    # A client-credentials token has no person behind it: its subject is the client itself
-    # (RFC 9068 §2.2), or the issuer says so (Auth0's gty). Any other subject is a person.
-    kind = "ai" if str(named_client) == subject or claims.get("gty") == "client-credentials" else "human"
+    kind = "ai" if _client_credential(claims, subject, named_client) else "human"
     return AccessToken(
         token="oauth", client_id=client, subject=subject, scopes=scopes, expires_at=int(claims["exp"]),
         claims={"iss": claims.get("iss"), PRINCIPAL: {"name": name, "kind": kind, "via": "oauth"}},
+    )
+
+
+def _client_credential(claims: dict[str, Any], subject: str, client: Any) -> bool:
+    """A token with no person behind it (client credentials): its subject is the client itself
+    (RFC 9068 §2.2; Okta), or the issuer says so in its own way: Auth0's `gty`, Entra ID's
+    `idtyp: app`, Keycloak's service-account user. Any other subject is a person."""
+    username = claims.get("preferred_username")
+    return (
+        str(client) == subject or claims.get("gty") == "client-credentials" or claims.get("idtyp") == "app"
+        or (isinstance(username, str) and username.startswith("service-account-"))
     )
 
 

@@ -75,3 +75,22 @@ def test_another_name_is_recorded_via_the_principal_within_100_characters():
     assert via("claude (via alice)", "alice") == "claude (via alice)"
     long = via("x" * 100, "alice")
     assert len(long) == 100 and long.endswith(" (via alice)")
+
+
+def test_a_token_names_its_principal_and_a_client_credential_is_ai():
+    from tools.http_auth import PRINCIPAL
+    from tools.oauth import token_for
+
+    def who(**claims):
+        token = token_for({"iss": "https://id.example.com", "exp": 2_000_000_000, **claims})
+        return token.subject, token.claims[PRINCIPAL]["name"], token.claims[PRINCIPAL]["kind"], token.scopes
+
+    assert who(sub="u-1", name="Alice  Example", preferred_username="alice", azp="claude-code", scope="tasks:write openid") == (
+        "u-1", "Alice Example", "human", ["tasks:write", "openid"])
+    assert who(sub="u-2", preferred_username="bob")[1:3] == ("bob", "human")
+    assert who(sub="ci-runner", client_id="ci-runner")[1:3] == ("ci-runner", "ai")  # RFC 9068 client credentials
+    assert who(sub="abc@clients", azp="abc", gty="client-credentials")[2] == "ai"  # Auth0
+    assert who(sub="0f1e", azp="app-id", idtyp="app")[2] == "ai"  # Entra ID
+    assert who(sub="8c2d", azp="ci-runner", preferred_username="service-account-ci-runner")[1:3] == (
+        "service-account-ci-runner", "ai")  # Keycloak
+    assert len(who(sub="u-3", name="x" * 300)[1]) == 100
