@@ -33,10 +33,11 @@ def register_agent_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, Claimed]:
         """Take the next ready task (blockers completed; urgent first, then due date, age) as in_progress, under a lease your writes renew. Give it back: tasks_status pending."""
         state = app(ctx)
+        # Signed in or with a key, the claim is held by the principal (`assignee (via principal)`).
+        holder, kind = actor(state, assignee, "human" if assignee_type == "human" else "ai")
         task = state.repository.claim(
-            assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,
-            search=search, parent_task_id=parent_task_id, lease_minutes=lease_minutes,
-            actor_type=actor(state, None, "human" if assignee_type == "human" else "ai")[1], session=own_name(state),
+            assignee=holder, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,
+            search=search, parent_task_id=parent_task_id, lease_minutes=lease_minutes, actor_type=kind, session=own_name(state),
         )
         if task is None:
             return respond(Claimed(claimed=False, task=None, assignment_id=None, lease_expires_at=None, message="No ready task matches."))

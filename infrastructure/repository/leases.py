@@ -12,7 +12,7 @@ import random
 import time
 from typing import Any, Iterator
 
-from domain.errors import Conflict, InvalidInput, TaskSystemError
+from domain.errors import Conflict, Forbidden, InvalidInput, TaskSystemError
 from domain.models import ActorType, CommentType, ExecutorType, TaskStatus, TaskType
 from infrastructure.tx import Tx
 from infrastructure.repository.base import TASK_COLUMNS, RepositoryBase, _task, _text_time
@@ -101,11 +101,19 @@ class LeasesMixin(RepositoryBase):
     def _names(lease: dict[str, Any]) -> set[str]:
         return {n for n in (lease["holder"], lease["holder_session"]) if n}
 
-    def _check_not_held_by_other(self, tx: Tx, task_id: int, actor: str, session: str | None, action: str) -> None:
-        """Refuse a move of a task that another agent holds under a live lease (retryable: it ends)."""
+    def _check_not_held_by_other(
+        self, tx: Tx, task_id: int, actor: str, session: str | None, action: str, needs: str | None = None,
+    ) -> None:
+        """Refuse a move of a task that another agent holds under a live lease (retryable: it ends).
+        `needs`: the move is one that scope may make (a reviewer's cancel); refused as forbidden."""
         lease = self._lease(tx, task_id)
         if not lease or not lease["holder"] or int(lease["expired"]) or self._names(lease) & {actor, session}:
             return
+        if needs:
+            raise Forbidden(
+                f"Task {task_id} is held by {lease['holder']} ({lease['holder_type']}); {action} needs {needs}. "
+                "Nothing was changed. Ask a reviewer, or the holder, to cancel it."
+            )
         raise Conflict(
             f"Task {task_id} is held by {lease['holder']} ({lease['holder_type']}) under a lease until "
             f"{_text_time(lease['expires_at'])}; {action} is refused so their work is not lost. Nothing was changed. "
