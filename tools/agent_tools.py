@@ -15,6 +15,7 @@ from domain.models import ID_MAX, ExecutorType
 from tools.common import actor, app, own_name, respond
 from tools.task_results import Claimed, Execution, Task
 from tools.task_tools import WRITE, ExecutorName, Name, TaskId, TypeName
+from validators.ollama_output import MAX_TOKENS_LIMIT
 
 
 def register_agent_tools(mcp: MCPServer) -> None:
@@ -62,6 +63,9 @@ def register_agent_tools(mcp: MCPServer) -> None:
         model: Annotated[Optional[Name], Field(description="Ollama model; default OLLAMA_MODEL.")] = None,
         auto_complete: Annotated[bool, Field(description="Complete it if the model succeeds.")] = False,
         wait: Annotated[bool, Field(description="false: return at once; see tasks_get later.")] = True,
+        max_tokens: Annotated[
+            Optional[int], Field(ge=1, le=MAX_TOKENS_LIMIT, description="Token bound; at most OLLAMA_MAX_TOKENS (default).")
+        ] = None,
     ) -> Annotated[CallToolResult, Execution]:
         """Run an ai_task or mixed task on a local Ollama model with progress; stores the answer with tokens, cost, duration. Without auto_complete it stays in_progress for review."""
         import anyio
@@ -71,8 +75,8 @@ def register_agent_tools(mcp: MCPServer) -> None:
         model = model or state.config.ollama_model
         who, kind = actor(state, None, None)
         # Ollama and the model first: a run that cannot start leaves the task as it was.
-        await anyio.to_thread.run_sync(lambda: executor.preflight(id, model))
-        run = await anyio.to_thread.run_sync(lambda: executor.start(id, model, who, kind))
+        await anyio.to_thread.run_sync(lambda: executor.preflight(id, model, max_tokens))
+        run = await anyio.to_thread.run_sync(lambda: executor.start(id, model, who, kind, max_tokens))
         if not wait:
             executor.run_in_background(run, auto_complete=auto_complete)
             return respond(Execution(
@@ -120,4 +124,5 @@ def _build_executor(state):
     return TaskExecutor(
         state.repository, client, system_prompt=config.ollama_system_prompt,
         prices=parse_price_table(config.ollama_prices, setting="OLLAMA_PRICES"), response_cap=config.execute_response_cap,
+        max_tokens=config.ollama_max_tokens,
     )
