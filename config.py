@@ -317,6 +317,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         ollama_max_response_bytes=_at_most(
             int(_number(env, "OLLAMA_MAX_RESPONSE_BYTES", 8 * 1024 * 1024, int, 1024)), "OLLAMA_MAX_RESPONSE_BYTES", 8 * 1024 * 1024
         ),
+        # At most 2**20: far beyond any model's context, so a larger number can only be a typo.
         ollama_max_tokens=_at_most(int(_number(env, "OLLAMA_MAX_TOKENS", 4096, int, 1)), "OLLAMA_MAX_TOKENS", 1_048_576),
         ollama_system_prompt=env.get("OLLAMA_SYSTEM_PROMPT", "").strip() or None,
         ollama_prices=env.get("OLLAMA_PRICES", "").strip(),

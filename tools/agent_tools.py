@@ -15,7 +15,6 @@ from domain.models import ID_MAX, ExecutorType
 from tools.common import actor, app, own_name, respond
 from tools.task_results import Claimed, Execution, Task
 from tools.task_tools import WRITE, ExecutorName, Name, TaskId, TypeName
-from validators.ollama_output import MAX_TOKENS_LIMIT
 
 
 def register_agent_tools(mcp: MCPServer) -> None:
@@ -61,13 +60,12 @@ def register_agent_tools(mcp: MCPServer) -> None:
             Literal["ollama"], Field(description="Only ollama runs here.", json_schema_extra={"enum": ["ollama"]})
         ] = "ollama",
         model: Annotated[Optional[Name], Field(description="Ollama model; default OLLAMA_MODEL.")] = None,
-        auto_complete: Annotated[bool, Field(description="Complete it if the model succeeds.")] = False,
-        wait: Annotated[bool, Field(description="false: return at once; see tasks_get later.")] = True,
-        max_tokens: Annotated[
-            Optional[int], Field(ge=1, le=MAX_TOKENS_LIMIT, description="Token bound; at most OLLAMA_MAX_TOKENS (default).")
-        ] = None,
+        auto_complete: Annotated[bool, Field(description="Complete on success.")] = False,
+        wait: Annotated[bool, Field(description="false: return at once.")] = True,
+        # No schema maximum: the bound is the server's setting, checked (and named) by the executor.
+        max_tokens: Annotated[Optional[int], Field(ge=1, description="≤ OLLAMA_MAX_TOKENS.")] = None,
     ) -> Annotated[CallToolResult, Execution]:
-        """Run an ai_task or mixed task on a local Ollama model with progress; stores the answer with tokens, cost, duration. Without auto_complete it stays in_progress for review."""
+        """Run an ai_task or mixed task on local Ollama; stores answer, tokens, cost, duration. Stays in_progress unless auto_complete."""
         import anyio
 
         state = app(ctx)

@@ -30,10 +30,6 @@ COST_MAX = 9_999.999999  # DECIMAL(10,6)
 TEXT_MAX_BYTES = 65_535  # TEXT
 REPLACEMENT = "\ufffd"
 
-# OLLAMA_MAX_TOKENS and a call's max_tokens may not pass this: it is far beyond any model's
-# context, so a larger number can only be a typo.
-MAX_TOKENS_LIMIT = 1_048_576
-
 # done_reason values that mean the answer was cut before the model finished: Ollama's
 # "length" (num_predict reached, or the context window full), and what proxies in front of
 # other backends pass on for the same (llama.cpp "limit", Anthropic "max_tokens" and
