@@ -119,3 +119,16 @@ def test_a_missing_model_names_the_closest_few_of_many_installed(repo):
         listed = message.split("closest: ", 1)[1].split(")", 1)[0].split(", ")
         assert len(listed) == 5 and {"mistral-small:latest", "mistral:7b"} <= set(listed)
         assert "cloud/model-35" not in message
+
+
+def test_a_cut_answer_in_the_background_is_stored_as_partial_too(repo, ollama, caplog):
+    task = make(repo)
+    ollama.behaviour = Succeed(done_reason="length")
+    ex = executor(repo, ollama.url)
+    with caplog.at_level("INFO", logger="infrastructure.task_executor"):
+        thread = ex.run_in_background(ex.start(task["id"], "mistral", "agent", AI), auto_complete=True)
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    full = repo.get_task(task["id"])
+    assert (full["status"], full["results"][0]["status"]) == ("failed", "partial")
+    assert "The answer was cut" in caplog.text and "Traceback" not in caplog.text
