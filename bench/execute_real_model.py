@@ -16,7 +16,9 @@ max_tokens=1 and max_tokens=--long, after one warm-up of each.
 - our CPU per streamed chunk: the server process's CPU (utime+stime from /proc) per call,
   long minus short, divided by the tokens llama-server generated more (its /metrics). One
   token is one NDJSON record from the proxy (empty ones aside), so this is the cost of
-  reading, decoding, keeping and reporting one record.
+  reading, decoding, keeping and reporting one record. The server's idle CPU over the
+  longer call's extra seconds (measured for --idle seconds first) is shown beside it; /proc
+  counts in 10 ms ticks, so use a --long of a few hundred tokens.
 """
 from __future__ import annotations
 
@@ -83,13 +85,16 @@ async def one_run(session, pid: int, backend, max_tokens: int) -> dict:
     }
 
 
-async def main(runs: int, long: int) -> None:
+async def main(runs: int, long: int, idle: float) -> None:
     chain = ensure_chain()
     with tempfile.TemporaryDirectory() as scratch, serve(chain, Path(scratch) / "chain") as backend:
         env = server_env(f"sqlite://{scratch}/bench.db", Path(scratch), OLLAMA_HOST=backend.ollama_url,
                          OLLAMA_MODEL=backend.model, OLLAMA_MAX_TOKENS="4096", LOG_LEVEL="WARNING")
         async with stdio_session(env) as session:
             pid = server_pid()
+            before = cpu_seconds(pid)
+            await anyio.sleep(idle)
+            idle_ms_per_s = (cpu_seconds(pid) - before) * 1000 / idle
             await one_run(session, pid, backend, 1)
             await one_run(session, pid, backend, long)  # warm-up: imports, the model's caches
             short, longer = [], []
@@ -101,13 +106,17 @@ async def main(runs: int, long: int) -> None:
         values = [row[key] for row in rows if row[key] is not None]
         return statistics.median(values) if values else float("nan")
 
-    per_chunk = (med(longer, "cpu_ms") - med(short, "cpu_ms")) / max(1e-9, med(longer, "tokens") - med(short, "tokens"))
+    extra_tokens = max(1e-9, med(longer, "tokens") - med(short, "tokens"))
+    per_chunk = (med(longer, "cpu_ms") - med(short, "cpu_ms")) / extra_tokens
+    idle_share = idle_ms_per_s * (med(longer, "call_ms") - med(short, "call_ms")) / 1000 / extra_tokens
     print(f"runs={runs} per size, medians; load average {os.getloadavg()[0]:.1f}")
     print("| max_tokens | tokens generated | first progress (ms) | first text (ms) | whole call (ms) | server CPU (ms) |")
     print("|---|---|---|---|---|---|")
     for size, rows in ((1, short), (long, longer)):
         print(f"| {size} | {med(rows, 'tokens'):.0f} | {med(rows, 'first_progress_ms'):.1f} | {med(rows, 'first_text_ms'):.1f} "
               f"| {med(rows, 'call_ms'):.0f} | {med(rows, 'cpu_ms'):.1f} |")
+    print(f"server idle: {idle_ms_per_s:.2f} ms CPU per second; of the per-chunk figure below, idle time is "
+          f"{idle_share * 1000:.0f} µs")
     print(f"our CPU per streamed chunk: {per_chunk * 1000:.0f} µs "
           f"(first progress min/max over all runs: {min(r['first_progress_ms'] for r in short + longer):.1f}/"
           f"{max(r['first_progress_ms'] for r in short + longer):.1f} ms)")
@@ -116,6 +125,7 @@ async def main(runs: int, long: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--long", type=int, default=128)
+    parser.add_argument("--long", type=int, default=384)
+    parser.add_argument("--idle", type=float, default=10.0)
     args = parser.parse_args()
-    anyio.run(main, args.runs, args.long)
+    anyio.run(main, args.runs, args.long, args.idle)
