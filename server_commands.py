@@ -113,10 +113,14 @@ def cmd_call(config: Config, tool: str, arguments: str) -> int:
         return 2
 
     async def run() -> int:
+        from dataclasses import replace
+
         from mcp.types import Implementation
 
         # Named, so that what a shell user creates is recorded as "mcp-tasks-cli#<session>".
-        async with Client(build_server(config), client_info=Implementation(name="mcp-tasks-cli", version=VERSION)) as client:
+        # Every tool: a shell user names the one to call, so no profile needs to spare them context.
+        server = build_server(replace(config, tool_profile=("all",)))
+        async with Client(server, client_info=Implementation(name="mcp-tasks-cli", version=VERSION)) as client:
             result = await client.call_tool(tool, args)
         if result.structured_content is not None:
             print(json.dumps(result.structured_content, ensure_ascii=False, indent=2))
@@ -261,6 +265,8 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
                              "(MCP_HTTP_STATELESS)")
     parser.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                         help="list only the read tools and open the database read-only (READ_ONLY)")
+    parser.add_argument("--tools", default=argparse.SUPPRESS, metavar="PROFILE",
+                        help="tools to offer: core, standard (default), all, or tool names, comma-separated (MCP_TASKS_TOOLS)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     prog = "server.py" if sys.argv[0].endswith("server.py") else "mcp-tasks"
     parser = argparse.ArgumentParser(
         prog=prog, description="mcp-tasks: task tools for AI agents over MCP.",
-        usage="%(prog)s [serve] [--transport {stdio,http}] [--host HOST] [--port PORT] [--stateless] [--read-only]\n"
+        usage="%(prog)s [serve] [--transport {stdio,http}] [--host HOST] [--port PORT] [--stateless] [--read-only] [--tools PROFILE]\n"
               "       %(prog)s board [--port PORT] [--open]\n"
               "       %(prog)s init-db | doctor | call TOOL [JSON]",
         epilog=HELP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,

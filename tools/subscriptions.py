@@ -33,6 +33,7 @@ from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, EmptyResult, SubscribeRequ
 from domain.errors import TaskSystemError
 from domain.models import ID_MAX
 from infrastructure.change_feed import Change, ChangeHub
+from tools.task_listen import listen_with_tasks, requested_task_ids
 
 log = logging.getLogger("mcp-tasks.subscriptions")
 
@@ -215,9 +216,12 @@ def register_subscriptions(mcp: Any, relay: SubscriptionRelay, *, sessions: bool
         )
         for uri in only.resource_subscriptions or ():
             _check_uri(uri)
+        task_ids = requested_task_ids(only)
         await relay.ready()
         # No await between ready() and the handler's bus subscription, which it makes before its first await.
         try:
+            if task_ids is not None:  # the Tasks extension's notifications/tasks (tools/task_listen.py)
+                return await listen_with_tasks(ctx, only, task_ids, relay)
             return await listen(ctx, params.model_copy(update={"notifications": only}))
         finally:
             relay._demand()  # a stream refused before it subscribed leaves no forwarding behind

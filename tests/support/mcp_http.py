@@ -86,12 +86,14 @@ def _wait_until_listening(server: HttpServer) -> None:
 
 
 @asynccontextmanager
-async def http_session(url: str, key: str | None, mode: str = "legacy") -> AsyncIterator[Client]:
+async def http_session(url: str, key: str | None, mode: str = "legacy", headers: dict[str, str] | None = None,
+                       **client_options) -> AsyncIterator[Client]:
     """A connected client; `mode="legacy"` is the initialize handshake (sessions unless the
-    server is stateless), `"auto"` lets the SDK pick the newest protocol both sides speak."""
+    server is stateless), `"auto"` lets the SDK pick the newest protocol both sides speak.
+    client_options go to the SDK's Client (e.g. elicitation_callback=...)."""
     import httpx2
 
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers = {**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
     async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120)) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode, **client_options) as client:
             yield client
