@@ -199,8 +199,15 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
 
     # The board for people at / (same keys, Host and Origin rules); /mcp stays the MCP endpoint.
     # It shares the MCP server's repository and change watcher: one pool, one poller per process.
-    attach_board(app, build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins,
-                                  shared=mcp.current_state))
+    board = build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins,
+                        shared=mcp.current_state)
+    attach_board(app, board)
+    served = app
+    if config.api_keys:
+        from tools.key_throttle import throttle_bearer_keys
+
+        # Guessing keys at /mcp is paused as at the board's sign-in, by the same count: one throttle for both doors.
+        served = throttle_bearer_keys(app, board.throttle)
     log.info(
         "mcp-tasks %s serving streamable HTTP at %s/mcp (%s%s) and the board at %s/, %s; data in %s; Host headers allowed: %s",
         VERSION, url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "", url,
@@ -208,7 +215,7 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
         else "no API key (loopback only)", config.database.describe(), ", ".join(security.allowed_hosts),
     )
     # log_config=None: uvicorn's loggers go to our stderr handler (its own config prints access lines on stdout).
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level=config.log_level.lower(), timeout_graceful_shutdown=5)
+    uvicorn.run(served, host=host, port=port, log_config=None, log_level=config.log_level.lower(), timeout_graceful_shutdown=5)
     return 0
 
 
