@@ -5,7 +5,7 @@ the token bound reaches the model (llama-server's own count of generated tokens)
 arrives while it streams, the result is stored with its counts, refusals stay short.
 
 Marked real_model and left out of the default run (pytest.ini): the first build takes
-5-40 minutes. .ci/run runs it as its own step (`pytest -m real_model`). It never skips:
+5-55 minutes. .ci/run runs it as its own step (`pytest -m real_model`). It never skips:
 a chain that cannot be built or started fails the test with the step and the log's tail.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.conftest import server_env
 from tests.support.mcp_stdio import SERVER, stdio_session
 from tests.support.real_model import ChainError, ensure_chain, serve
 
-pytestmark = [pytest.mark.real_model, pytest.mark.anyio, pytest.mark.timeout(4200)]
+pytestmark = [pytest.mark.real_model, pytest.mark.anyio, pytest.mark.timeout(5400)]
 
 STORY = "Write a 2,000-word story about a lighthouse keeper who finds a message in a bottle."
 
