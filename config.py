@@ -82,6 +82,8 @@ class Config:
     # Bounds of one tasks_execute run (see .env.example): its whole time, and its answer's size.
     ollama_max_seconds: float = 600.0
     ollama_max_response_bytes: int = 8 * 1024 * 1024
+    # Tokens one answer may have (options.num_predict); a call's max_tokens may only lower it.
+    ollama_max_tokens: int = 4096
     ollama_system_prompt: str | None = None
     ollama_prices: str = ""
     execute_response_cap: int = 20_000
@@ -143,7 +145,8 @@ def bounds(config: Config) -> list[str]:
     if db.kind == "mysql":
         lines.append(f"DB_QUERY_TIMEOUT={db.query_timeout:g} s (one MariaDB statement without an answer)")
     lines += [
-        f"OLLAMA_TIMEOUT={config.ollama_timeout:g} s", f"EXECUTE_RESPONSE_CAP={config.execute_response_cap} characters",
+        f"OLLAMA_TIMEOUT={config.ollama_timeout:g} s", f"OLLAMA_MAX_TOKENS={config.ollama_max_tokens} tokens per answer",
+        f"EXECUTE_RESPONSE_CAP={config.execute_response_cap} characters",
         f"LEASE_MINUTES={config.lease_minutes:g}", f"MAX_ATTEMPTS={config.max_attempts}",
         f"CHANGE_FEED_KEEP_DAYS={config.change_feed_keep_days:g} (older changes are pruned)",
         f"MCP_HTTP_MAX_SESSIONS_PER_KEY={config.http_max_sessions_per_key}", f"MCP_HTTP_MAX_SESSIONS={config.http_max_sessions}",
@@ -394,6 +397,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         ollama_max_response_bytes=_at_most(
             int(_number(env, "OLLAMA_MAX_RESPONSE_BYTES", 8 * 1024 * 1024, int, 1024)), "OLLAMA_MAX_RESPONSE_BYTES", 8 * 1024 * 1024
         ),
+        # At most 2**20: far beyond any model's context, so a larger number can only be a typo.
+        ollama_max_tokens=_at_most(int(_number(env, "OLLAMA_MAX_TOKENS", 4096, int, 1)), "OLLAMA_MAX_TOKENS", 1_048_576),
         ollama_system_prompt=env.get("OLLAMA_SYSTEM_PROMPT", "").strip() or None,
         ollama_prices=env.get("OLLAMA_PRICES", "").strip(),
         execute_response_cap=int(_number(env, "EXECUTE_RESPONSE_CAP", 20_000, int, 100)),
