@@ -36,7 +36,7 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
 
     http_url: the server's own URL when it is going to serve streamable HTTP; with
     MCP_API_KEYS or MCP_OAUTH_ISSUER set, every HTTP request must then carry one of the keys or
-    a signed-in access token as a bearer token (tools/oauth.py).
+    a signed-in access token as a bearer token (transports/oauth.py).
     stateless: stateless HTTP, where no session outlives a request (so no resources/subscribe).
     """
     from mcp.server.mcpserver import MCPServer
@@ -89,7 +89,7 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
 
     auth: dict = {}
     if http_url and (config.api_keys or config.oauth_issuer):
-        from tools.oauth import auth_options
+        from transports.oauth import auth_options
 
         auth = auth_options(config, http_url)
     extensions = []
@@ -180,7 +180,7 @@ def cmd_serve(config: Config, args: argparse.Namespace | None) -> int:
     try:
         import anyio
 
-        from tools.stdio_transport import serve_stdio
+        from transports.stdio_transport import serve_stdio
 
         mcp = build_server(config)  # refuses an unknown MCP_TASKS_TOOLS name before anything is served
     finally:

@@ -192,13 +192,13 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
         session_idle_timeout=config.http_session_idle_timeout,
     )
     if config.oauth_issuer:
-        from tools.oauth import audience, protected_resource_route
+        from transports.oauth import audience, protected_resource_route
 
         app.router.routes.insert(0, protected_resource_route(config, url))
         log.info("OAuth: tokens from %s for the audience %s are let in (README \"Sign-in and roles\")",
                  config.oauth_issuer, audience(config, url))
     if not stateless:
-        from tools.http_sessions import cap_sessions_per_key
+        from transports.http_sessions import cap_sessions_per_key
 
         cap_sessions_per_key(mcp.session_manager, config.http_max_sessions_per_key)
     from web.app import attach_board, build_board
@@ -207,7 +207,7 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
     # It shares the MCP server's repository and change watcher: one pool, one poller per process.
     sign_in = None
     if config.oauth_issuer and config.oauth_client_id:  # people sign in to the board through the provider
-        from tools.oauth import principal_check
+        from transports.oauth import principal_check
         from web.oauth_login import OAuthSignIn
 
         sign_in = OAuthSignIn(config.oauth_issuer, config.oauth_client_id, audience(config, url), principal_check(config, url))
@@ -216,7 +216,7 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
     attach_board(app, board)
     served = app
     if config.api_keys:  # a signed token cannot be guessed; an expired one must not lock out its address
-        from tools.key_throttle import throttle_bearer_keys
+        from transports.key_throttle import throttle_bearer_keys
 
         # Guessing keys at /mcp is paused as at the board's sign-in, by the same count: one throttle for both doors.
         served = throttle_bearer_keys(app, board.throttle)

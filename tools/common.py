@@ -37,7 +37,7 @@ from domain.errors import Forbidden, InvalidInput, TaskSystemError
 from domain.models import NAME_MAX, ActorType
 from domain.secrets import scrub
 from tools import profiles
-from tools.http_auth import current_principal
+from transports.http_auth import current_principal
 from validators.roles import READ, REVIEW, require, tool_scope
 from validators.arguments import argument_errors_text
 

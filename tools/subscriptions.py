@@ -38,7 +38,7 @@ from domain.errors import Forbidden, TaskSystemError
 from domain.models import ID_MAX
 from infrastructure.change_feed import Change, ChangeHub
 from tools.task_listen import listen_with_tasks, requested_task_ids
-from tools.http_auth import authenticated_name
+from transports.http_auth import authenticated_name
 from tools.outbox import Outbox
 from tools.common import require_scope
 from validators.roles import READ
