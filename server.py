@@ -56,6 +56,7 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     from tools.resources import register_prompts, register_resources
     from tools.subscriptions import SubscriptionRelay, register_subscriptions
     from tools.task_tools import register_task_tools
+    from transports.sdk_private import tool_manager
 
     live: dict[str, AppState] = {}  # the running state, for the one resource without a request context
     relay = SubscriptionRelay()  # resource subscriptions, fed by the process's one change watcher
@@ -109,8 +110,8 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     mcp.subscription_relay = relay  # for tests: who is subscribed, whether the watcher runs
     mcp.current_state = current_state  # the board served beside /mcp shares the repository and the change watcher
     # Not even listed: an agent cannot call, or spend context on, what it may not use.
-    offered = select_tools(config.tool_profile, [tool.name for tool in mcp._tool_manager.list_tools()])
-    for tool in mcp._tool_manager.list_tools():
+    offered = select_tools(config.tool_profile, [tool.name for tool in tool_manager(mcp).list_tools()])
+    for tool in tool_manager(mcp).list_tools():
         if tool.name not in offered:
             mcp.withhold_tool(tool.name, (
                 f"MCP_TASKS_TOOLS={describe_tools(config.tool_profile)} leaves it out; add {tool.name} to "
@@ -118,7 +119,7 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
             ))
         elif config.read_only and not (tool.annotations and tool.annotations.read_only_hint):
             mcp.withhold_tool(tool.name, "this server is read-only (READ_ONLY=true); it lists, reads and reports.")
-    tools = mcp._tool_manager.list_tools()
+    tools = tool_manager(mcp).list_tools()
     for tool in tools:
         if tool.name in CORE_TOOLS:
             tool.meta = {**(tool.meta or {}), ALWAYS_LOAD: True}

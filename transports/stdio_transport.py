@@ -42,10 +42,10 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import mcp_types as types
-from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
+from transports.sdk_private import create_context_streams, lowlevel_server
 from transports.stdio_line_scan import OversizeLine, format_path, scan
 
 log = logging.getLogger("mcp-tasks.stdio")
@@ -405,7 +405,7 @@ async def _stdio_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Any
 
 async def serve_stdio(server: Any) -> None:
     """Run an MCPServer over stdin/stdout with the strict reader."""
-    lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async drives; it offers no stdin parameter
+    lowlevel = lowlevel_server(server)  # what MCPServer.run_stdio_async drives; it offers no stdin parameter
     with _claimed_stdio() as (wire_in, wire_out):
         async with _stdio_streams(wire_in, wire_out) as (read_stream, write_stream):
             await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
