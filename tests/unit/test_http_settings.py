@@ -6,7 +6,7 @@ import pytest
 
 from config import load_config
 from domain.errors import InvalidInput
-from server_commands import is_loopback, transport_security
+from transports.http import is_loopback, transport_security
 from transports.http_auth import ApiKeyVerifier
 
 KEY_A = "a" * 24
