@@ -114,7 +114,7 @@ def _reviewable(repository: Any, task_id: int) -> None:
 def approve(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> str:
     _reviewable(repository, task_id)
     repository.set_status(task_id, TaskStatus.COMPLETED, actor=who, actor_type=HUMAN,
-                          expected_updated_at=form.get("updated_at") or None)
+                          expected_updated_at=form.get("updated_at") or None, review="approved")
     return "approved"
 
 
@@ -124,7 +124,7 @@ def send_back(repository: Any, task_id: int, form: Mapping[str, str], who: str) 
     # One transaction: the task goes back to pending with the reason, or stays as it was.
     repository.set_status(task_id, TaskStatus.PENDING, actor=who, actor_type=HUMAN,
                           expected_updated_at=form.get("updated_at") or None,
-                          comment=text_bytes("content", f"Sent back: {content}"))
+                          comment=text_bytes("content", f"Sent back: {content}"), review="sent_back")
     return "sent_back"
 
 

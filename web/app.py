@@ -28,6 +28,7 @@ from domain.secrets import scrub
 from web import actions
 from web.html import Safe
 from web.login_throttle import LoginThrottle
+from web.refusals import for_people
 from web.pages import (
     NOTICES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
     stats_page, task_page,
@@ -182,6 +183,8 @@ class Board:
                     keys=security.needs_login)
 
     def html(self, request: Request, view: View, title: str, body: Safe, status: int = 200, **messages: Any) -> Response:
+        """The page; `here` is the address it belongs at, when that is not the one it answers
+        (a refused POST): board.js puts it in the address bar, so a reload reads, never re-sends."""
         response = HTMLResponse(layout(view, title, body, **messages), status_code=status, headers={"Cache-Control": "no-store"})
         self._set_csrf(request, response)
         return response
@@ -274,7 +277,7 @@ class Board:
         try:
             task = await self.run(lambda: actions.create(self.repository, form, view.who))
         except TaskSystemError as exc:
-            return self.refused(request, view, exc, "New task", new_task_page(view, form))
+            return self.refused(request, view, exc, "New task", new_task_page(view, form), here="/new")
         return RedirectResponse(f"/tasks/{task['id']}?ok=created", status_code=303)
 
     @signed_in
@@ -295,13 +298,13 @@ class Board:
                 body = task_page(view, task, kept)
             except TaskSystemError:
                 body = Safe("")
-            return self.refused(request, view, exc, f"Task {task_id}", body)
+            return self.refused(request, view, exc, f"Task {task_id}", body, here=f"/tasks/{task_id}")
         return RedirectResponse(f"/tasks/{task_id}?ok={done}", status_code=303)
 
-    def refused(self, request: Request, view: View, exc: TaskSystemError, title: str, body: Safe) -> Response:
+    def refused(self, request: Request, view: View, exc: TaskSystemError, title: str, body: Safe, here: str | None = None) -> Response:
         if exc.code not in HTTP_STATUS:
             log.error("board: %s", scrub(str(exc)), exc_info=exc)
-        return self.html(request, view, title, body, status=HTTP_STATUS.get(exc.code, 500), error=scrub(str(exc)))
+        return self.html(request, view, title, body, status=HTTP_STATUS.get(exc.code, 500), error=for_people(exc), here=here)
 
     # ---- POST checks ---------------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ def _hidden(view: View) -> Safe:
     return h('<input type="hidden" name="csrf" value="{}">', view.csrf)
 
 
-def layout(view: View, title: str, body: Safe, *, notice: str | None = None, error: str | None = None) -> Safe:
+def layout(view: View, title: str, body: Safe, *, notice: str | None = None, error: str | None = None,
+           here: str | None = None) -> Safe:
     nav = Safe("")
     who = Safe("")
     if view.who is not None:
@@ -54,7 +55,7 @@ def layout(view: View, title: str, body: Safe, *, notice: str | None = None, err
         h('<p class="notice" role="status">{}</p>', notice) if notice else "",
         h('<p class="refusal" role="alert">{}</p>', error) if error else "",
     ])
-    events = h(' data-events="{}"', view.events) if view.events else Safe("")
+    events = join([h(' data-events="{}"', view.events) if view.events else "", h(' data-here="{}"', here) if here else ""])
     return h(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -144,7 +144,7 @@ def test_the_board_shows_a_task_an_agent_created_and_a_script_in_its_title_stays
         page.goto(base(server) + "/?type=ai_task")
         expect(page.locator(f'.card[data-task="{task["id"]}"]')).to_have_count(0)
         page.goto(base(server) + "/?type=nonsense")
-        expect(page.locator(".refusal")).to_contain_text("type='nonsense' is not one of human_task, ai_task, mixed")
+        expect(page.locator(".refusal")).to_contain_text("type='nonsense' is not one of human task, ai task, mixed")
 
 
 def test_approve_completes_a_task_waiting_for_review_and_send_back_returns_one_with_a_comment(backend_url, tmp_path, page):
@@ -168,7 +168,8 @@ def test_approve_completes_a_task_waiting_for_review_and_send_back_returns_one_w
         expect(page.locator(".notice")).to_have_text("Approved: the task is completed.")
         expect(page.locator('article .status').first).to_have_text("completed")
         assert agent(server.url, None, "tasks_get", id=ids[0])["status"] == "completed"
-        assert history(server.url, None, ids[0])[-1] == ("Dana", "Status: in_progress → completed")
+        assert history(server.url, None, ids[0])[-1][0] == "Dana"
+        assert history(server.url, None, ids[0])[-1][1].startswith("Status: in_progress → completed (approved by Dana")
         assert page.locator("button.approve").count() == 0  # done: nothing left to review
 
         page.goto(f"{base(server)}/tasks/{ids[1]}")
@@ -176,9 +177,82 @@ def test_approve_completes_a_task_waiting_for_review_and_send_back_returns_one_w
         page.click("button.send-back")
         expect(page.locator(".notice")).to_contain_text("Sent back")
         assert agent(server.url, None, "tasks_get", id=ids[1])["status"] == "pending"
-        assert history(server.url, None, ids[1])[-2:] == [
-            ("Dana", "Status: in_progress → pending"), ("Dana", "Sent back: Use the figures from the 2026 report."),
-        ]
+        (who, moved), comment = history(server.url, None, ids[1])[-2:]
+        assert who == "Dana" and moved.startswith("Status: in_progress → pending (sent back by Dana")
+        assert comment == ("Dana", "Sent back: Use the figures from the 2026 report.")
+
+
+def agent_refused(url: str, name: str, **args: Any) -> str:
+    """The text of a tool call's refusal (the call must be refused)."""
+
+    async def go():
+        async with http_session(url, None) as client:
+            result = await client.call_tool(name, args)
+        assert result.is_error, (name, result.structured_content)
+        return result.content[0].text
+
+    return run_async(go)
+
+
+def test_a_person_approves_and_sends_back_tasks_whose_agent_still_holds_the_lease(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        ids = [agent(server.url, None, "tasks_create", title=title, type="ai_task")["id"]
+               for title in ("Summarise the incident", "Draft the release note")]
+        for task_id in ids:
+            claimed = agent(server.url, None, "tasks_claim", assignee="claude-1", assignee_type="claude", lease_minutes=60)
+            assert claimed["task"]["id"] == task_id
+            agent(server.url, None, "tasks_result", id=task_id, response="Done: see the summary.", executor="claude-1",
+                  executor_type="claude")
+            assert agent(server.url, None, "tasks_get", id=task_id)["held_by"].startswith("claude-1")
+        page.goto(base(server) + "/")
+        page.fill('header input[name="name"]', "Dana")
+        page.click("header button")
+        expect(page.locator('header input[name="name"]')).to_have_value("Dana")
+
+        page.goto(f"{base(server)}/tasks/{ids[0]}")
+        page.click("button.approve")
+        expect(page.locator(".notice")).to_have_text("Approved: the task is completed.")
+        approved = agent(server.url, None, "tasks_get", id=ids[0])
+        assert approved["status"] == "completed" and not approved.get("held_by")
+        who, moved = history(server.url, None, ids[0])[-1]
+        assert who == "Dana" and moved == "Status: in_progress → completed (approved by Dana; the lease of claude-1 ended)"
+        # The agent's next write is refused, naming the reviewer.
+        refusal = agent_refused(server.url, "tasks_result", id=ids[0], response="More.", executor="claude-1", executor_type="claude")
+        assert f"Task {ids[0]} was approved by Dana (human)" in refusal and "ended your lease" in refusal
+
+        page.goto(f"{base(server)}/tasks/{ids[1]}")
+        page.fill('form[action$="/send-back"] textarea', "Name the root cause.")
+        page.click("button.send-back")
+        expect(page.locator(".notice")).to_contain_text("Sent back")
+        sent = agent(server.url, None, "tasks_get", id=ids[1])
+        assert sent["status"] == "pending" and not sent.get("held_by")
+        (who, moved), comment = history(server.url, None, ids[1])[-2:]
+        assert moved == "Status: in_progress → pending (sent back by Dana; the lease of claude-1 ended)"
+        assert comment == ("Dana", "Sent back: Name the root cause.")
+        refusal = agent_refused(server.url, "tasks_status", id=ids[1], status="completed", updated_by="claude-1")
+        assert f"Task {ids[1]} was sent back by Dana (human)" in refusal and "Name the root cause." in refusal
+        assert agent(server.url, None, "tasks_get", id=ids[1])["status"] == "pending"
+        # Claiming it again lifts the refusal: the agent reworks it.
+        assert agent(server.url, None, "tasks_claim", assignee="claude-1", assignee_type="claude")["task"]["id"] == ids[1]
+        agent(server.url, None, "tasks_result", id=ids[1], response="Root cause: the cron.", executor="claude-1",
+              executor_type="claude")
+
+
+def test_a_refusal_on_the_board_is_in_peoples_words_on_the_page_it_came_from(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        task = agent(server.url, None, "tasks_create", title="Check the backups", type="ai_task")
+        agent(server.url, None, "tasks_claim", assignee="claude-1", assignee_type="claude")
+        agent(server.url, None, "tasks_result", id=task["id"], response="Checked.", executor="claude-1", executor_type="claude")
+        page.goto(f"{base(server)}/tasks/{task['id']}")
+        # The agent writes again after the page was read: the approval is refused, and says so.
+        agent(server.url, None, "tasks_result", id=task["id"], response="Checked twice.", executor="claude-1", executor_type="claude")
+        page.click("button.approve")
+        refusal = page.locator(".refusal")
+        expect(refusal).to_contain_text(f"Task {task['id']} was changed by claude-1")
+        expect(refusal).to_contain_text("after you opened this page")
+        assert not re.search(r"\b(tasks|quality|contracts)_[a-z_]+", refusal.text_content())
+        assert page.url == f"{base(server)}/tasks/{task['id']}"  # not the POST's URL: a reload reads the page
+        assert agent(server.url, None, "tasks_get", id=task["id"])["status"] == "in_progress"
 
 
 def test_a_refused_action_says_why_and_changes_nothing(backend_url, tmp_path, page):

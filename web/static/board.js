@@ -4,6 +4,10 @@
 (function () {
   "use strict";
   var body = document.body;
+  // A refused form is answered at the POST's URL; the address bar shows the page it belongs to,
+  // so a reload reads the page and never sends the form again.
+  var here = body && body.getAttribute("data-here");
+  if (here && window.history && history.replaceState) { history.replaceState(null, "", here); }
   var source = body && body.getAttribute("data-events");
   if (!source || !window.EventSource) { return; }
   var state = document.getElementById("live-state");
