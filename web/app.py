@@ -29,6 +29,7 @@ from web import actions
 from web.html import Safe
 from web.login_throttle import LoginThrottle
 from web.refusals import for_people
+from web.when import parse as parse_time
 from web.pages import (
     NOTICES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
     stats_page, task_page,
@@ -37,9 +38,9 @@ from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECON
 
 log = logging.getLogger("mcp-tasks.board")
 STATIC = Path(__file__).resolve().parent / "static"
-STATIC_TYPES = {"board.css": "text/css; charset=utf-8", "board.js": "text/javascript; charset=utf-8"}
+STATIC_TYPES = {"board.css": "text/css; charset=utf-8", "board.js": "text/javascript; charset=utf-8",
+                "favicon.svg": "image/svg+xml"}
 COLUMN_LIMIT = 25  # cards per status column; "more…" pages on
-REVIEW_PROBE = 25  # in-progress cards checked for a result (the "waits for review" badge), in one read
 MAX_FORM_BYTES = 256 * 1024  # a comment or description is at most 64 KiB; a form is never bigger than this
 HTTP_STATUS = {"invalid_argument": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "unavailable": 503}
 SECURITY_HEADERS = [
@@ -117,6 +118,7 @@ class Board:
             Route("/name", self.set_name, methods=["POST"]),
             Route("/events", self.events, methods=["GET"]),
             Route("/static/{name}", self.static, methods=["GET"]),
+            Route("/favicon.ico", self.favicon, methods=["GET"]),  # asked for by browsers whatever the page says
         ]
         self.app = Guard(Starlette(routes=routes, lifespan=self._starlette_lifespan), security)
 
@@ -200,15 +202,16 @@ class Board:
         return self.html(request, view, "Sign in", login_page(view, path), status=401)
 
     async def live(self, view: View) -> View:
-        """The page's SSE URL, starting after the feed's head when the page was read."""
+        """The page's SSE URL, starting after the feed's head when the page was read, and the
+        database's clock its times are told against."""
         from infrastructure.change_feed import ChangeFeed
 
         try:
-            head = await self.run(lambda: ChangeFeed(self.db).head())
+            head, now = await self.run(lambda: (ChangeFeed(self.db).head(), self.repository.clock()))
         except TaskSystemError as exc:  # the page is still worth showing (or its read's own refusal)
             log.warning("board: no live updates for this page: %s", scrub(str(exc)))
             return view
-        view.events = f"/events?after={int(head)}"
+        view.events, view.now = f"/events?after={int(head)}", parse_time(now)
         return view
 
     # ---- pages -------------------------------------------------------------------------------
@@ -225,23 +228,23 @@ class Board:
             columns = {}
             for status in ("pending", "in_progress", "completed", "failed", "cancelled"):
                 offset = f["offset"] if f.get("status") == status else 0
-                columns[status] = self.repository.list_tasks(
-                    status=status, type=f.get("type"), search=f.get("search"), assignee=f.get("assignee"),
-                    priority=f.get("priority"), label=f.get("label"), ready=f.get("ready"), limit=COLUMN_LIMIT, offset=offset,
-                )
-            probed = columns["in_progress"]["tasks"][:REVIEW_PROBE]
-            # One read for the page, the rule of pages.waits_for_review: a task deleted or moved
-            # on since the list was read is simply not in the set.
-            waiting = self.repository.waiting_for_review([row["id"] for row in probed])
-            for row in probed:
-                row["review"] = row["id"] in waiting
+                chosen = dict(type=f.get("type"), assignee=f.get("assignee"), priority=f.get("priority"), label=f.get("label"),
+                              ready=f.get("ready"), limit=COLUMN_LIMIT, offset=offset)
+                if f.get("search"):  # a search's own order (relevance), with the cards' facts read after
+                    page = self.repository.list_tasks(status=status, search=f["search"], **chosen)
+                    facts = self.repository.card_facts([row["id"] for row in page["tasks"]])
+                    for row in page["tasks"]:
+                        row.update(facts[row["id"]])
+                else:  # claim order for the open columns (the urgent task on top), newest first for the rest
+                    page = self.repository.column_page(status, **chosen)
+                columns[status] = page
             return columns
 
         try:
             columns = await self.run(read)
         except TaskSystemError as exc:
             return self.refused(request, view, exc, "Board", Safe(""))
-        return self.html(request, view, "Board", board_page(columns, f))
+        return self.html(request, view, "Board", board_page(columns, f, view.now))
 
     @signed_in
     async def task(self, request: Request, view: View) -> Response:
@@ -411,6 +414,9 @@ class Board:
                     })}
 
         return EventSourceResponse(stream(), ping=15, headers={"Cache-Control": "no-store"})
+
+    async def favicon(self, request: Request) -> Response:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
 
     async def static(self, request: Request) -> Response:
         name = request.path_params["name"]

@@ -10,6 +10,7 @@ import re
 
 from domain.errors import TaskSystemError
 from domain.secrets import scrub
+from web.pages import TYPE_WORDS
 
 # A tool's name: tasks_get, quality_check, contracts_list. (A field name such as due_date stays:
 # the board's forms use the same names.)
@@ -19,7 +20,8 @@ CHANGED = re.compile(r"^(Task \d+ was changed(?: by .*?)?) after you read it: .*
 REWRITES = (
     (re.compile(r"\bparent_task_id=(\d+)"), r"parent task #\1"),
     (re.compile(r"\bin_progress\b"), "in progress"),
-    (re.compile(r"\b(human|ai)_task\b"), r"\1 task"),
+    (re.compile(r"\bhuman_task\b"), TYPE_WORDS["human_task"]),
+    (re.compile(r"\bai_task\b"), TYPE_WORDS["ai_task"]),
 )
 FALLBACK = "The board could not do that; nothing was changed."
 

@@ -144,7 +144,7 @@ def test_the_board_shows_a_task_an_agent_created_and_a_script_in_its_title_stays
         page.goto(base(server) + "/?type=ai_task")
         expect(page.locator(f'.card[data-task="{task["id"]}"]')).to_have_count(0)
         page.goto(base(server) + "/?type=nonsense")
-        expect(page.locator(".refusal")).to_contain_text("type='nonsense' is not one of human task, ai task, mixed")
+        expect(page.locator(".refusal")).to_contain_text("type='nonsense' is not one of human task, AI task, mixed")
 
 
 def test_approve_completes_a_task_waiting_for_review_and_send_back_returns_one_with_a_comment(backend_url, tmp_path, page):
@@ -520,3 +520,44 @@ def test_the_event_stream_resumes_after_last_event_id_without_loss_or_repeat(bac
         # A browser that reconnects sends the last id it saw: the stream goes on right after it.
         again = _events(base(server) + stream.replace("&amp;", "&"), {"Last-Event-ID": str(seqs[0])}, 2)
         assert [s for s, _ in again] == seqs[1:]
+
+
+# ---- at a glance -------------------------------------------------------------------------------
+
+
+def test_columns_are_in_claim_order_and_cards_show_due_date_blocker_and_holder(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        page.goto(base(server) + "/")
+        # An empty board says what to do first; the tab has an icon.
+        expect(page.locator(".first-steps")).to_contain_text("Create the first task")
+        assert requests.get(base(server) + page.locator('link[rel="icon"]').get_attribute("href"), timeout=10).status_code == 200
+        assert requests.get(base(server) + "/favicon.ico", timeout=10).headers["content-type"].startswith("image/svg+xml")
+        old = agent(server.url, None, "tasks_create", title="Tidy the wiki", type="human_task")
+        blocker = agent(server.url, None, "tasks_create", title="Order the parts", type="human_task", due_date="2026-12-31")
+        urgent = agent(server.url, None, "tasks_create", title="Restore the backups", type="ai_task", priority="urgent",
+                       depends_on=[blocker["id"]])
+        held = agent(server.url, None, "tasks_create", title="Summarise the incident", type="ai_task")
+        assert agent(server.url, None, "tasks_claim", assignee="claude-1", assignee_type="claude", type="ai_task")["task"]["id"] == held["id"]
+        page.goto(base(server) + "/")
+        expect(page.locator(".first-steps")).to_have_count(0)
+        pending = page.locator('.column[data-status="pending"] .card')
+        # The urgent task first (even though it is the newest), then the dated one, then the oldest.
+        assert [int(c) for c in pending.evaluate_all("cs => cs.map(c => c.dataset.task)")] == [urgent["id"], blocker["id"], old["id"]]
+        card = page.locator(f'.card[data-task="{urgent["id"]}"]')
+        expect(card.locator(".blocked")).to_have_text(f"blocked by #{blocker['id']}")
+        expect(card.locator(".badges")).to_contain_text("AI task")
+        dated = page.locator(f'.card[data-task="{blocker["id"]}"] .due-on')
+        expect(dated).to_contain_text("due 2026-12-31")
+        assert "00:00" not in dated.text_content()
+        expect(page.locator(f'.card[data-task="{held["id"]}"] .holder')).to_have_text("held by claude-1 (ai)")
+        # Times in people's form, the exact time on hover.
+        created = page.locator(f'.card[data-task="{old["id"]}"] .meta time')
+        expect(created).to_have_text(re.compile(r"^(just now|\d+ min ago)$"))
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", created.get_attribute("title"))
+        # The same words for a type on the form, the filter and the card.
+        page.goto(base(server) + "/new")
+        words = page.locator('select[name="type"] option').all_text_contents()
+        assert words == ["human task", "AI task", "mixed"]
+        page.goto(f"{base(server)}/tasks/{blocker['id']}")
+        expect(page.locator("dl.facts")).to_contain_text("2026-12-31 (")
+        assert "00:00:00" not in page.locator("dl.facts").text_content()
