@@ -7,6 +7,7 @@ and sending one back (pending + the reason) use set_status's take_as and comment
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Mapping
 
 from domain.errors import InvalidInput, WorkflowError
@@ -17,6 +18,15 @@ from validators.arguments import parse_due_date
 from web.pages import PRIORITIES, TYPES, waits_for_review
 
 HUMAN = ActorType.HUMAN
+_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() also takes "²" and "٣", which int() refuses or reads
+
+
+def ascii_number(text: str | None, maximum: int) -> int | None:
+    """A whole number from 0 to maximum written in ASCII digits; None for anything else."""
+    if text is None or not _DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= maximum else None
 
 
 def _choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
@@ -39,14 +49,15 @@ def parse_filters(query: Mapping[str, str]) -> dict[str, Any]:
     """The board's filters, checked as tasks_list checks its parameters."""
     ready = _choice(query, "ready", ("ready", "blocked"))
     offset_text = (query.get("offset") or "0").strip()
-    if not offset_text.isdigit() or int(offset_text) > 10_000_000:
+    offset = ascii_number(offset_text, 10_000_000)
+    if offset is None:
         raise InvalidInput(f"offset={offset_text[:20]!r} is not a number from 0 to 10000000.")
     return {
         "search": _text(query, "search", 200), "type": _choice(query, "type", TYPES),
         "priority": _choice(query, "priority", PRIORITIES), "label": _text(query, "label", 50),
         "assignee": _text(query, "assignee", 100), "ready": None if ready is None else ready == "ready",
         "status": _choice(query, "status", ("pending", "in_progress", "completed", "failed", "cancelled")),
-        "offset": int(offset_text),
+        "offset": offset,
     }
 
 
@@ -61,9 +72,10 @@ def _task_id(text: str | None, name: str) -> int | None:
     text = (text or "").strip().lstrip("#")
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= ID_MAX:
+    number = ascii_number(text, ID_MAX)
+    if not number:
         raise InvalidInput(f"{name}={text[:30]!r} is not a task id. Give the number of an open task, or leave it empty.")
-    return int(text)
+    return number
 
 
 def create(repository: Any, form: Mapping[str, str], who: str) -> dict[str, Any]:

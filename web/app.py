@@ -26,6 +26,7 @@ from config import Config
 from domain.errors import TaskSystemError
 from domain.secrets import scrub
 from web import actions
+from web.actions import ascii_number
 from web.html import Safe
 from web.login_throttle import LoginThrottle
 from web.refusals import for_people
@@ -41,6 +42,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {"board.css": "text/css; charset=utf-8", "board.js": "text/javascript; charset=utf-8",
                 "favicon.svg": "image/svg+xml"}
 COLUMN_LIMIT = 25  # cards per status column; "more…" pages on
+EVENTS_REPLAY_MAX = 200  # changes one /events stream replays; further behind it is told to reload the page
+STREAMS_PER_SESSION = 8  # open /events streams per signed-in session (per address without keys)
+STREAMS_MAX = 400  # open /events streams per process, all sessions together
+TOO_MANY_STREAMS = (f"Too many live updates are open for this session (at most {STREAMS_PER_SESSION}); close some board "
+                    "tabs, then reload this one.")
 MAX_FORM_BYTES = 256 * 1024  # a comment or description is at most 64 KiB; a form is never bigger than this
 HTTP_STATUS = {"invalid_argument": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "unavailable": 503}
 SECURITY_HEADERS = [
@@ -61,7 +67,7 @@ def signed_in(page: Callable[[Any, Request, View], Awaitable[Response]]) -> Call
 
     @functools.wraps(page)
     async def handler(self: Any, request: Request) -> Response:
-        view = self.view(request)
+        view = await self.view(request)
         if view.who is None:
             return self.login_required(request, view)
         return await page(self, request, view)
@@ -86,7 +92,7 @@ class Guard:
             return
         if scope["method"] == "POST":
             length = headers.get("content-length")
-            if length is None or not length.isdigit() or int(length) > MAX_FORM_BYTES:
+            if length is None or not ascii_number(length, MAX_FORM_BYTES):
                 await PlainTextResponse("The form is too large (or has no Content-Length).", status_code=413)(scope, receive, send)
                 return
 
@@ -106,6 +112,8 @@ class Board:
         self.shared = shared  # the MCP server's running AppState, when served beside /mcp
         self.db: Any = None
         self.repository: Any = None
+        self.sessions: Any = None  # infrastructure.board_sessions.BoardSessions, once the database is open
+        self.streams: dict[str, int] = {}  # open /events streams per session (or per address without keys)
         self.hub: Any = None
         routes = [
             Route("/", self.board, methods=["GET"]),
@@ -126,11 +134,14 @@ class Board:
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
+        from infrastructure.board_sessions import BoardSessions
+
         """Beside /mcp: the MCP server's repository and its change watcher (services["changes"]),
         which its lifespan opened and will close. Alone: a database and a watcher of its own."""
         if self.shared is not None:
             state = self.shared()
             self.repository, self.db = state.repository, state.repository.db
+            self.sessions = BoardSessions(self.db)
             shared_hub = self.hub = state.services.get("changes")
             try:
                 yield
@@ -146,6 +157,7 @@ class Board:
         self.repository = TaskRepository(
             self.db, quality_gate=config.quality_gate, lease_minutes=config.lease_minutes, max_attempts=config.max_attempts
         )
+        self.sessions = BoardSessions(self.db)
         try:
             yield
         finally:
@@ -174,11 +186,20 @@ class Board:
             request.state.new_csrf = cookie
         return cookie
 
-    def view(self, request: Request) -> View:
-        """The viewer; who is None when keys are set and no valid session cookie came."""
+    async def view(self, request: Request) -> View:
+        """The viewer; who is None when keys are set and no signed-in session's cookie came
+        (a well-signed cookie whose session was signed out, here or on another instance, too)."""
         security = self.security
         if security.needs_login:
-            who = security.session_name(request.cookies.get(SESSION_COOKIE))
+            who = None
+            claim = security.session_claim(request.cookies.get(SESSION_COOKIE))
+            if claim is not None:
+                try:
+                    if await self.run(lambda: self.sessions.active(claim[1], claim[0])):
+                        who = claim[0]
+                        request.state.session = claim[1]
+                except TaskSystemError as exc:
+                    log.warning("board: cannot check a session (%s); shown the sign-in form", scrub(str(exc)))
         else:
             who = clean_name(request.cookies.get(NAME_COOKIE)) or security.default_actor
         return View(who=who, csrf=security.csrf_token(self._csrf_cookie(request)), read_only=security.read_only,
@@ -330,7 +351,7 @@ class Board:
     # ---- login and name ----------------------------------------------------------------------
 
     async def login(self, request: Request) -> Response:
-        view = self.view(request)
+        view = await self.view(request)
         if not self.security.needs_login:
             return RedirectResponse("/", status_code=303)
         if request.method == "GET":
@@ -356,23 +377,31 @@ class Board:
         target = form.get("next", "/")
         if not target.startswith("/") or target.startswith("//") or "\\" in target:
             target = "/"
+        cookie, token = self.security.session_cookie(name)
+        try:
+            await self.run(lambda: self.sessions.start(token, name, SESSION_SECONDS))
+        except TaskSystemError as exc:
+            return self.html(request, view, "Sign in", login_page(view, target), HTTP_STATUS.get(exc.code, 500), error=for_people(exc))
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(SESSION_COOKIE, self.security.session_cookie(name), max_age=SESSION_SECONDS, httponly=True,
+        response.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_SECONDS, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https", path="/")
         self._set_csrf(request, response)
         return response
 
     async def logout(self, request: Request) -> Response:
-        view = self.view(request)
+        view = await self.view(request)
         form, refusal = await self.checked_post(request, view, writes=False)
         if refusal:
             return refusal
+        token = getattr(request.state, "session", None)
+        if token:  # ended on the server: the same cookie, copied elsewhere, is refused from now on
+            await self.run(lambda: self.sessions.end(token))
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
     async def set_name(self, request: Request) -> Response:
-        view = self.view(request)
+        view = await self.view(request)
         if self.security.needs_login:
             return self.html(request, view, "Refused", message_page("With API keys, your key's name is who you are here."), 403)
         form, refusal = await self.checked_post(request, view, writes=False)
@@ -392,28 +421,63 @@ class Board:
     async def events(self, request: Request) -> Response:
         """Server-sent events from the change feed. The browser's Last-Event-ID (on reconnect)
         or the page's `after` (the feed's head when the page was read) is where it resumes, so
-        nothing is lost or sent twice."""
-        view = self.view(request)
+        nothing is lost or sent twice. Bounded: a stream replays at most EVENTS_REPLAY_MAX
+        changes (further behind, one `reload` event: the page is read afresh), a resume point
+        past the head (a restored database) starts at the head, and one session holds at most
+        STREAMS_PER_SESSION streams (STREAMS_MAX in all)."""
+        view = await self.view(request)
         if view.who is None:
             return PlainTextResponse("Sign in first.", status_code=401)
         from sse_starlette.sse import EventSourceResponse
 
-        from infrastructure.change_feed import ChangeHub
+        from infrastructure.change_feed import ChangeFeed, ChangeHub
 
         raw = request.headers.get("last-event-id") or request.query_params.get("after")
-        after = int(raw) if raw and raw.isdigit() and len(raw) < 20 else None
+        after = ascii_number(raw, 2**63 - 1) if raw else None
+        if raw and after is None:
+            return PlainTextResponse(f"after={raw[:20]!r} is not a change number (a whole number in ASCII digits); "
+                                     "reload the page.", status_code=400)
+        holder = getattr(request.state, "session", None) or f"address {request.client.host if request.client else ''}"
+        if self._streams_full(holder):
+            return PlainTextResponse(TOO_MANY_STREAMS, status_code=429, headers={"Retry-After": "30"})
+        try:
+            head = await self.run(lambda: ChangeFeed(self.db).head())
+        except TaskSystemError as exc:
+            return PlainTextResponse(for_people(exc), status_code=HTTP_STATUS.get(exc.code, 500))
+        if after is not None and after > head:
+            after = head  # a recreated or restored database: its new changes come from its own head
         if self.hub is None:
             self.hub = ChangeHub(self.db, interval=0.5, keep_seconds=self.config.change_feed_keep_seconds)
-        hub = self.hub
+        hub, behind = self.hub, head - after if after is not None else 0
 
         async def stream() -> AsyncIterator[dict[str, str]]:
-            async with hub.listen(after=after) as changes:
-                async for change in changes:
-                    yield {"id": str(change.seq), "event": "change", "data": json.dumps({
-                        "seq": change.seq, "task_id": change.task_id, "kind": change.kind, "actor": change.actor, "at": change.at,
-                    })}
+            # Counted here, not before the response: a generator that never starts never ends either.
+            # Checked again: streams opened at once all passed the check above before any was counted.
+            if self._streams_full(holder):
+                yield {"event": "refused", "data": json.dumps({"message": TOO_MANY_STREAMS})}
+                return
+            self.streams[holder] = self.streams.get(holder, 0) + 1
+            try:
+                if behind > EVENTS_REPLAY_MAX:
+                    yield {"id": str(head), "event": "reload", "data": json.dumps({"behind": behind, "head": head})}
+                    return
+                async with hub.listen(after=after) as changes:
+                    async for change in changes:
+                        yield {"id": str(change.seq), "event": "change", "data": json.dumps({
+                            "seq": change.seq, "task_id": change.task_id, "kind": change.kind, "actor": change.actor,
+                            "at": change.at,
+                        })}
+            finally:
+                left = self.streams.get(holder, 1) - 1
+                if left > 0:
+                    self.streams[holder] = left
+                else:
+                    self.streams.pop(holder, None)
 
         return EventSourceResponse(stream(), ping=15, headers={"Cache-Control": "no-store"})
+
+    def _streams_full(self, holder: str) -> bool:
+        return self.streams.get(holder, 0) >= STREAMS_PER_SESSION or sum(self.streams.values()) >= STREAMS_MAX
 
     async def favicon(self, request: Request) -> Response:
         return RedirectResponse("/static/favicon.svg", status_code=301)

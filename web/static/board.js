@@ -65,6 +65,15 @@
   events.addEventListener("error", function () {
     if (state) { state.hidden = false; state.textContent = "reconnecting…"; state.className = "flag"; }
   });
+  events.addEventListener("reload", function () {
+    // The page was behind by more changes than a stream replays: read it afresh.
+    events.close();
+    location.reload();
+  });
+  events.addEventListener("refused", function () {
+    events.close();
+    if (state) { state.hidden = false; state.textContent = "not live: too many tabs"; state.className = "flag"; }
+  });
   events.addEventListener("change", function () {
     // Several changes in a burst (a claim writes three rows) make one refresh.
     if (timer) { return; }
