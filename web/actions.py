@@ -61,6 +61,19 @@ def parse_filters(query: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def parse_list_offsets(query: Mapping[str, str], params: Mapping[str, str]) -> dict[str, int]:
+    """Where each list of the task page starts (results_from=20, ...): list name → offset."""
+    offsets = {}
+    for name, param in params.items():
+        text = (query.get(param) or "").strip()
+        if text:
+            offset = ascii_number(text, 10_000_000)
+            if offset is None:
+                raise InvalidInput(f"{param}={text[:20]!r} is not a number from 0 to 10000000.")
+            offsets[name] = offset
+    return offsets
+
+
 def _content(form: Mapping[str, str], what: str) -> str:
     content = (form.get("content") or "").strip()
     if not content:
@@ -103,7 +116,7 @@ def comment(repository: Any, task_id: int, form: Mapping[str, str], who: str) ->
 
 def take(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> str:
     """Assign to me and move to in_progress (under my lease), as tasks_status + tasks_assign do."""
-    task = repository.get_task(task_id)
+    task = repository.board_task(task_id)
     status = TaskStatus(task["status"])
     if status != TaskStatus.PENDING:
         raise WorkflowError(f"Task {task_id} is {status.value}; only a pending task can be taken. Nothing was changed.")
@@ -114,9 +127,9 @@ def take(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> st
 
 
 def _reviewable(repository: Any, task_id: int) -> None:
-    task = repository.get_task(task_id)
+    task = repository.board_task(task_id)
     if not waits_for_review(task):
-        what = "has no result yet" if task["status"] == "in_progress" else f"is {task['status']}"
+        what = "has no result yet" if task["status"] == "in_progress" else f"is {task['status'].replace('_', ' ')}"
         raise WorkflowError(
             f"Task {task_id} does not wait for review: it {what}. Only a task in progress with a result can be "
             "approved or sent back. Nothing was changed."

@@ -32,7 +32,7 @@ from web.login_throttle import LoginThrottle
 from web.refusals import for_people
 from web.when import parse as parse_time
 from web.pages import (
-    NOTICES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
+    LIST_PARAMS, NOTICES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
     stats_page, task_page,
 )
 from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECONDS, BoardSecurity, clean_name
@@ -272,11 +272,12 @@ class Board:
         task_id = request.path_params["task_id"]
         view = await self.live(view)
         try:
-            task = await self.run(lambda: self.repository.get_task(task_id))
+            query = actions.parse_list_offsets(request.query_params, LIST_PARAMS)
+            task = await self.run(lambda: self.repository.board_task(task_id, query))
         except TaskSystemError as exc:
             return self.refused(request, view, exc, f"Task {task_id}", Safe(""))
         notice = NOTICES.get(request.query_params.get("ok", ""))
-        return self.html(request, view, f"#{task['id']} {task['title']}", task_page(view, task), notice=notice)
+        return self.html(request, view, f"#{task['id']} {task['title']}", task_page(view, task, query=query), notice=notice)
 
     @signed_in
     async def stats(self, request: Request, view: View) -> Response:
@@ -318,7 +319,7 @@ class Board:
         except TaskSystemError as exc:
             kept = {"comment": form.get("content", "")} if action == "comment" else {"send_back": form.get("content", "")}
             try:
-                task = await self.run(lambda: self.repository.get_task(task_id))
+                task = await self.run(lambda: self.repository.board_task(task_id))
                 body = task_page(view, task, kept)
             except TaskSystemError:
                 body = Safe("")

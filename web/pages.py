@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from web.charts import STATUSES, bar_chart, line_chart, status_series
+from web.charts import STATUSES, bar_chart, line_chart, ranked_bars, status_series
 from web.html import Safe, h, join, url
 from web.when import ago, due
 
@@ -192,17 +192,41 @@ def _duration(ms: Any) -> str:
 
 
 def waits_for_review(task: dict[str, Any]) -> bool:
-    """In progress with a result: what tasks_execute leaves without auto_complete. The board's
-    cards ask the repository's waiting_for_review, which keeps this rule in one SQL read."""
-    return task["status"] == "in_progress" and bool(task["results"])
+    """In progress with a result: what tasks_execute leaves without auto_complete (the rule of
+    the repository's card_facts, which the cards read)."""
+    return task["status"] == "in_progress" and bool(task["has_results"])
 
 
 def can_take(task: dict[str, Any]) -> bool:
     return task["status"] == "pending" and task["type"] in ("human_task", "mixed") and task.get("ready") is not False
 
 
-def task_page(view: View, task: dict[str, Any], form: dict[str, str] | None = None) -> Safe:
-    form, now = form or {}, view.now
+LIST_PARAMS = {"results": "results_from", "history": "history_from", "subtasks": "subtasks_from",
+               "assignments": "assignments_from"}  # the task page's query: where each list's page starts
+
+
+def _paged(task: dict[str, Any], name: str, body: Safe, query: dict[str, int]) -> Safe:
+    """A list's rows with "show more" (older) and "newest" links; the other lists stay where they are."""
+    page = task[name]
+    if not page["rows"]:
+        return h('<p class="empty">none</p>')
+    links = []
+    here = {LIST_PARAMS[k]: v for k, v in query.items() if v}
+    if page["next_offset"] is not None:
+        left = page["total"] - page["next_offset"]
+        links.append(h('<a class="show-more" data-list="{}" href="{}">show {} more (of {}{} {})</a>', name,
+                       url(f"/tasks/{task['id']}", **{**here, LIST_PARAMS[name]: page["next_offset"]}),
+                       min(page["per_page"], left), page["total"], "" if page["total_exact"] else "+", name))
+    if page["offset"]:
+        links.append(h('<a class="show-newest" href="{}">back to the newest</a>',
+                       url(f"/tasks/{task['id']}", **{**here, LIST_PARAMS[name]: None})))
+    shown = h('<p class="empty">{} to {} of {}{}, newest first</p>', page["offset"] + 1, page["offset"] + len(page["rows"]),
+              page["total"], "" if page["total_exact"] else "+") if page["next_offset"] is not None or page["offset"] else ""
+    return join([shown, body, join(links)])
+
+
+def task_page(view: View, task: dict[str, Any], form: dict[str, str] | None = None, query: dict[str, int] | None = None) -> Safe:
+    form, now, query = form or {}, view.now, query or {}
     facts = [
         ("Status", h('<span class="status" data-status="{}">{}</span>', task["status"], task["status"].replace("_", " "))),
         ("Type", TYPE_WORDS.get(task["type"], task["type"])), ("Priority", task.get("priority") or "normal"),
@@ -225,7 +249,7 @@ def task_page(view: View, task: dict[str, Any], form: dict[str, str] | None = No
     if task.get("blocks"):
         relations.append(h("<h3>Blocks</h3><ul>{}</ul>", join(h("<li>{}</li>", _ref(r)) for r in task["blocks"])))
     results = []
-    for r in task["results"]:
+    for r in task["results"]["rows"]:
         response = h('<details><summary>response{}</summary><pre>{}</pre></details>',
                      " (cut)" if r.get("response_truncated") else "", r["response"] or "") if r.get("response") else ""
         results.append((f"#{r['id']}", _who(r["executor"], r["executor_type"]), r["model_name"] or "", r["status"],
@@ -234,26 +258,27 @@ def task_page(view: View, task: dict[str, Any], form: dict[str, str] | None = No
                         r["tokens_total"] if r["tokens_total"] is not None else "", _money(r["cost_usd"]),
                         _duration(r["duration_ms"]), join([r["error_message"] or "", response])))
     history = [h('<li class="event" data-kind="{}"><span class="when">{}</span> <b>{}</b> <span class="kind">{}</span>'
-                 '<div class="content">{}</div></li>', c["comment_type"], ago(c["created_at"], now), c["author"], c["comment_type"],
-                 c["content"]) for c in task["comments"]]
+                 '<div class="content">{}{}</div></li>', c["comment_type"], ago(c["created_at"], now), c["author"],
+                 c["comment_type"], c["content"], " … (cut)" if c.get("content_truncated") else "")
+               for c in task["history"]["rows"]]
     body = h(
         '<article class="task" data-task="{}" data-status="{}"><h1><span class="id">#{}</span> <span class="title">{}</span></h1>'
         '<div class="badges">{}</div><dl class="facts">{}</dl>'
         '<section><h2>Description</h2><div class="description">{}</div></section>{}'
-        '<section><h2>Subtasks</h2>{}</section>'
-        '<section><h2>Assignments</h2>{}</section>'
-        '<section><h2>Results</h2>{}</section>'
-        '<section><h2>History</h2>{}<ol class="history">{}</ol></section></article>',
+        '<section id="subtasks"><h2>Subtasks</h2>{}</section>'
+        '<section id="assignments"><h2>Assignments</h2>{}</section>'
+        '<section id="results"><h2>Results</h2>{}</section>'
+        '<section id="history"><h2>History</h2>{}</section></article>',
         task["id"], task["status"], task["id"], task["title"], _badges({**task, "review": waits_for_review(task)}),
         join(h("<dt>{}</dt><dd>{}</dd>", k, v) for k, v in facts),
         task["description"] or h('<span class="empty">no description</span>'), join(relations),
-        h("<ul>{}</ul>", join(h("<li>{}</li>", _ref(s)) for s in task["subtasks"])) if task["subtasks"] else h('<p class="empty">none</p>'),
-        _table(("#", "assignee", "model", "status", "assigned", "by", "notes"), [
+        _paged(task, "subtasks", h("<ul>{}</ul>", join(h("<li>{}</li>", _ref(s)) for s in task["subtasks"]["rows"])), query),
+        _paged(task, "assignments", _table(("#", "assignee", "model", "status", "assigned", "by", "notes"), [
             (a["id"], _who(a["assignee"], a["assignee_type"]), a["model_name"] or "", a["status"], ago(a["assigned_at"], now),
-             a["assigned_by"], a["notes"] or "") for a in task["assignments"]]),
-        _table(("#", "executor", "model", "status", "tokens in", "tokens out", "tokens", "cost", "duration", ""), results),
-        h('<p class="empty">(the latest {} entries)</p>', len(task["comments"])) if task.get("comments_truncated") else "",
-        join(history),
+             a["assigned_by"], a["notes"] or "") for a in task["assignments"]["rows"]]), query),
+        _paged(task, "results", _table(("#", "executor", "model", "status", "tokens in", "tokens out", "tokens", "cost",
+                                        "duration", ""), results), query),
+        _paged(task, "history", h('<ol class="history">{}</ol>', join(history)), query),
     )
     return join([body, Safe("") if view.read_only else actions(view, task, form)])
 
@@ -308,8 +333,8 @@ def stats_page(stats: dict[str, Any], history: dict[str, Any]) -> Safe:
     series = status_series(history, stats["by_status"])
     models = stats["models"]
     name = lambda m: f"{m['model_name'] or '(no model)'} · {m['executor_type']}"  # noqa: E731
-    tokens = bar_chart([(name(m), m["tokens_total"], f"{m['tokens_total']:,}") for m in models], "tokens", "#2f6fdb")
-    cost = bar_chart([(name(m), m["cost_usd"], f"${m['cost_usd']:.4f}") for m in models], "cost", "#2e9e5b")
+    tokens = bar_chart(ranked_bars([(name(m), m["tokens_total"]) for m in models], lambda v: f"{int(v):,}"), "tokens", "#2f6fdb")
+    cost = bar_chart(ranked_bars([(name(m), m["cost_usd"]) for m in models], lambda v: f"${v:.4f}"), "cost", "#2e9e5b")
     totals = h(
         '<dl class="facts"><dt>Tasks</dt><dd>{}</dd>{}<dt>Results</dt><dd>{}</dd><dt>Tokens</dt><dd>{} in, {} out, {} total</dd>'
         '<dt>Cost</dt><dd>${}</dd></dl>',

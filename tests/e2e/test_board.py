@@ -561,3 +561,57 @@ def test_columns_are_in_claim_order_and_cards_show_due_date_blocker_and_holder(b
         page.goto(f"{base(server)}/tasks/{blocker['id']}")
         expect(page.locator("dl.facts")).to_contain_text("2026-12-31 (")
         assert "00:00:00" not in page.locator("dl.facts").text_content()
+
+
+# ---- at any size -------------------------------------------------------------------------------
+
+
+def _bulk(database_url: str, tmp_path: Path, sql: str, params: list[Any]) -> None:
+    """One INSERT ... SELECT over 100,000 numbered rows (n), straight into the database: a task
+    that has lived a long time, without 10,000 tool calls."""
+    from config import load_config
+    from infrastructure.database import Database
+
+    config = load_config({"DATABASE_URL": database_url, "HOME": str(tmp_path), "PWD": str(tmp_path)})
+    db = Database(config.database, config.database_source)
+    digits = " UNION ALL ".join(f"SELECT {d} AS d" for d in range(10))
+    numbers = (f"(SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d AS n FROM ({digits}) a, ({digits}) b, "
+               f"({digits}) c, ({digits}) e, ({digits}) f) AS numbers")
+    try:
+        db.write(lambda tx: tx.execute(sql.replace("{numbers}", numbers), params))
+    finally:
+        db.close()
+
+
+def test_the_page_of_a_task_with_ten_thousand_results_stays_small_and_pages_on(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        task = agent(server.url, None, "tasks_create", title="A long-running evaluation", type="ai_task")
+        response = "The evaluation found nothing new. " * 100  # 3.4 KB, as a model's answer often is
+        _bulk(backend_url, tmp_path, "INSERT INTO task_results (task_id, executor, executor_type, model_name, response, "
+              "tokens_input, tokens_output, tokens_total, status) SELECT %s, 'mistral', 'ollama', 'mistral', %s, 40, 12, 52, "
+              "'success' FROM {numbers} WHERE n < 10000", [task["id"], response])
+        _bulk(backend_url, tmp_path, "INSERT INTO task_comments (task_id, author, author_type, comment_type, content) "
+              "SELECT %s, 'mistral', 'ai', 'result', %s FROM {numbers} WHERE n < 10000", [task["id"], response])
+        _bulk(backend_url, tmp_path, "INSERT INTO tasks (uuid, title, type, status, created_by, parent_task_id) "
+              "SELECT CONCAT('sub-', n), CONCAT('Step ', n), 'ai_task', 'pending', 'seed', %s FROM {numbers} WHERE n < 2000"
+              if backend_url.startswith("mysql") else
+              "INSERT INTO tasks (uuid, title, type, status, created_by, parent_task_id) "
+              "SELECT 'sub-' || n, 'Step ' || n, 'ai_task', 'pending', 'seed', %s FROM {numbers} WHERE n < 2000", [task["id"]])
+        started = time.perf_counter()
+        answer = requests.get(f"{base(server)}/tasks/{task['id']}", timeout=60)
+        took = time.perf_counter() - started
+        assert answer.status_code == 200
+        assert len(answer.content) < 200_000, f"{len(answer.content):,} bytes"
+        assert took < 10, took  # a bound against a runaway read, not a speed target (bench/ measures that)
+        page.goto(f"{base(server)}/tasks/{task['id']}")
+        results = page.locator("#results tbody tr")
+        expect(results).to_have_count(20)
+        newest = results.first.locator("td").first.text_content()
+        more = page.locator('#results a.show-more')
+        expect(more).to_contain_text("show 20 more (of 1000+ results)")
+        more.click()
+        expect(page.locator("#results tbody tr")).to_have_count(20)
+        assert page.locator("#results tbody tr").first.locator("td").first.text_content() != newest
+        expect(page.locator("#history .history li")).to_have_count(50)
+        expect(page.locator("#subtasks li")).to_have_count(50)
+        expect(page.locator("#subtasks a.show-more")).to_contain_text("of 1000+ subtasks")
