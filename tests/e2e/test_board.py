@@ -615,3 +615,20 @@ def test_the_page_of_a_task_with_ten_thousand_results_stays_small_and_pages_on(b
         expect(page.locator("#history .history li")).to_have_count(50)
         expect(page.locator("#subtasks li")).to_have_count(50)
         expect(page.locator("#subtasks a.show-more")).to_contain_text("of 1000+ subtasks")
+
+
+def test_a_task_page_reads_itself_again_only_for_its_own_changes_and_swaps_only_what_differs(backend_url, tmp_path, page):
+    with http_server(server_env(backend_url, tmp_path)) as server:
+        mine = agent(server.url, None, "tasks_create", title="Write the runbook", description="Steps for the night shift")
+        other = agent(server.url, None, "tasks_create", title="Unrelated work")
+        page.goto(f"{base(server)}/tasks/{mine['id']}")
+        expect(page.locator("#live-state")).to_have_text("live")
+        page.evaluate("() => { document.querySelector('.description').__kept = true; }")
+        agent(server.url, None, "tasks_comment", id=other["id"], content="Elsewhere.")
+        time.sleep(2.5)  # the change arrived (the hub polls every 0.5 s) and was let pass
+        assert page.evaluate("document.body.dataset.refreshed") is None
+        agent(server.url, None, "tasks_comment", id=mine["id"], content="Added the rollback steps.")
+        expect(page.locator(".history .content").first).to_have_text("Added the rollback steps.", timeout=10_000)
+        assert page.evaluate("document.body.dataset.refreshed") is not None
+        # The description did not change: the same element, not a copy.
+        assert page.evaluate("document.querySelector('.description').__kept") is True
