@@ -192,11 +192,13 @@ def parse_api_keys(raw: str) -> tuple[tuple[str, str], ...]:
                 f"Setting MCP_API_KEYS, entry {number}, is not name:key. Write MCP_API_KEYS=alice:<key>,ci-bot:<key>."
             )
         # Either part may be a key written in the wrong place (key:name), so no message quotes
-        # either part: the entry is named by its position only.
-        secrets.register(key)
+        # either part: the entry is named by its position only. A key too short is refused
+        # before it is registered for masking: "secret" would mask the hint's "import secrets".
         if len(name) > 100:
             raise InvalidInput(f"Setting MCP_API_KEYS, entry {number}: the name is longer than 100 characters.")
-        if len(key) < API_KEY_MIN_LENGTH:
+        if len(key) >= API_KEY_MIN_LENGTH:
+            secrets.register(key)
+        else:
             raise InvalidInput(
                 f"Setting MCP_API_KEYS, entry {number}: the key (after the colon) is shorter than {API_KEY_MIN_LENGTH} "
                 "characters. The form is name:key, the name first. Make a key with "
