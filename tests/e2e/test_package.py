@@ -110,7 +110,8 @@ def test_uvx_from_a_clone_builds_once_not_at_every_start(tmp_path):
     archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True, timeout=60).stdout
     clone.mkdir()
     subprocess.run(["tar", "-x", "-C", str(clone)], input=archive, check=True, timeout=60)
-    env = {**user_env(tmp_path / "home"), "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_NO_PROGRESS": "1"}
+    # This machine's environment (how it reaches the package index), a scratch cache.
+    env = {**os.environ, "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_NO_PROGRESS": "1"}
     first = run(uvx, "--from", ".", "mcp-tasks", "--version", cwd=clone, env=env)
     assert VERSION in first.stdout and "Built mcp-tasks" in first.stderr, first.stderr
     assert (clone / "build").exists() or list(clone.glob("*.egg-info"))  # the build did write into the tree
