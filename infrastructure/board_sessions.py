@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 
 from domain.errors import StorageError
+from infrastructure.command_name import init_db
 from infrastructure.database import Database
 from infrastructure.tx import Tx
 
@@ -37,7 +38,7 @@ class BoardSessions:
         if not self._has_table(tx):
             raise StorageError(
                 "Signing in to the board needs the table board_sessions, which init-db creates; this database has "
-                "not been upgraded. Run init-db once (see the README), then sign in again.", retryable=False,
+                f"not been upgraded. Run `{init_db()}` once, then sign in again.", retryable=False,
             )
 
     def start(self, token: str, name: str, seconds: int) -> None:

@@ -129,6 +129,15 @@ def test_one_version_everywhere(installed, tmp_path):
     assert re.search(rf"^## \[?{re.escape(VERSION)}\]?", (ROOT / "CHANGELOG.md").read_text(), re.M), "CHANGELOG has no entry"
 
 
+def test_installed_messages_name_the_mcp_tasks_command(installed, tmp_path):
+    # A read-only server and no database file yet: the message says what to run, as installed.
+    env = user_env(tmp_path / "home", DATABASE_URL=f"sqlite:///{tmp_path / 'missing.db'}", READ_ONLY="true")
+    done = subprocess.run([str(installed / "mcp-tasks"), "call", "tasks_list"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0
+    assert "`mcp-tasks init-db`" in done.stdout + done.stderr and "server.py" not in done.stdout + done.stderr
+
+
 @pytest.mark.anyio
 async def test_installed_command_serves_on_sqlite_from_another_directory(installed, tmp_path):
     home, workdir = tmp_path / "home", tmp_path / "elsewhere"
