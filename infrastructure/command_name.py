@@ -6,15 +6,7 @@ clone (an editable install too) has none beside it.
 """
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
-TREE = Path(__file__).resolve().parent.parent
-
-
-@functools.cache
-def installed() -> bool:
-    return TREE.name == "mcp_tasks" and any(TREE.parent.glob("mcp_tasks-*.dist-info"))
+from config import installed
 
 
 def command(sub: str) -> str:

@@ -8,6 +8,7 @@ import http.client
 import json
 import re
 import statistics
+import sys
 import threading
 import time
 from typing import Any, Iterator
@@ -240,6 +241,8 @@ def test_a_hundred_replaying_streams_do_not_slow_a_tool_call_past_twice_its_quie
                 thread.join(timeout=10)
         quiet_after = _tool_latency(server.url, 15)
         quiet = max(quiet_before, quiet_after)  # the machine is shared: the slower of two quiet figures
+        print(f"tasks_create median: quiet {quiet_before * 1000:.1f} / {quiet_after * 1000:.1f} ms, with 100 replaying "
+              f"streams {loaded * 1000:.1f} ms; events received {sum(replayed):,}", file=sys.stderr)
         assert sum(replayed) >= 100, replayed  # the streams did replay
         assert max(replayed) <= 201 * 30, replayed  # ... a bounded amount per connection (one per second at most)
         assert loaded < 2 * quiet, (f"tool call {loaded * 1000:.1f} ms with 100 replaying streams, "

@@ -27,7 +27,7 @@ def listing_server(tmp_path):
     from config import load_config
     from server import build_server
 
-    return build_server(load_config({"DATABASE_URL": f"sqlite://{tmp_path / 'never-opened.db'}", "HOME": str(tmp_path)}))
+    return build_server(load_config({"DATABASE_URL": f"sqlite:///{tmp_path / 'never-opened.db'}", "HOME": str(tmp_path)}))
 
 
 def _size(value) -> int:
