@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import deque
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -42,11 +43,12 @@ STATIC = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {"board.css": "text/css; charset=utf-8", "board.js": "text/javascript; charset=utf-8",
                 "favicon.svg": "image/svg+xml"}
 COLUMN_LIMIT = 25  # cards per status column; "more…" pages on
-EVENTS_REPLAY_MAX = 200  # changes one /events stream replays; further behind it is told to reload the page
+EVENTS_REPLAY_MAX = 100  # changes one /events stream replays; further behind it is told to reload the page
+STREAM_OPENS = (20, 30.0)  # /events streams one session may open per so many seconds (page views, reconnects)
 STREAMS_PER_SESSION = 8  # open /events streams per signed-in session (per address without keys)
 STREAMS_MAX = 400  # open /events streams per process, all sessions together
-TOO_MANY_STREAMS = (f"Too many live updates are open for this session (at most {STREAMS_PER_SESSION}); close some board "
-                    "tabs, then reload this one.")
+TOO_MANY_STREAMS = (f"Too many live updates are open or opened for this session (at most {STREAMS_PER_SESSION} open, "
+                    f"{STREAM_OPENS[0]} opened per {STREAM_OPENS[1]:.0f} s); close some board tabs, then reload this one.")
 MAX_FORM_BYTES = 256 * 1024  # a comment or description is at most 64 KiB; a form is never bigger than this
 HTTP_STATUS = {"invalid_argument": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "unavailable": 503}
 SECURITY_HEADERS = [
@@ -114,6 +116,7 @@ class Board:
         self.repository: Any = None
         self.sessions: Any = None  # infrastructure.board_sessions.BoardSessions, once the database is open
         self.streams: dict[str, int] = {}  # open /events streams per session (or per address without keys)
+        self.opened: dict[str, deque[float]] = {}  # when each session last opened streams (STREAM_OPENS)
         self.hub: Any = None
         routes = [
             Route("/", self.board, methods=["GET"]),
@@ -438,8 +441,11 @@ class Board:
         if raw and after is None:
             return PlainTextResponse(f"after={raw[:20]!r} is not a change number (a whole number in ASCII digits); "
                                      "reload the page.", status_code=400)
-        holder = getattr(request.state, "session", None) or f"address {request.client.host if request.client else ''}"
-        if self._streams_full(holder):
+        session = getattr(request.state, "session", None)
+        holder = session or f"address {request.client.host if request.client else ''}"
+        # The open-rate bound is per signed-in session; without keys (loopback, one person) every
+        # tab shares one address, and only the number of open streams is bounded.
+        if self._streams_full(holder) or (session is not None and not self._may_open(holder)):
             return PlainTextResponse(TOO_MANY_STREAMS, status_code=429, headers={"Retry-After": "30"})
         try:
             head = await self.run(lambda: ChangeFeed(self.db).head())
@@ -476,6 +482,22 @@ class Board:
                     self.streams.pop(holder, None)
 
         return EventSourceResponse(stream(), ping=15, headers={"Cache-Control": "no-store"})
+
+    def _may_open(self, holder: str) -> bool:
+        """At most STREAM_OPENS[0] streams opened per STREAM_OPENS[1] seconds by one signed-in session: a
+        client that reopens a replaying stream in a loop is refused before it costs a read."""
+        count, window = STREAM_OPENS
+        now = time.monotonic()
+        opened = self.opened.setdefault(holder, deque())
+        while opened and opened[0] < now - window:
+            opened.popleft()
+        if len(opened) >= count:
+            return False
+        opened.append(now)
+        if len(self.opened) > 10_000:  # forget the quietest sessions rather than grow without bound
+            for key in [k for k, v in self.opened.items() if not v or v[-1] < now - window][:5_000]:
+                del self.opened[key]
+        return True
 
     def _streams_full(self, holder: str) -> bool:
         return self.streams.get(holder, 0) >= STREAMS_PER_SESSION or sum(self.streams.values()) >= STREAMS_MAX
