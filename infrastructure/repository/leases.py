@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from typing import Any, Iterator
 
@@ -20,6 +21,10 @@ from infrastructure.command_name import init_db
 
 log = logging.getLogger("infrastructure.task_repository")  # the logger's name before the split
 CLAIM_CANDIDATES = 32  # tasks a compare-and-set pass tries before the next pass (more than agents racing)
+# On Galera, a claim tries the first GALERA_SPREAD candidates of a pass in random order: row
+# locks (SKIP LOCKED) bind one node only, so claimers on every node would otherwise all take
+# the head and all but one fail certification at COMMIT (bench/RESULTS.md, issue 24).
+GALERA_SPREAD = 8
 _REAP = object()  # a claim's answer when expired leases must be returned to pending first
 UNREAPABLE_RETRY_SECONDS = 300  # a task whose expired lease cannot be returned is tried again after this
 
@@ -351,9 +356,17 @@ class LeasesMixin(RepositoryBase):
         """
         for source, clause, order in passes:
             select = f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}"
-            if skip_locked and source == "tasks":
+            if tx.galera:
+                yield _spread([r["id"] for r in tx.rows(f"{select} LIMIT {CLAIM_CANDIDATES}", params)])
+            elif skip_locked and source == "tasks":
                 row = tx.row(f"{select} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
                 yield [row["id"]] if row else []
             else:
                 yield [r["id"] for r in tx.rows(f"{select} LIMIT {CLAIM_CANDIDATES}", params)]
 
+
+def _spread(candidates: list[Any]) -> list[Any]:
+    """The head of a claim pass shuffled (GALERA_SPREAD), the rest in order."""
+    head = candidates[:GALERA_SPREAD]
+    random.shuffle(head)
+    return head + candidates[GALERA_SPREAD:]
