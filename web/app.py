@@ -8,8 +8,6 @@ shown on the page, with what the person typed kept in the form.
 from __future__ import annotations
 
 import functools
-import json
-from collections import deque
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -29,6 +27,7 @@ from domain.secrets import scrub
 from web import actions
 from web.actions import ascii_number
 from web.html import Safe
+from web.live import TOO_MANY_STREAMS, StreamBudget
 from web.login_throttle import LoginThrottle
 from web.refusals import for_people
 from web.when import parse as parse_time
@@ -43,12 +42,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {"board.css": "text/css; charset=utf-8", "board.js": "text/javascript; charset=utf-8",
                 "favicon.svg": "image/svg+xml"}
 COLUMN_LIMIT = 25  # cards per status column; "more…" pages on
-EVENTS_REPLAY_MAX = 100  # changes one /events stream replays; further behind it is told to reload the page
-STREAM_OPENS = (20, 30.0)  # /events streams one session may open per so many seconds (page views, reconnects)
-STREAMS_PER_SESSION = 8  # open /events streams per signed-in session (per address without keys)
-STREAMS_MAX = 400  # open /events streams per process, all sessions together
-TOO_MANY_STREAMS = (f"Too many live updates are open or opened for this session (at most {STREAMS_PER_SESSION} open, "
-                    f"{STREAM_OPENS[0]} opened per {STREAM_OPENS[1]:.0f} s); close some board tabs, then reload this one.")
 MAX_FORM_BYTES = 256 * 1024  # a comment or description is at most 64 KiB; a form is never bigger than this
 HTTP_STATUS = {"invalid_argument": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "unavailable": 503}
 SECURITY_HEADERS = [
@@ -94,7 +87,7 @@ class Guard:
             return
         if scope["method"] == "POST":
             length = headers.get("content-length")
-            if length is None or not ascii_number(length, MAX_FORM_BYTES):
+            if ascii_number(length, MAX_FORM_BYTES) is None:  # missing, not ASCII digits, or too large
                 await PlainTextResponse("The form is too large (or has no Content-Length).", status_code=413)(scope, receive, send)
                 return
 
@@ -115,8 +108,7 @@ class Board:
         self.db: Any = None
         self.repository: Any = None
         self.sessions: Any = None  # infrastructure.board_sessions.BoardSessions, once the database is open
-        self.streams: dict[str, int] = {}  # open /events streams per session (or per address without keys)
-        self.opened: dict[str, deque[float]] = {}  # when each session last opened streams (STREAM_OPENS)
+        self.streams = StreamBudget()  # open and recently opened /events streams, per session
         self.hub: Any = None
         routes = [
             Route("/", self.board, methods=["GET"]),
@@ -423,12 +415,10 @@ class Board:
     # ---- live updates and static files ---------------------------------------------------------
 
     async def events(self, request: Request) -> Response:
-        """Server-sent events from the change feed. The browser's Last-Event-ID (on reconnect)
-        or the page's `after` (the feed's head when the page was read) is where it resumes, so
-        nothing is lost or sent twice. Bounded: a stream replays at most EVENTS_REPLAY_MAX
-        changes (further behind, one `reload` event: the page is read afresh), a resume point
-        past the head (a restored database) starts at the head, and one session holds at most
-        STREAMS_PER_SESSION streams (STREAMS_MAX in all)."""
+        """Server-sent events from the change feed (web/live.py). The browser's Last-Event-ID
+        (on reconnect) or the page's `after` (the feed's head when the page was read) is where
+        it resumes, so nothing is lost or sent twice; a resume point past the head (a restored
+        database) starts at the head. Bounded per session: see web/live.py."""
         view = await self.view(request)
         if view.who is None:
             return PlainTextResponse("Sign in first.", status_code=401)
@@ -445,7 +435,7 @@ class Board:
         holder = session or f"address {request.client.host if request.client else ''}"
         # The open-rate bound is per signed-in session; without keys (loopback, one person) every
         # tab shares one address, and only the number of open streams is bounded.
-        if self._streams_full(holder) or (session is not None and not self._may_open(holder)):
+        if self.streams.full(holder) or (session is not None and not self.streams.may_open(holder)):
             return PlainTextResponse(TOO_MANY_STREAMS, status_code=429, headers={"Retry-After": "30"})
         try:
             head = await self.run(lambda: ChangeFeed(self.db).head())
@@ -455,52 +445,8 @@ class Board:
             after = head  # a recreated or restored database: its new changes come from its own head
         if self.hub is None:
             self.hub = ChangeHub(self.db, interval=0.5, keep_seconds=self.config.change_feed_keep_seconds)
-        hub, behind = self.hub, head - after if after is not None else 0
-
-        async def stream() -> AsyncIterator[dict[str, str]]:
-            # Counted here, not before the response: a generator that never starts never ends either.
-            # Checked again: streams opened at once all passed the check above before any was counted.
-            if self._streams_full(holder):
-                yield {"event": "refused", "data": json.dumps({"message": TOO_MANY_STREAMS})}
-                return
-            self.streams[holder] = self.streams.get(holder, 0) + 1
-            try:
-                if behind > EVENTS_REPLAY_MAX:
-                    yield {"id": str(head), "event": "reload", "data": json.dumps({"behind": behind, "head": head})}
-                    return
-                async with hub.listen(after=after) as changes:
-                    async for change in changes:
-                        yield {"id": str(change.seq), "event": "change", "data": json.dumps({
-                            "seq": change.seq, "task_id": change.task_id, "kind": change.kind, "actor": change.actor,
-                            "at": change.at,
-                        })}
-            finally:
-                left = self.streams.get(holder, 1) - 1
-                if left > 0:
-                    self.streams[holder] = left
-                else:
-                    self.streams.pop(holder, None)
-
-        return EventSourceResponse(stream(), ping=15, headers={"Cache-Control": "no-store"})
-
-    def _may_open(self, holder: str) -> bool:
-        """At most STREAM_OPENS[0] streams opened per STREAM_OPENS[1] seconds by one signed-in session: a
-        client that reopens a replaying stream in a loop is refused before it costs a read."""
-        count, window = STREAM_OPENS
-        now = time.monotonic()
-        opened = self.opened.setdefault(holder, deque())
-        while opened and opened[0] < now - window:
-            opened.popleft()
-        if len(opened) >= count:
-            return False
-        opened.append(now)
-        if len(self.opened) > 10_000:  # forget the quietest sessions rather than grow without bound
-            for key in [k for k, v in self.opened.items() if not v or v[-1] < now - window][:5_000]:
-                del self.opened[key]
-        return True
-
-    def _streams_full(self, holder: str) -> bool:
-        return self.streams.get(holder, 0) >= STREAMS_PER_SESSION or sum(self.streams.values()) >= STREAMS_MAX
+        return EventSourceResponse(self.streams.stream(self.hub, holder, after, head), ping=15,
+                                   headers={"Cache-Control": "no-store"})
 
     async def favicon(self, request: Request) -> Response:
         return RedirectResponse("/static/favicon.svg", status_code=301)
