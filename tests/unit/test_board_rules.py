@@ -117,3 +117,12 @@ def test_the_login_throttle_pauses_everyone_past_the_overall_limit_and_keeps_a_b
     assert len(throttle._by_address) == 3 and list(throttle._by_address) == ["10.0.1.7", "10.0.1.8", "10.0.1.9"]
     clock.now += 50
     assert throttle.retry_after("10.9.9.9") == (0, False)
+
+
+def test_a_chart_of_5000_models_draws_the_11_largest_and_one_other_bar():
+    from web.charts import bar_chart, ranked_bars
+
+    bars = ranked_bars([(f"model-{n}", float(n)) for n in range(5000)], lambda v: f"{v:,.0f}")
+    assert len(bars) == 12 and bars[0][0] == "model-4999" and bars[10][0] == "model-4989"
+    assert bars[11] == ("other (4,989 models)", float(sum(range(4989))), f"{sum(range(4989)):,}")
+    assert len(bar_chart(bars, "tokens", "#000")) < 10_000  # the stats page had one bar per model: 3.1 MB at 5,000
