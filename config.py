@@ -7,6 +7,7 @@ Every setting is listed, with a comment, in `.env.example`.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass, field
@@ -239,11 +240,13 @@ def parse_api_key_entries(raw: str) -> tuple[tuple[str, str, str | None], ...]:
                 f"Setting MCP_API_KEYS, entry {number}, is not name:key. Write MCP_API_KEYS=alice:<key>,ci-bot:<key>."
             )
         # Either part may be a key written in the wrong place (key:name), so no message quotes
-        # either part: the entry is named by its position only.
-        secrets.register(key)
+        # either part: the entry is named by its position only. A key too short is refused
+        # before it is registered for masking: "secret" would mask the hint's "import secrets".
         if len(name) > 100:
             raise InvalidInput(f"Setting MCP_API_KEYS, entry {number}: the name is longer than 100 characters.")
-        if len(key) < API_KEY_MIN_LENGTH:
+        if len(key) >= API_KEY_MIN_LENGTH:
+            secrets.register(key)
+        else:
             raise InvalidInput(
                 f"Setting MCP_API_KEYS, entry {number}: the key (after the colon) is shorter than {API_KEY_MIN_LENGTH} "
                 "characters. The form is name:key, the name first. Make a key with "
@@ -285,20 +288,37 @@ def _paths(raw: str, relative_to: Path) -> tuple[Path, ...]:
     return tuple((relative_to / Path(p).expanduser()).resolve() for p in parts)
 
 
-def parse_database_url(url: str) -> DatabaseSettings:
-    """`mysql://user:pass@host:3306/db` (also mariadb://, mysql+pymysql://) or `sqlite:///abs/path`."""
+@functools.cache
+def installed() -> bool:
+    """Whether this tree is the installed package (site-packages/mcp_tasks beside its
+    dist-info), not a clone: what messages name as the command, where a file may not live."""
+    return SERVER_DIR.name == "mcp_tasks" and any(SERVER_DIR.parent.glob("mcp_tasks-*.dist-info"))
+
+
+SQLITE_URLS = "sqlite:///tasks.db (relative to the working directory) or sqlite:////absolute/path/tasks.db"
+
+
+def parse_database_url(url: str, cwd: Path | None = None) -> DatabaseSettings:
+    """`mysql://user:pass@host:3306/db` (also mariadb://, mysql+pymysql://), or SQLite as
+    SQLAlchemy spells it: `sqlite:///rel.db` relative to `cwd` (the working directory),
+    `sqlite:////abs/path.db` absolute."""
     scheme, _, rest = url.partition("://")
     scheme = scheme.lower()
     if not rest:
-        raise InvalidInput(
-            "Setting DATABASE_URL is not a URL. Use mysql://user:password@host:3306/database "
-            "or sqlite:///absolute/path/tasks.db."
-        )
+        raise InvalidInput(f"Setting DATABASE_URL is not a URL. Use mysql://user:password@host:3306/database or {SQLITE_URLS}.")
     if scheme == "sqlite":
-        # sqlite:///abs and sqlite:////abs (SQLAlchemy's spelling) both mean /abs.
-        path = Path("/" + unquote(rest).lstrip("/") if rest.startswith("/") else unquote(rest)).expanduser()
+        if not rest.startswith("/"):
+            raise InvalidInput(
+                f"Setting DATABASE_URL={url[:80]!r} has no third slash: SQLite URLs are {SQLITE_URLS}, as in SQLAlchemy."
+            )
+        path = Path(unquote(rest[1:])).expanduser()  # "/abs" stays absolute; "rel" is relative
         if not path.is_absolute():
-            path = SERVER_DIR / path
+            path = (cwd or Path(os.getcwd())) / path
+        if installed() and path.resolve().is_relative_to(SERVER_DIR):
+            raise InvalidInput(
+                f"Setting DATABASE_URL puts the SQLite file inside the installed package ({SERVER_DIR}), which an "
+                f"upgrade or uninstall deletes. Give a path outside it: {SQLITE_URLS}."
+            )
         return DatabaseSettings(kind="sqlite", sqlite_path=path)
     if scheme in ("mysql", "mariadb", "mysql+pymysql", "mariadb+pymysql"):
         return _parse_mysql_url(rest)
@@ -353,8 +373,9 @@ def load_config(env: Mapping[str, str]) -> Config:
     """Build the Config from a mapping of settings; raises InvalidInput naming a bad setting."""
     timeout = _number(env, "DB_CONNECT_TIMEOUT", 5.0, low=0.1)
     query_timeout = _number(env, "DB_QUERY_TIMEOUT", 30.0, low=0.1)
+    cwd = Path(env.get("PWD") or os.getcwd())
     if env.get("DATABASE_URL", "").strip():
-        database = parse_database_url(env["DATABASE_URL"].strip())
+        database = parse_database_url(env["DATABASE_URL"].strip(), cwd)
         source = "DATABASE_URL"
     elif any(env.get(k, "").strip() for k in ("DB_HOST", "DB_NAME", "DB_USER")):
         database = DatabaseSettings(
@@ -381,7 +402,6 @@ def load_config(env: Mapping[str, str]) -> Config:
     http_port = int(_number(env, "MCP_HTTP_PORT", 8765, int, 1))
     if http_port > 65535:
         raise InvalidInput(f"Setting MCP_HTTP_PORT={http_port} is not a TCP port. Use 1 to 65535.")
-    cwd = Path(env.get("PWD") or os.getcwd())
     key_entries = parse_api_key_entries(env.get("MCP_API_KEYS", ""))
     if env.get("MCP_OAUTH_JWKS_URL", "").strip() and not env.get("MCP_OAUTH_ISSUER", "").strip():
         raise InvalidInput("Setting MCP_OAUTH_JWKS_URL needs MCP_OAUTH_ISSUER too: tokens are checked against the issuer.")

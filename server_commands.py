@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import logging
 import sys
 
@@ -16,6 +17,7 @@ from bootstrap import VERSION, build_board_app, build_http_app, build_server
 from config import Config, bounds
 from domain.errors import TaskSystemError
 from domain.secrets import scrub
+from infrastructure.command_name import command, init_db
 from transports.http import is_loopback
 
 log = logging.getLogger("mcp-tasks")
@@ -70,7 +72,7 @@ def cmd_doctor(config: Config, strict: bool = False) -> int:
         lines.append((True, f"database: {config.database.describe()} answers ({count} tasks)"))
         lines.append(
             (not missing, "schema: all tables present" if not missing
-             else f"schema: missing {', '.join(missing)}; run `python server.py init-db`")
+             else f"schema: missing {', '.join(missing)}; run `{init_db()}`")
         )
         if triggers and not missing:
             from infrastructure.foreign_writes import MISSING_ADVICE
@@ -113,6 +115,10 @@ def cmd_call(config: Config, tool: str, arguments: str) -> int:
     except ValueError as exc:
         print(f"The arguments are not JSON ({exc}). Example: '{{\"status\": \"pending\"}}'", file=sys.stderr)
         return 2
+    if not isinstance(args, dict):
+        print(f"The arguments must be a JSON object of the tool's parameters, not {type(args).__name__} {arguments.strip()[:40]}. "
+              f"Example: {command('call')} {tool} '{{\"id\": 1}}'", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         from dataclasses import replace
@@ -124,10 +130,14 @@ def cmd_call(config: Config, tool: str, arguments: str) -> int:
         server = build_server(replace(config, tool_profile=("all",)))
         async with Client(server, client_info=Implementation(name="mcp-tasks-cli", version=VERSION)) as client:
             result = await client.call_tool(tool, args)
-        if result.structured_content is not None:
-            print(json.dumps(result.structured_content, ensure_ascii=False, indent=2))
-        else:
-            print("\n".join(getattr(c, "text", "") for c in result.content))
+        text = (json.dumps(result.structured_content, ensure_ascii=False, indent=2) if result.structured_content is not None
+                else "\n".join(getattr(c, "text", "") for c in result.content))
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            # `call ... | head` closed the pipe: the reader has what it wanted. Later writes (the
+            # interpreter's flush at exit) go nowhere instead of raising again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1 if result.is_error else 0
 
     return anyio.run(run)

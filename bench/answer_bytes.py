@@ -49,7 +49,7 @@ async def _session(server: Path, env: dict, run):
 async def measure(server: Path) -> dict:
     figures: dict = {"tools": {}, "page": {}, "get": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**_env(f"sqlite://{tmp}/tasks.db"), "HOME": tmp}
+        env = {**_env(f"sqlite:///{tmp}/tasks.db"), "HOME": tmp}
         for profile in PROFILES:
             async def listing(session):
                 return (await session.list_tools()).tools

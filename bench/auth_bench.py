@@ -66,7 +66,7 @@ async def _in_process(issuer, calls: int) -> None:
 
 async def _over_http(issuer, calls: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        env = server_env(f"sqlite://{tmp}/bench.db", Path(tmp), MCP_API_KEYS=f"bench:{KEY}", MCP_OAUTH_ISSUER=issuer.url,
+        env = server_env(f"sqlite:///{tmp}/bench.db", Path(tmp), MCP_API_KEYS=f"bench:{KEY}", MCP_OAUTH_ISSUER=issuer.url,
                          LOG_LEVEL="WARNING")
         with http_server(env) as server:
             token = issuer.mint(aud=server.url, scope="tasks:write", name="Bench", lifetime=3600)

@@ -1,6 +1,6 @@
 """The cost of a call (issue 16): server CPU per call and client validation CPU, beside the bare SDK.
 
-    python bench/call_cost.py --database-url sqlite://$PWD/bench/data/bench_1k.db [--rounds 6 --calls 400]
+    python bench/call_cost.py --database-url sqlite:///$PWD/bench/data/bench_1k.db [--rounds 6 --calls 400]
     python bench/call_cost.py --database-url mysql://root@127.0.0.1:3306/mcp_bench_1k --also "before=/tmp/old/server.py"
 
 Every server is started once over stdio and driven by the SDK's own client (`stdio_client`

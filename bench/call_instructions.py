@@ -1,6 +1,6 @@
 """The cost of a call in instructions: valgrind (callgrind) counts what a server executes per call.
 
-    python bench/call_instructions.py --database-url sqlite://$PWD/bench/data/bench_1k.db [--also before=/tmp/old/server.py]
+    python bench/call_instructions.py --database-url sqlite:///$PWD/bench/data/bench_1k.db [--also before=/tmp/old/server.py]
 
 call_cost.py measures server CPU time per call; on this shared 2-core machine that moves by
 ±20% with the load, and the ratio to the bare server with it. Instructions do not depend on

@@ -1,7 +1,7 @@
 """Claims per second with N agents, through MCP, beside the same claim in raw SQL.
 
     .venv/bin/python bench/claim_bench.py [--tasks 2000] [--agents 8] [--database-url mysql://root@127.0.0.1:3306/mcp_bench_claims]
-    .venv/bin/python bench/claim_bench.py --database-url sqlite:///tmp/mcp_bench_claims.db
+    .venv/bin/python bench/claim_bench.py --database-url sqlite:////tmp/mcp_bench_claims.db
 
 Each agent is a server process (`server.py`, stdio) driven by its own MCP client, all
 started, initialised and warmed up (one claim that matches nothing: the connection is

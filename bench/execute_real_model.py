@@ -88,7 +88,7 @@ async def one_run(session, pid: int, backend, max_tokens: int) -> dict:
 async def main(runs: int, long: int, idle: float) -> None:
     chain = ensure_chain()
     with tempfile.TemporaryDirectory() as scratch, serve(chain, Path(scratch) / "chain") as backend:
-        env = server_env(f"sqlite://{scratch}/bench.db", Path(scratch), OLLAMA_HOST=backend.ollama_url,
+        env = server_env(f"sqlite:///{scratch}/bench.db", Path(scratch), OLLAMA_HOST=backend.ollama_url,
                          OLLAMA_MODEL=backend.model, OLLAMA_MAX_TOKENS="4096", LOG_LEVEL="WARNING")
         async with stdio_session(env) as session:
             pid = server_pid()

@@ -1,9 +1,9 @@
 """Load N realistic tasks, with subtasks, assignments, results and comments, for benchmarks.
 
     python bench/seed.py --tasks 1000000 --database-url mysql://root@127.0.0.1:3306/mcp_bench_1m --fresh
-    python bench/seed.py --tasks 1000000 --database-url sqlite://$PWD/bench/data/bench_1m.db --fresh
+    python bench/seed.py --tasks 1000000 --database-url sqlite:///$PWD/bench/data/bench_1m.db --fresh
 
-(`sqlite://` + an absolute path; `sqlite:///bench/...` would be /bench at the root.)
+(`sqlite:///` + an absolute path gives four slashes; `sqlite:///bench/...` is relative to the working directory.)
 
 The schema is created first through `Database.migrate()` (the same migrations as
 `server.py init-db`). Then, per batch of tasks, the rows of all four tables are generated
@@ -475,7 +475,7 @@ def _produce(queue, n_tasks: int, seed: int, end_epoch: float, batch: int) -> No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1000)
-    parser.add_argument("--database-url", required=True, help="mysql://root@127.0.0.1:3306/mcp_bench_1m or sqlite:///absolute/path.db")
+    parser.add_argument("--database-url", required=True, help="mysql://root@127.0.0.1:3306/mcp_bench_1m or sqlite:////absolute/path.db")
     parser.add_argument("--batch", type=int, default=5000, help="tasks per batch (one commit each)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--fresh", action="store_true", help="drop the database / delete the file first")

@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds of writing before the first probe (fills the stalled socket)")
     args = parser.parse_args()
     if args.database_url is None:
-        args.database_url = f"sqlite://{tempfile.mkdtemp(prefix='stalled-bench-db-')}/tasks.db"
+        args.database_url = f"sqlite:///{tempfile.mkdtemp(prefix='stalled-bench-db-')}/tasks.db"
     out = anyio.run(run, args)
     print(f"server {args.server}; {args.database_url.split('://')[0]}; {'no stalled session' if args.no_stall else f'stalled subscriptions {args.subscriptions}'}; "
           f"{out['changes']:,} changes written ({args.burst}, then {args.calm_burst}, every {args.every} s)")

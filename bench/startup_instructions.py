@@ -1,6 +1,6 @@
 """Start-up in instructions: valgrind (callgrind) counts what each server executes.
 
-    python bench/startup_instructions.py [--database-url sqlite://$PWD/bench/data/bench_1k.db] [--also LABEL=PATH]
+    python bench/startup_instructions.py [--database-url sqlite:///$PWD/bench/data/bench_1k.db] [--also LABEL=PATH]
 
 On this shared 2-core machine the wall time of the same spawn varies by ±20% within
 minutes, so a start-up ratio of 1.08 or 1.12 can be the same code. valgrind counts the

@@ -1,6 +1,6 @@
 """Where a cold start's instructions go, stage by stage (callgrind; see startup_instructions.py).
 
-    mkdir -p /tmp/stages && DATABASE_URL=sqlite://$PWD/bench/data/bench_1k.db \\
+    mkdir -p /tmp/stages && DATABASE_URL=sqlite:///$PWD/bench/data/bench_1k.db \\
       valgrind --tool=callgrind --dump-before='*getppid*' --callgrind-out-file=/tmp/stages/cg.%p \\
       .venv/bin/python bench/startup_stages.py
     for f in $(ls /tmp/stages/cg.*.* | sort -t. -k3 -n); do grep -m1 '^summary:' $f; done

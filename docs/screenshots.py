@@ -19,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 STEP_SECONDS = 8
+DUE = {"Review the Q3 security audit findings": {"due_date": "2026-12-09"},
+       "Design the new settings page": {"due_date": "2026-12-18"}}
 
 
 def seed(url: str) -> int:
@@ -58,7 +60,12 @@ def seed(url: str) -> int:
                 ("Draft the incident report for the outage", "mixed", "urgent", ["ops"]),
             ]:
                 ids[title] = (await call(agent, "tasks_create", title=title, type=kind, priority=prio, labels=labels,
-                                         description=f"{title}.\n\nAcceptance: reviewed by a person before it is closed."))["id"]
+                                         description=f"{title}.\n\nAcceptance: reviewed by a person before it is closed.",
+                                         **DUE.get(title, {})))["id"]
+            # A blocked task (its card says by what); at the end, one an agent holds under a lease.
+            await call(agent, "tasks_update", id=ids["Call the payment provider about fees"],
+                       depends_on=[ids["Review the Q3 security audit findings"]])
+
             await anyio.sleep(STEP_SECONDS)
             work = [
                 ("Migrate the billing service to the new queue", "claude-sonnet-4", "claude", 18_400, 3_900, 0.1137, "completed"),
@@ -78,6 +85,8 @@ def seed(url: str) -> int:
             await call(agent, "tasks_status", id=ids["Translate onboarding emails to German"], status="cancelled")
             await call(agent, "tasks_comment", id=ids["Draft the incident report for the outage"],
                        content="Timeline cross-checked against the pager log; the root cause section needs a person's eye.")
+            await call(agent, "tasks_create", title="Rotate the staging API keys", type="ai_task", priority="high", labels=["ops"])
+            await call(agent, "tasks_claim", assignee="claude-code", assignee_type="claude", type="ai_task")
             return ids["Draft the incident report for the outage"]
 
     try:
@@ -92,7 +101,7 @@ def main() -> int:
     from tests.support.browser import launch
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite://{tmp}/demo.db"
+        url = f"sqlite:///{tmp}/demo.db"
         review = seed(url)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -72,6 +72,7 @@ SETTLE_SECONDS = 0.25  # a hole is passed only when the row after it is this old
 HEAD_LOOKBACK = 256  # head() settles this many of the newest seqs, so an in-flight lower seq is not skipped
 HUB_BATCH = 500  # rows the hub reads per poll; a fuller batch is followed at once by the next
 LISTENER_BUFFER = 1_000  # changes buffered per listener before it is switched to catching up from the database
+CATCH_UP_THREADS = 2  # worker threads all listeners' catch-up reads share (see ChangeHub.__init__)
 ERROR_BACKOFF_MAX = 5.0  # seconds between polls while the database does not answer
 PRUNE_BATCH = 10_000  # rows one pruning transaction deletes at most
 PRUNE_EVERY = 3600.0  # seconds between a running watcher's prunes
@@ -283,6 +284,10 @@ class ChangeHub:
         self._start_lock: asyncio.Lock | None = None
         self.polls = 0  # for tests and doctor-style checks: how many polls ran
         self._failing_since: float | None = None
+        # Catch-up reads (listeners resuming from an old seq) take worker threads of their own,
+        # CATCH_UP_THREADS at most: a crowd of resuming streams waits for those, never for the
+        # threads tool calls run in (anyio's default pool, which they would otherwise fill).
+        self._catch_up_limiter: Any = None
 
     @property
     def listening(self) -> int:
@@ -446,8 +451,11 @@ class _Listener:
     async def _catch_up(self) -> None:
         import anyio
 
+        if self.hub._catch_up_limiter is None:
+            self.hub._catch_up_limiter = anyio.CapacityLimiter(CATCH_UP_THREADS)
         try:
-            batch = await anyio.to_thread.run_sync(self.hub.feed.since, self.queued, HUB_BATCH)
+            batch = await anyio.to_thread.run_sync(self.hub.feed.since, self.queued, HUB_BATCH,
+                                                   limiter=self.hub._catch_up_limiter)
         except Exception as exc:  # noqa: BLE001 - as in the hub's poll: wait and try again
             log.warning("change feed: a listener cannot catch up (%s); retrying", exc)
             await anyio.sleep(self.hub.interval)

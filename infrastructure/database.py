@@ -39,6 +39,7 @@ from infrastructure.db_errors import (
 from infrastructure.foreign_writes import MARK_OUR_SESSION, PRESENT_SQL, ensure_triggers, missing_triggers
 from infrastructure.mysql_pool import MySQLPool
 from infrastructure.tx import Tx
+from infrastructure.command_name import init_db
 
 if TYPE_CHECKING:
     import sqlite3
@@ -420,7 +421,7 @@ class Database:
                 raise Forbidden(
                     f"The server runs read-only (READ_ONLY=true) and the SQLite file {self.settings.sqlite_path} does not "
                     "exist, so there are no tasks to read; a read-only server does not create it. Start the server once "
-                    "without READ_ONLY (or run `python server.py init-db`), or point DATABASE_URL at an existing file."
+                    f"without READ_ONLY (or run `{init_db()}`), or point DATABASE_URL at an existing file."
                 )
             con = self._open_sqlite()
             if self._schema_checked:
@@ -430,7 +431,7 @@ class Database:
                 if behind and self.read_only:
                     raise Forbidden(
                         f"The server runs read-only (READ_ONLY=true) and the SQLite file {self.settings.sqlite_path} lacks "
-                        "the current task schema; a read-only server does not change it. Run `python server.py init-db` "
+                        f"the current task schema; a read-only server does not change it. Run `{init_db()}` "
                         "once, then start the read-only server again."
                     )
                 if behind:

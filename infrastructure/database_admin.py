@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from config import DatabaseSettings
 from domain.errors import StorageError
+from infrastructure.command_name import init_db
 
 UNKNOWN_DATABASE = 1049
 _DENIED = {1044, 1045, 1142, 1227}  # access denied to the database / for the user / for the command
@@ -22,7 +23,7 @@ def create_statement(name: str) -> str:
 def missing_database_message(settings: DatabaseSettings, source: str) -> str:
     return (
         f"The database {settings.name!r} does not exist on MariaDB/MySQL at {settings.where()}. "
-        f"Run `python server.py init-db` to create it (the user {settings.user!r} needs the CREATE privilege), "
+        f"Run `{init_db()}` to create it (the user {settings.user!r} needs the CREATE privilege), "
         f"or have an administrator run: {create_statement(settings.name)} Or fix the database name in {source}."
     )
 
@@ -61,7 +62,7 @@ def ensure_database(settings: DatabaseSettings, source: str) -> bool:
                 raise StorageError(
                     f"The database {settings.name!r} does not exist on {settings.where()}, and the user "
                     f"{settings.user!r} may not create it. Have an administrator run: {create_statement(settings.name)} "
-                    f"(and grant {settings.user!r} access to it), then run `python server.py init-db` again."
+                    f"(and grant {settings.user!r} access to it), then run `{init_db()}` again."
                 ) from None
             return True
     finally:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from config import DatabaseSettings
 from domain.errors import Conflict, Forbidden, InvalidInput, StorageError, TaskSystemError
 from domain.secrets import scrub
+from infrastructure.command_name import init_db
 
 if TYPE_CHECKING:
     import sqlite3
@@ -99,7 +100,7 @@ class DriverErrors:
         if code in SCHEMA:
             return StorageError(
                 f"The database {self.describe()} lacks a table or column the server needs ({text}). "
-                "Run `python server.py init-db` once."
+                f"Run `{init_db()}` once."
             )
         if isinstance(exc, pymysql.err.IntegrityError):
             return Conflict(f"The database refused the change ({text}); nothing was written. Read the task again and retry.")
@@ -126,7 +127,7 @@ class DriverErrors:
                 "nothing was written. Try again in a moment."
             )
         if "no such table" in text or "no such column" in text:
-            return StorageError(f"The SQLite file lacks the task schema ({text}). Run `python server.py init-db` once.")
+            return StorageError(f"The SQLite file lacks the task schema ({text}). Run `{init_db()}` once.")
         return StorageError(f"The SQLite file {self.settings.sqlite_path} reported an error ({text}); nothing was written.")
 
 

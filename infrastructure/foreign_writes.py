@@ -22,6 +22,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from infrastructure.command_name import init_db
+
 log = logging.getLogger(__name__)
 
 WRITER_VARIABLE = "@mcp_tasks_writer"
@@ -55,7 +57,7 @@ TRIGGERS: dict[str, tuple[str, str]] = {
 MISSING_ADVICE = (
     "writes by other programs (the web app) do not reach subscribers or the board, and a priority task they "
     "set back to pending is claimed as a normal one. Grant the database user TRIGGER (with binary logging also "
-    "set log_bin_trust_function_creators=1), then run `python server.py init-db` again."
+    f"set log_bin_trust_function_creators=1), then run `{init_db()}` again."
 )
 
 

@@ -21,10 +21,13 @@ from infrastructure.repository.base import (  # noqa: F401 (re-exported)
     decode_cursor,
     encode_cursor,
 )
+from infrastructure.repository.board import BoardMixin
+from infrastructure.repository.board_task import BoardTaskMixin
 from infrastructure.repository.confirmations import ConfirmationsMixin
 from infrastructure.repository.execution import ExecutionMixin
 from infrastructure.repository.leases import LeasesMixin
 from infrastructure.repository.reads import ReadsMixin
+from infrastructure.repository.review import ReviewMixin
 from infrastructure.repository.search import (  # noqa: F401 (re-exported)
     SEARCH_COUNT_CAP,
     SEARCH_COUNT_ROWS,
@@ -41,6 +44,7 @@ from infrastructure.repository.statistics import USAGE_REFRESH_SECONDS, Statisti
 from infrastructure.repository.writes import WritesMixin
 
 
-class TaskRepository(ReadsMixin, SearchMixin, StatisticsMixin, WritesMixin, ConfirmationsMixin, LeasesMixin, ExecutionMixin):
+class TaskRepository(ReadsMixin, SearchMixin, StatisticsMixin, WritesMixin, ReviewMixin, ConfirmationsMixin, LeasesMixin,
+                     ExecutionMixin, BoardMixin, BoardTaskMixin):
     """The task repository: constructed with (db, *, quality_gate, lease_minutes, max_attempts),
     see RepositoryBase.__init__."""

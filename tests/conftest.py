@@ -78,7 +78,7 @@ def empty_mariadb(url: str) -> None:
 def backend_url(request, tmp_path) -> str:
     """A DATABASE_URL for an empty task database, once per backend."""
     if request.param == "sqlite":
-        return f"sqlite://{tmp_path / 'tasks.db'}"
+        return f"sqlite:///{tmp_path / 'tasks.db'}"
     url = request.getfixturevalue("mariadb_url")
     empty_mariadb(url)
     return url

@@ -7,6 +7,7 @@ and sending one back (pending + the reason) use set_status's take_as and comment
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Mapping
 
 from domain.errors import InvalidInput, WorkflowError
@@ -17,6 +18,15 @@ from validators.arguments import parse_due_date
 from web.pages import PRIORITIES, TYPES, waits_for_review
 
 HUMAN = ActorType.HUMAN
+_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() also takes "²" and "٣", which int() refuses or reads
+
+
+def ascii_number(text: str | None, maximum: int) -> int | None:
+    """A whole number from 0 to maximum written in ASCII digits; None for anything else."""
+    if text is None or not _DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= maximum else None
 
 
 def _choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
@@ -39,15 +49,29 @@ def parse_filters(query: Mapping[str, str]) -> dict[str, Any]:
     """The board's filters, checked as tasks_list checks its parameters."""
     ready = _choice(query, "ready", ("ready", "blocked"))
     offset_text = (query.get("offset") or "0").strip()
-    if not offset_text.isdigit() or int(offset_text) > 10_000_000:
+    offset = ascii_number(offset_text, 10_000_000)
+    if offset is None:
         raise InvalidInput(f"offset={offset_text[:20]!r} is not a number from 0 to 10000000.")
     return {
         "search": _text(query, "search", 200), "type": _choice(query, "type", TYPES),
         "priority": _choice(query, "priority", PRIORITIES), "label": _text(query, "label", 50),
         "assignee": _text(query, "assignee", 100), "ready": None if ready is None else ready == "ready",
         "status": _choice(query, "status", ("pending", "in_progress", "completed", "failed", "cancelled")),
-        "offset": int(offset_text),
+        "offset": offset,
     }
+
+
+def parse_list_offsets(query: Mapping[str, str], params: Mapping[str, str]) -> dict[str, int]:
+    """Where each list of the task page starts (results_from=20, ...): list name → offset."""
+    offsets = {}
+    for name, param in params.items():
+        text = (query.get(param) or "").strip()
+        if text:
+            offset = ascii_number(text, 10_000_000)
+            if offset is None:
+                raise InvalidInput(f"{param}={text[:20]!r} is not a number from 0 to 10000000.")
+            offsets[name] = offset
+    return offsets
 
 
 def _content(form: Mapping[str, str], what: str) -> str:
@@ -61,9 +85,10 @@ def _task_id(text: str | None, name: str) -> int | None:
     text = (text or "").strip().lstrip("#")
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= ID_MAX:
+    number = ascii_number(text, ID_MAX)
+    if not number:
         raise InvalidInput(f"{name}={text[:30]!r} is not a task id. Give the number of an open task, or leave it empty.")
-    return int(text)
+    return number
 
 
 def create(repository: Any, form: Mapping[str, str], who: str) -> dict[str, Any]:
@@ -91,7 +116,7 @@ def comment(repository: Any, task_id: int, form: Mapping[str, str], who: str) ->
 
 def take(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> str:
     """Assign to me and move to in_progress (under my lease), as tasks_status + tasks_assign do."""
-    task = repository.get_task(task_id)
+    task = repository.board_task(task_id)
     status = TaskStatus(task["status"])
     if status != TaskStatus.PENDING:
         raise WorkflowError(f"Task {task_id} is {status.value}; only a pending task can be taken. Nothing was changed.")
@@ -102,9 +127,9 @@ def take(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> st
 
 
 def _reviewable(repository: Any, task_id: int) -> None:
-    task = repository.get_task(task_id)
+    task = repository.board_task(task_id)
     if not waits_for_review(task):
-        what = "has no result yet" if task["status"] == "in_progress" else f"is {task['status']}"
+        what = "has no result yet" if task["status"] == "in_progress" else f"is {task['status'].replace('_', ' ')}"
         raise WorkflowError(
             f"Task {task_id} does not wait for review: it {what}. Only a task in progress with a result can be "
             "approved or sent back. Nothing was changed."
@@ -114,7 +139,7 @@ def _reviewable(repository: Any, task_id: int) -> None:
 def approve(repository: Any, task_id: int, form: Mapping[str, str], who: str) -> str:
     _reviewable(repository, task_id)
     repository.set_status(task_id, TaskStatus.COMPLETED, actor=who, actor_type=HUMAN,
-                          expected_updated_at=form.get("updated_at") or None)
+                          expected_updated_at=form.get("updated_at") or None, review="approved")
     return "approved"
 
 
@@ -124,7 +149,7 @@ def send_back(repository: Any, task_id: int, form: Mapping[str, str], who: str) 
     # One transaction: the task goes back to pending with the reason, or stays as it was.
     repository.set_status(task_id, TaskStatus.PENDING, actor=who, actor_type=HUMAN,
                           expected_updated_at=form.get("updated_at") or None,
-                          comment=text_bytes("content", f"Sent back: {content}"))
+                          comment=text_bytes("content", f"Sent back: {content}"), review="sent_back")
     return "sent_back"
 
 

@@ -8,7 +8,6 @@ shown on the page, with what the person typed kept in the form.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -27,10 +26,14 @@ from domain.errors import TaskSystemError
 from domain.secrets import scrub
 from validators.roles import ADMIN, BOARD_SCOPES, WRITE
 from web import actions
+from web.actions import ascii_number
 from web.html import Safe
+from web.live import TOO_MANY_STREAMS, StreamBudget
 from web.login_throttle import LoginThrottle
+from web.refusals import for_people
+from web.when import parse as parse_time
 from web.pages import (
-    NOTICES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
+    LIST_PARAMS, NOTICES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
     stats_page, task_page,
 )
 from web.oauth_login import PERSON_COOKIE, provider_callback, provider_start
@@ -38,9 +41,9 @@ from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECON
 
 log = logging.getLogger("mcp-tasks.board")
 STATIC = Path(__file__).resolve().parent / "static"
-STATIC_TYPES = {"board.css": "text/css; charset=utf-8", "board.js": "text/javascript; charset=utf-8"}
+STATIC_TYPES = {"board.css": "text/css; charset=utf-8", "board.js": "text/javascript; charset=utf-8",
+                "favicon.svg": "image/svg+xml"}
 COLUMN_LIMIT = 25  # cards per status column; "more…" pages on
-REVIEW_PROBE = 25  # in-progress cards checked for a result (the "waits for review" badge), in one read
 MAX_FORM_BYTES = 256 * 1024  # a comment or description is at most 64 KiB; a form is never bigger than this
 HTTP_STATUS = {"invalid_argument": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "unavailable": 503}
 SECURITY_HEADERS = [
@@ -61,7 +64,7 @@ def signed_in(page: Callable[[Any, Request, View], Awaitable[Response]]) -> Call
 
     @functools.wraps(page)
     async def handler(self: Any, request: Request) -> Response:
-        view = self.view(request)
+        view = await self.view(request)
         if view.who is None:
             return self.login_required(request, view)
         return await page(self, request, view)
@@ -86,7 +89,7 @@ class Guard:
             return
         if scope["method"] == "POST":
             length = headers.get("content-length")
-            if length is None or not length.isdigit() or int(length) > MAX_FORM_BYTES:
+            if ascii_number(length, MAX_FORM_BYTES) is None:  # missing, not ASCII digits, or too large
                 await PlainTextResponse("The form is too large (or has no Content-Length).", status_code=413)(scope, receive, send)
                 return
 
@@ -107,6 +110,8 @@ class Board:
         self.shared = shared  # the MCP server's running AppState, when served beside /mcp
         self.db: Any = None
         self.repository: Any = None
+        self.sessions: Any = None  # infrastructure.board_sessions.BoardSessions, once the database is open
+        self.streams = StreamBudget()  # open and recently opened /events streams, per session
         self.hub: Any = None
         routes = [
             Route("/", self.board, methods=["GET"]),
@@ -121,6 +126,7 @@ class Board:
             Route("/name", self.set_name, methods=["POST"]),
             Route("/events", self.events, methods=["GET"]),
             Route("/static/{name}", self.static, methods=["GET"]),
+            Route("/favicon.ico", self.favicon, methods=["GET"]),  # asked for by browsers whatever the page says
         ]
         self.app = Guard(Starlette(routes=routes, lifespan=self._starlette_lifespan), security)
 
@@ -128,11 +134,14 @@ class Board:
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
+        from infrastructure.board_sessions import BoardSessions
+
         """Beside /mcp: the MCP server's repository and its change watcher (services["changes"]),
         which its lifespan opened and will close. Alone: a database and a watcher of its own."""
         if self.shared is not None:
             state = self.shared()
             self.repository, self.db = state.repository, state.repository.db
+            self.sessions = BoardSessions(self.db)
             shared_hub = self.hub = state.services.get("changes")
             try:
                 yield
@@ -148,6 +157,7 @@ class Board:
         self.repository = TaskRepository(
             self.db, quality_gate=config.quality_gate, lease_minutes=config.lease_minutes, max_attempts=config.max_attempts
         )
+        self.sessions = BoardSessions(self.db)
         try:
             yield
         finally:
@@ -176,12 +186,21 @@ class Board:
             request.state.new_csrf = cookie
         return cookie
 
-    def view(self, request: Request) -> View:
-        """The viewer; who is None when keys are set and no valid session cookie came."""
+    async def view(self, request: Request) -> View:
+        """The viewer; who is None when keys are set and no signed-in session's cookie came
+        (a well-signed cookie whose session was signed out, here or on another instance, too)."""
         security = self.security
         scopes = None
         if security.needs_login:
-            who = security.session_name(request.cookies.get(SESSION_COOKIE))
+            who = None
+            claim = security.session_claim(request.cookies.get(SESSION_COOKIE))
+            if claim is not None:
+                try:
+                    if await self.run(lambda: self.sessions.active(claim[1], claim[0])):
+                        who = claim[0]
+                        request.state.session = claim[1]
+                except TaskSystemError as exc:
+                    log.warning("board: cannot check a session (%s); shown the sign-in form", scrub(str(exc)))
             scopes = security.scopes_of(who) if who else None
             person = self.sign_in.person(request.cookies.get(PERSON_COOKIE)) if who is None and self.sign_in else None
             if person:
@@ -194,6 +213,8 @@ class Board:
                     scopes=scopes)
 
     def html(self, request: Request, view: View, title: str, body: Safe, status: int = 200, **messages: Any) -> Response:
+        """The page; `here` is the address it belongs at, when that is not the one it answers
+        (a refused POST): board.js puts it in the address bar, so a reload reads, never re-sends."""
         response = HTMLResponse(layout(view, title, body, **messages), status_code=status, headers={"Cache-Control": "no-store"})
         self._set_csrf(request, response)
         return response
@@ -212,15 +233,16 @@ class Board:
         return login_page(view, path, keys=bool(self.security.keys), provider=self.sign_in is not None)
 
     async def live(self, view: View) -> View:
-        """The page's SSE URL, starting after the feed's head when the page was read."""
+        """The page's SSE URL, starting after the feed's head when the page was read, and the
+        database's clock its times are told against."""
         from infrastructure.change_feed import ChangeFeed
 
         try:
-            head = await self.run(lambda: ChangeFeed(self.db).head())
+            head, now = await self.run(lambda: (ChangeFeed(self.db).head(), self.repository.clock()))
         except TaskSystemError as exc:  # the page is still worth showing (or its read's own refusal)
             log.warning("board: no live updates for this page: %s", scrub(str(exc)))
             return view
-        view.events = f"/events?after={int(head)}"
+        view.events, view.now = f"/events?after={int(head)}", parse_time(now)
         return view
 
     # ---- pages -------------------------------------------------------------------------------
@@ -237,34 +259,35 @@ class Board:
             columns = {}
             for status in ("pending", "in_progress", "completed", "failed", "cancelled"):
                 offset = f["offset"] if f.get("status") == status else 0
-                columns[status] = self.repository.list_tasks(
-                    status=status, type=f.get("type"), search=f.get("search"), assignee=f.get("assignee"),
-                    priority=f.get("priority"), label=f.get("label"), ready=f.get("ready"), limit=COLUMN_LIMIT, offset=offset,
-                )
-            probed = columns["in_progress"]["tasks"][:REVIEW_PROBE]
-            # One read for the page, the rule of pages.waits_for_review: a task deleted or moved
-            # on since the list was read is simply not in the set.
-            waiting = self.repository.waiting_for_review([row["id"] for row in probed])
-            for row in probed:
-                row["review"] = row["id"] in waiting
+                chosen = dict(type=f.get("type"), assignee=f.get("assignee"), priority=f.get("priority"), label=f.get("label"),
+                              ready=f.get("ready"), limit=COLUMN_LIMIT, offset=offset)
+                if f.get("search"):  # a search's own order (relevance), with the cards' facts read after
+                    page = self.repository.list_tasks(status=status, search=f["search"], **chosen)
+                    facts = self.repository.card_facts([row["id"] for row in page["tasks"]])
+                    for row in page["tasks"]:
+                        row.update(facts[row["id"]])
+                else:  # claim order for the open columns (the urgent task on top), newest first for the rest
+                    page = self.repository.column_page(status, **chosen)
+                columns[status] = page
             return columns
 
         try:
             columns = await self.run(read)
         except TaskSystemError as exc:
             return self.refused(request, view, exc, "Board", Safe(""))
-        return self.html(request, view, "Board", board_page(columns, f))
+        return self.html(request, view, "Board", board_page(columns, f, view.now))
 
     @signed_in
     async def task(self, request: Request, view: View) -> Response:
         task_id = request.path_params["task_id"]
         view = await self.live(view)
         try:
-            task = await self.run(lambda: self.repository.get_task(task_id))
+            query = actions.parse_list_offsets(request.query_params, LIST_PARAMS)
+            task = await self.run(lambda: self.repository.board_task(task_id, query))
         except TaskSystemError as exc:
             return self.refused(request, view, exc, f"Task {task_id}", Safe(""))
         notice = NOTICES.get(request.query_params.get("ok", ""))
-        return self.html(request, view, f"#{task['id']} {task['title']}", task_page(view, task), notice=notice)
+        return self.html(request, view, f"#{task['id']} {task['title']}", task_page(view, task, query=query), notice=notice)
 
     @signed_in
     async def stats(self, request: Request, view: View) -> Response:
@@ -289,7 +312,7 @@ class Board:
         try:
             task = await self.run(lambda: actions.create(self.repository, form, view.who))
         except TaskSystemError as exc:
-            return self.refused(request, view, exc, "New task", new_task_page(view, form))
+            return self.refused(request, view, exc, "New task", new_task_page(view, form), here="/new")
         return RedirectResponse(f"/tasks/{task['id']}?ok=created", status_code=303)
 
     @signed_in
@@ -306,17 +329,17 @@ class Board:
         except TaskSystemError as exc:
             kept = {"comment": form.get("content", "")} if action == "comment" else {"send_back": form.get("content", "")}
             try:
-                task = await self.run(lambda: self.repository.get_task(task_id))
+                task = await self.run(lambda: self.repository.board_task(task_id))
                 body = task_page(view, task, kept)
             except TaskSystemError:
                 body = Safe("")
-            return self.refused(request, view, exc, f"Task {task_id}", body)
+            return self.refused(request, view, exc, f"Task {task_id}", body, here=f"/tasks/{task_id}")
         return RedirectResponse(f"/tasks/{task_id}?ok={done}", status_code=303)
 
-    def refused(self, request: Request, view: View, exc: TaskSystemError, title: str, body: Safe) -> Response:
+    def refused(self, request: Request, view: View, exc: TaskSystemError, title: str, body: Safe, here: str | None = None) -> Response:
         if exc.code not in HTTP_STATUS:
             log.error("board: %s", scrub(str(exc)), exc_info=exc)
-        return self.html(request, view, title, body, status=HTTP_STATUS.get(exc.code, 500), error=scrub(str(exc)))
+        return self.html(request, view, title, body, status=HTTP_STATUS.get(exc.code, 500), error=for_people(exc), here=here)
 
     # ---- POST checks ---------------------------------------------------------------------------
 
@@ -344,7 +367,7 @@ class Board:
     # ---- login and name ----------------------------------------------------------------------
 
     async def login(self, request: Request) -> Response:
-        view = self.view(request)
+        view = await self.view(request)
         if not self.security.needs_login:
             return RedirectResponse("/", status_code=303)
         if request.method == "GET":
@@ -367,17 +390,26 @@ class Board:
                         "; its sign-ins are paused" if self.throttle.retry_after(address)[0] else "")
             return self.html(request, view, "Sign in", self.login_form(view, form.get("next", "/")), 401,
                              error="That key is not one of this server's API keys (MCP_API_KEYS).")
-        response = RedirectResponse(local_path(form.get("next", "/")), status_code=303)
-        response.set_cookie(SESSION_COOKIE, self.security.session_cookie(name), max_age=SESSION_SECONDS, httponly=True,
+        target = local_path(form.get("next", "/"))
+        cookie, token = self.security.session_cookie(name)
+        try:
+            await self.run(lambda: self.sessions.start(token, name, SESSION_SECONDS))
+        except TaskSystemError as exc:
+            return self.html(request, view, "Sign in", self.login_form(view, target), HTTP_STATUS.get(exc.code, 500), error=for_people(exc))
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_SECONDS, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https", path="/")
         self._set_csrf(request, response)
         return response
 
     async def logout(self, request: Request) -> Response:
-        view = self.view(request)
+        view = await self.view(request)
         form, refusal = await self.checked_post(request, view, writes=False)
         if refusal:
             return refusal
+        token = getattr(request.state, "session", None)
+        if token:  # ended on the server: the same cookie, copied elsewhere, is refused from now on
+            await self.run(lambda: self.sessions.end(token))
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         response.delete_cookie(PERSON_COOKIE, path="/", httponly=True, samesite="strict")
@@ -392,7 +424,7 @@ class Board:
         return await provider_callback(self, request)
 
     async def set_name(self, request: Request) -> Response:
-        view = self.view(request)
+        view = await self.view(request)
         if self.security.needs_login:
             return self.html(request, view, "Refused", message_page("With API keys, your key's name is who you are here."), 403)
         form, refusal = await self.checked_post(request, view, writes=False)
@@ -410,30 +442,41 @@ class Board:
     # ---- live updates and static files ---------------------------------------------------------
 
     async def events(self, request: Request) -> Response:
-        """Server-sent events from the change feed. The browser's Last-Event-ID (on reconnect)
-        or the page's `after` (the feed's head when the page was read) is where it resumes, so
-        nothing is lost or sent twice."""
-        view = self.view(request)
+        """Server-sent events from the change feed (web/live.py). The browser's Last-Event-ID
+        (on reconnect) or the page's `after` (the feed's head when the page was read) is where
+        it resumes, so nothing is lost or sent twice; a resume point past the head (a restored
+        database) starts at the head. Bounded per session: see web/live.py."""
+        view = await self.view(request)
         if view.who is None:
             return PlainTextResponse("Sign in first.", status_code=401)
         from sse_starlette.sse import EventSourceResponse
 
-        from infrastructure.change_feed import ChangeHub
+        from infrastructure.change_feed import ChangeFeed, ChangeHub
 
         raw = request.headers.get("last-event-id") or request.query_params.get("after")
-        after = int(raw) if raw and raw.isdigit() and len(raw) < 20 else None
+        after = ascii_number(raw, 2**63 - 1) if raw else None
+        if raw and after is None:
+            return PlainTextResponse(f"after={raw[:20]!r} is not a change number (a whole number in ASCII digits); "
+                                     "reload the page.", status_code=400)
+        session = getattr(request.state, "session", None)
+        holder = session or f"address {request.client.host if request.client else ''}"
+        # The open-rate bound is per signed-in session; without keys (loopback, one person) every
+        # tab shares one address, and only the number of open streams is bounded.
+        if self.streams.full(holder) or (session is not None and not self.streams.may_open(holder)):
+            return PlainTextResponse(TOO_MANY_STREAMS, status_code=429, headers={"Retry-After": "30"})
+        try:
+            head = await self.run(lambda: ChangeFeed(self.db).head())
+        except TaskSystemError as exc:
+            return PlainTextResponse(for_people(exc), status_code=HTTP_STATUS.get(exc.code, 500))
+        if after is not None and after > head:
+            after = head  # a recreated or restored database: its new changes come from its own head
         if self.hub is None:
             self.hub = ChangeHub(self.db, interval=0.5, keep_seconds=self.config.change_feed_keep_seconds)
-        hub = self.hub
+        return EventSourceResponse(self.streams.stream(self.hub, holder, after, head), ping=15,
+                                   headers={"Cache-Control": "no-store"})
 
-        async def stream() -> AsyncIterator[dict[str, str]]:
-            async with hub.listen(after=after) as changes:
-                async for change in changes:
-                    yield {"id": str(change.seq), "event": "change", "data": json.dumps({
-                        "seq": change.seq, "task_id": change.task_id, "kind": change.kind, "actor": change.actor, "at": change.at,
-                    })}
-
-        return EventSourceResponse(stream(), ping=15, headers={"Cache-Control": "no-store"})
+    async def favicon(self, request: Request) -> Response:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
 
     async def static(self, request: Request) -> Response:
         name = request.path_params["name"]

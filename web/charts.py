@@ -6,7 +6,7 @@ bar_chart() draw. Every label goes through h(), like everything else on a page.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from web.html import Safe, h, join
 
@@ -87,6 +87,20 @@ def line_chart(series: list[tuple[datetime, dict[str, int]]], width: int = 720, 
                        width - right + 12, ly - 10, COLORS[status], width - right + 30, ly, status.replace("_", " "), last))
     return h('<svg class="chart" viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="Tasks by status over time">{}</svg>',
              width, height, width, height, join(parts))
+
+
+BARS_MAX = 12  # bars a chart draws; the long tail is one "other" bar
+
+
+def ranked_bars(items: list[tuple[str, float]], fmt: Callable[[float], str], what: str = "models") -> list[tuple[str, float, str]]:
+    """The largest BARS_MAX - 1 items as bars, the rest summed in one "other (n models)" bar,
+    so 5,000 models draw as 12 bars, not 5,000."""
+    ranked = sorted(items, key=lambda item: item[1] or 0, reverse=True)
+    if len(ranked) <= BARS_MAX:
+        return [(label, value or 0, fmt(value or 0)) for label, value in ranked]
+    kept, rest = ranked[:BARS_MAX - 1], ranked[BARS_MAX - 1:]
+    other = sum(value or 0 for _, value in rest)
+    return [(label, value or 0, fmt(value or 0)) for label, value in kept] + [(f"other ({len(rest):,} {what})", other, fmt(other))]
 
 
 def bar_chart(rows: list[tuple[str, float, str]], title: str, color: str, width: int = 720) -> Safe:

@@ -155,7 +155,7 @@ class OAuthSignIn:
 
 async def provider_start(board: Any, request: Any) -> Any:
     """GET /oauth/start: off to the provider, with a new state and PKCE verifier in the flow cookie."""
-    view = board.view(request)
+    view = await board.view(request)
     if board.sign_in is None:
         return board.html(request, view, "Sign in", message_page(
             "This board signs people in with API keys only (MCP_OAUTH_ISSUER and MCP_OAUTH_CLIENT_ID are not both set)."), 404)
@@ -175,7 +175,7 @@ async def provider_start(board: Any, request: Any) -> Any:
 
 async def provider_callback(board: Any, request: Any) -> Any:
     """GET /oauth/callback: the provider sent the browser back; sign the person in, or say why not."""
-    view = board.view(request)
+    view = await board.view(request)
     if board.sign_in is None:
         return board.html(request, view, "Sign in", message_page("This board does not sign people in through a provider."), 404)
     try:

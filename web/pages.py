@@ -6,13 +6,16 @@ the CSRF token; in read-only mode no form that writes is drawn.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from validators.roles import REVIEW
-from web.charts import STATUSES, bar_chart, line_chart, status_series
+from web.charts import STATUSES, bar_chart, line_chart, ranked_bars, status_series
 from web.html import Safe, h, join, url
+from web.when import ago, due
 
 TYPES = ("human_task", "ai_task", "mixed")
+TYPE_WORDS = {"human_task": "human task", "ai_task": "AI task", "mixed": "mixed"}  # form, filter and card alike
 PRIORITIES = ("urgent", "high", "normal", "low")
 NOTICES = {  # ?ok=... after an action: fixed texts, nothing from the query string is shown
     "created": "Task created.", "commented": "Comment added.", "taken": "The task is yours: in progress.",
@@ -29,6 +32,7 @@ class View:
     read_only: bool
     keys: bool  # MCP_API_KEYS set: sign in / sign out instead of a name
     events: str | None = None  # the SSE URL when live updates are on
+    now: datetime | None = None  # the database's clock when the page was read: "5 min ago" counts from it
     scopes: frozenset[str] | None = None  # the signed-in key's role as scopes (validators/roles.py); None: every right
 
     def may(self, scope: str) -> bool:
@@ -39,7 +43,8 @@ def _hidden(view: View) -> Safe:
     return h('<input type="hidden" name="csrf" value="{}">', view.csrf)
 
 
-def layout(view: View, title: str, body: Safe, *, notice: str | None = None, error: str | None = None) -> Safe:
+def layout(view: View, title: str, body: Safe, *, notice: str | None = None, error: str | None = None,
+           here: str | None = None) -> Safe:
     nav = Safe("")
     who = Safe("")
     if view.who is not None:
@@ -59,11 +64,12 @@ def layout(view: View, title: str, body: Safe, *, notice: str | None = None, err
         h('<p class="notice" role="status">{}</p>', notice) if notice else "",
         h('<p class="refusal" role="alert">{}</p>', error) if error else "",
     ])
-    events = h(' data-events="{}"', view.events) if view.events else Safe("")
+    events = join([h(' data-events="{}"', view.events) if view.events else "", h(' data-here="{}"', here) if here else ""])
     return h(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<title>{} · mcp-tasks</title><link rel="stylesheet" href="/static/board.css">'
+        '<title>{} · mcp-tasks</title><link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+        '<link rel="stylesheet" href="/static/board.css">'
         '<script src="/static/board.js" defer></script></head>'
         '<body{}><header><a class="brand" href="/">mcp-tasks</a>{}{}{}</header>'
         '<div id="messages">{}</div><main id="live">{}</main></body></html>',
@@ -74,10 +80,10 @@ def layout(view: View, title: str, body: Safe, *, notice: str | None = None, err
 # ---- board -----------------------------------------------------------------------------------
 
 
-def _options(values: tuple[str, ...], chosen: str | None, blank: str) -> Safe:
-    opts = [h('<option value="">{}</option>', blank)]
-    opts += [h('<option value="{}"{}>{}</option>', v, Safe(" selected") if v == chosen else Safe(""), v.replace("_", " "))
-             for v in values]
+def _options(values: tuple[str, ...], chosen: str | None, blank: str | None, words: dict[str, str] | None = None) -> Safe:
+    opts = [h('<option value="">{}</option>', blank)] if blank is not None else []
+    opts += [h('<option value="{}"{}>{}</option>', v, Safe(" selected") if v == chosen else Safe(""),
+               (words or {}).get(v, v.replace("_", " "))) for v in values]
     return join(opts)
 
 
@@ -92,13 +98,13 @@ def filters_form(f: dict[str, Any]) -> Safe:
         '<select name="ready" aria-label="Ready or blocked">{}</select>'
         '<input name="assignee" value="{}" placeholder="Assignee" maxlength="100" size="10">'
         '<button>Filter</button> <a href="/">Clear</a></form>',
-        f.get("search") or "", _options(TYPES, f.get("type"), "any type"), _options(PRIORITIES, f.get("priority"), "any priority"),
+        f.get("search") or "", _options(TYPES, f.get("type"), "any type", TYPE_WORDS), _options(PRIORITIES, f.get("priority"), "any priority"),
         f.get("label") or "", _options(("ready", "blocked"), ready, "ready or blocked"), f.get("assignee") or "",
     )
 
 
 def _badges(task: dict[str, Any]) -> Safe:
-    parts = [h('<span class="type">{}</span>', task["type"].replace("_", " "))]
+    parts = [h('<span class="type">{}</span>', TYPE_WORDS.get(task["type"], task["type"]))]
     if task.get("priority") and task["priority"] != "normal":
         parts.append(h('<span class="prio prio-{}">{}</span>', task["priority"], task["priority"]))
     parts += [h('<span class="label">{}</span>', label) for label in task.get("labels") or []]
@@ -107,15 +113,33 @@ def _badges(task: dict[str, Any]) -> Safe:
     return join(parts)
 
 
-def card(task: dict[str, Any]) -> Safe:
+def card(task: dict[str, Any], now: datetime | None = None) -> Safe:
+    facts = []
+    if task.get("due_date"):
+        facts.append(h('<span class="due-on">due {}</span>', due(task["due_date"], now)))
+    if task.get("blocked_by") and task["status"] == "pending":
+        facts.append(h('<span class="blocked">blocked by {}</span>', join((h('<a href="/tasks/{}">#{}</a>', b, b)
+                                                                          for b in task["blocked_by"]), ", ")))
+    if task.get("held_by"):
+        facts.append(h('<span class="holder">held by {}</span>', task["held_by"]))
     return h(
         '<li class="card" data-task="{}"><a href="/tasks/{}"><span class="id">#{}</span> <span class="title">{}</span></a>'
-        '<div class="badges">{}</div><div class="meta">by {}</div></li>',
-        task["id"], task["id"], task["id"], task["title"], _badges(task), task["created_by"],
+        '<div class="badges">{}</div>{}<div class="meta">by {} · {}</div></li>',
+        task["id"], task["id"], task["id"], task["title"], _badges(task),
+        h('<div class="facts-line">{}</div>', join(facts)) if facts else "", task["created_by"], ago(task["created_at"], now),
     )
 
 
-def board_page(columns: dict[str, dict[str, Any]], f: dict[str, Any]) -> Safe:
+EMPTY_BOARD = (
+    '<section class="first-steps"><h2>No tasks yet</h2><ol>'
+    '<li><a href="/new">Create the first task</a> here, or let an agent create one.</li>'
+    '<li>Connect an agent: <code>claude mcp add mcp-tasks -- mcp-tasks</code> (Claude Code), then ask it to '
+    '"list my tasks". The README shows Claude Desktop and the Inspector.</li>'
+    '<li>Agents claim pending tasks (urgent first); what they record waits here for your review.</li></ol></section>'
+)
+
+
+def board_page(columns: dict[str, dict[str, Any]], f: dict[str, Any], now: datetime | None = None) -> Safe:
     cols = []
     for status in STATUSES:
         page = columns[status]
@@ -127,9 +151,11 @@ def board_page(columns: dict[str, dict[str, Any]], f: dict[str, Any]) -> Safe:
             '<section class="column" data-status="{}"><h2><span class="dot" data-status="{}"></span>{} <span class="count">{}</span></h2>'
             '<ul>{}</ul>{}</section>',
             status, status, status.replace("_", " "), total,
-            join(card(t) for t in page["tasks"]) or h('<li class="empty">none</li>'), more,
+            join(card(t, now) for t in page["tasks"]) or h('<li class="empty">none</li>'), more,
         ))
-    return h('{}<div class="columns">{}</div>', filters_form(f), join(cols))
+    filtered = any(f.get(k) not in (None, 0) for k in f)
+    first = Safe(EMPTY_BOARD) if not filtered and not any(columns[s]["tasks"] for s in STATUSES) else Safe("")
+    return h('{}{}<div class="columns">{}</div>', first, filters_form(f), join(cols))
 
 
 def _query(f: dict[str, Any]) -> dict[str, Any]:
@@ -171,29 +197,53 @@ def _duration(ms: Any) -> str:
 
 
 def waits_for_review(task: dict[str, Any]) -> bool:
-    """In progress with a result: what tasks_execute leaves without auto_complete. The board's
-    cards ask the repository's waiting_for_review, which keeps this rule in one SQL read."""
-    return task["status"] == "in_progress" and bool(task["results"])
+    """In progress with a result: what tasks_execute leaves without auto_complete (the rule of
+    the repository's card_facts, which the cards read)."""
+    return task["status"] == "in_progress" and bool(task["has_results"])
 
 
 def can_take(task: dict[str, Any]) -> bool:
     return task["status"] == "pending" and task["type"] in ("human_task", "mixed") and task.get("ready") is not False
 
 
-def task_page(view: View, task: dict[str, Any], form: dict[str, str] | None = None) -> Safe:
-    form = form or {}
+LIST_PARAMS = {"results": "results_from", "history": "history_from", "subtasks": "subtasks_from",
+               "assignments": "assignments_from"}  # the task page's query: where each list's page starts
+
+
+def _paged(task: dict[str, Any], name: str, body: Safe, query: dict[str, int]) -> Safe:
+    """A list's rows with "show more" (older) and "newest" links; the other lists stay where they are."""
+    page = task[name]
+    if not page["rows"]:
+        return h('<p class="empty">none</p>')
+    links = []
+    here = {LIST_PARAMS[k]: v for k, v in query.items() if v}
+    if page["next_offset"] is not None:
+        left = page["total"] - page["next_offset"]
+        links.append(h('<a class="show-more" data-list="{}" href="{}">show {} more (of {}{} {})</a>', name,
+                       url(f"/tasks/{task['id']}", **{**here, LIST_PARAMS[name]: page["next_offset"]}),
+                       min(page["per_page"], left), page["total"], "" if page["total_exact"] else "+", name))
+    if page["offset"]:
+        links.append(h('<a class="show-newest" href="{}">back to the newest</a>',
+                       url(f"/tasks/{task['id']}", **{**here, LIST_PARAMS[name]: None})))
+    shown = h('<p class="empty">{} to {} of {}{}, newest first</p>', page["offset"] + 1, page["offset"] + len(page["rows"]),
+              page["total"], "" if page["total_exact"] else "+") if page["next_offset"] is not None or page["offset"] else ""
+    return join([shown, body, join(links)])
+
+
+def task_page(view: View, task: dict[str, Any], form: dict[str, str] | None = None, query: dict[str, int] | None = None) -> Safe:
+    form, now, query = form or {}, view.now, query or {}
     facts = [
         ("Status", h('<span class="status" data-status="{}">{}</span>', task["status"], task["status"].replace("_", " "))),
-        ("Type", task["type"].replace("_", " ")), ("Priority", task.get("priority") or "normal"),
+        ("Type", TYPE_WORDS.get(task["type"], task["type"])), ("Priority", task.get("priority") or "normal"),
         ("Labels", ", ".join(task.get("labels") or []) or "—"),
-        ("Created", f"{task['created_at']} by {task['created_by']} ({task['created_by_type']})"),
-        ("Updated", task["updated_at"]), ("Due", task["due_date"] or "—"),
+        ("Created", h("{} by {} ({})", ago(task["created_at"], now), task["created_by"], task["created_by_type"])),
+        ("Updated", ago(task["updated_at"], now)), ("Due", due(task["due_date"], now) if task["due_date"] else "—"),
     ]
     if task.get("completed_at"):
-        facts.append(("Completed", task["completed_at"]))
+        facts.append(("Completed", ago(task["completed_at"], now)))
     if task.get("held_by"):
-        facts.append(("Held by", f"{task['held_by']} until {task['lease_expires_at']}"
-                      + (" (lease ran out)" if task.get("lease_expired") else "")))
+        facts.append(("Held by", h("{}, lease until {}{}", task["held_by"], ago(task["lease_expires_at"], now),
+                                   " (ran out)" if task.get("lease_expired") else "")))
     if task.get("parent"):
         facts.append(("Parent", _ref(task["parent"])))
     if task["status"] == "pending" and task.get("ready") is not None:
@@ -204,7 +254,7 @@ def task_page(view: View, task: dict[str, Any], form: dict[str, str] | None = No
     if task.get("blocks"):
         relations.append(h("<h3>Blocks</h3><ul>{}</ul>", join(h("<li>{}</li>", _ref(r)) for r in task["blocks"])))
     results = []
-    for r in task["results"]:
+    for r in task["results"]["rows"]:
         response = h('<details><summary>response{}</summary><pre>{}</pre></details>',
                      " (cut)" if r.get("response_truncated") else "", r["response"] or "") if r.get("response") else ""
         results.append((f"#{r['id']}", _who(r["executor"], r["executor_type"]), r["model_name"] or "", r["status"],
@@ -213,26 +263,27 @@ def task_page(view: View, task: dict[str, Any], form: dict[str, str] | None = No
                         r["tokens_total"] if r["tokens_total"] is not None else "", _money(r["cost_usd"]),
                         _duration(r["duration_ms"]), join([r["error_message"] or "", response])))
     history = [h('<li class="event" data-kind="{}"><span class="when">{}</span> <b>{}</b> <span class="kind">{}</span>'
-                 '<div class="content">{}</div></li>', c["comment_type"], c["created_at"], c["author"], c["comment_type"],
-                 c["content"]) for c in task["comments"]]
+                 '<div class="content">{}{}</div></li>', c["comment_type"], ago(c["created_at"], now), c["author"],
+                 c["comment_type"], c["content"], " … (cut)" if c.get("content_truncated") else "")
+               for c in task["history"]["rows"]]
     body = h(
         '<article class="task" data-task="{}" data-status="{}"><h1><span class="id">#{}</span> <span class="title">{}</span></h1>'
         '<div class="badges">{}</div><dl class="facts">{}</dl>'
         '<section><h2>Description</h2><div class="description">{}</div></section>{}'
-        '<section><h2>Subtasks</h2>{}</section>'
-        '<section><h2>Assignments</h2>{}</section>'
-        '<section><h2>Results</h2>{}</section>'
-        '<section><h2>History</h2>{}<ol class="history">{}</ol></section></article>',
+        '<section id="subtasks"><h2>Subtasks</h2>{}</section>'
+        '<section id="assignments"><h2>Assignments</h2>{}</section>'
+        '<section id="results"><h2>Results</h2>{}</section>'
+        '<section id="history"><h2>History</h2>{}</section></article>',
         task["id"], task["status"], task["id"], task["title"], _badges({**task, "review": waits_for_review(task)}),
         join(h("<dt>{}</dt><dd>{}</dd>", k, v) for k, v in facts),
         task["description"] or h('<span class="empty">no description</span>'), join(relations),
-        h("<ul>{}</ul>", join(h("<li>{}</li>", _ref(s)) for s in task["subtasks"])) if task["subtasks"] else h('<p class="empty">none</p>'),
-        _table(("#", "assignee", "model", "status", "assigned", "by", "notes"), [
-            (a["id"], _who(a["assignee"], a["assignee_type"]), a["model_name"] or "", a["status"], a["assigned_at"],
-             a["assigned_by"], a["notes"] or "") for a in task["assignments"]]),
-        _table(("#", "executor", "model", "status", "tokens in", "tokens out", "tokens", "cost", "duration", ""), results),
-        h('<p class="empty">(the latest {} entries)</p>', len(task["comments"])) if task.get("comments_truncated") else "",
-        join(history),
+        _paged(task, "subtasks", h("<ul>{}</ul>", join(h("<li>{}</li>", _ref(s)) for s in task["subtasks"]["rows"])), query),
+        _paged(task, "assignments", _table(("#", "assignee", "model", "status", "assigned", "by", "notes"), [
+            (a["id"], _who(a["assignee"], a["assignee_type"]), a["model_name"] or "", a["status"], ago(a["assigned_at"], now),
+             a["assigned_by"], a["notes"] or "") for a in task["assignments"]["rows"]]), query),
+        _paged(task, "results", _table(("#", "executor", "model", "status", "tokens in", "tokens out", "tokens", "cost",
+                                        "duration", ""), results), query),
+        _paged(task, "history", h('<ol class="history">{}</ol>', join(history)), query),
     )
     return join([body, Safe("") if view.read_only else actions(view, task, form)])
 
@@ -277,10 +328,8 @@ def new_task_page(view: View, form: dict[str, str]) -> Safe:
         '<label>Due <input name="due_date" value="{}" placeholder="2026-12-31 or 2026-12-31T17:00:00Z"></label>'
         '<button>Create</button></form>',
         _hidden(view), form.get("title", ""), form.get("description", ""),
-        join(h('<option value="{}"{}>{}</option>', t, Safe(" selected") if t == form.get("type", "human_task") else Safe(""), t)
-             for t in TYPES),
-        join(h('<option value="{}"{}>{}</option>', p, Safe(" selected") if p == form.get("priority", "normal") else Safe(""), p)
-             for p in PRIORITIES),
+        _options(TYPES, form.get("type", "human_task"), None, TYPE_WORDS),
+        _options(PRIORITIES, form.get("priority", "normal"), None),
         form.get("labels", ""), form.get("parent_task_id", ""), form.get("due_date", ""),
     )
 
@@ -289,8 +338,8 @@ def stats_page(stats: dict[str, Any], history: dict[str, Any]) -> Safe:
     series = status_series(history, stats["by_status"])
     models = stats["models"]
     name = lambda m: f"{m['model_name'] or '(no model)'} · {m['executor_type']}"  # noqa: E731
-    tokens = bar_chart([(name(m), m["tokens_total"], f"{m['tokens_total']:,}") for m in models], "tokens", "#2f6fdb")
-    cost = bar_chart([(name(m), m["cost_usd"], f"${m['cost_usd']:.4f}") for m in models], "cost", "#2e9e5b")
+    tokens = bar_chart(ranked_bars([(name(m), m["tokens_total"]) for m in models], lambda v: f"{int(v):,}"), "tokens", "#2f6fdb")
+    cost = bar_chart(ranked_bars([(name(m), m["cost_usd"]) for m in models], lambda v: f"${v:.4f}"), "cost", "#2e9e5b")
     totals = h(
         '<dl class="facts"><dt>Tasks</dt><dd>{}</dd>{}<dt>Results</dt><dd>{}</dd><dt>Tokens</dt><dd>{} in, {} out, {} total</dd>'
         '<dt>Cost</dt><dd>${}</dd></dl>',

@@ -5,8 +5,9 @@ over HTTP (transports/http_auth.py, transports/http.py transport_security), for 
   page on another site whose name resolves to 127.0.0.1 must not read the board).
 - Keys (MCP_API_KEYS): without a signed-in session nothing is shown but the login form. The
   login takes a key and sets a session cookie (HttpOnly, SameSite=Strict) that names the
-  key's owner and is signed with that key, so removing or changing the key ends its
-  sessions, and several server instances that share the keys accept each other's cookies.
+  key's owner and a random token, signed with that key, so removing or changing the key ends
+  its sessions. The token's hash is kept in the database (board_sessions): signing out
+  deletes it, so the cookie stops working on every instance that shares the database.
   The key itself is never stored in the cookie. The key's name is the actor in history, and
   its role (name:key:role) decides what the board offers and accepts (validators/roles.py).
   Failed sign-ins are counted and, past a limit, paused (web/login_throttle.py).
@@ -47,7 +48,7 @@ def _unb64(text: str) -> bytes:
 def _allowed(value: str, allowed: Iterable[str]) -> bool:
     """Exact, or `base:*` for any port (the SDK's TransportSecurityMiddleware's rule)."""
     for entry in allowed:
-        if value == entry or (entry.endswith(":*") and value.startswith(entry[:-1]) and value[len(entry) - 1:].isdigit()):
+        if value == entry or (entry.endswith(":*") and value.startswith(entry[:-1]) and re.fullmatch(r"[0-9]{1,5}", value[len(entry) - 1:])):
             return True
     return False
 
@@ -111,30 +112,35 @@ class BoardSecurity:
                 found = name
         return found
 
-    def _session_mac(self, name: str, expires: int) -> str | None:
+    def _session_mac(self, name: str, expires: int, token: str) -> str | None:
         for key_name, key in self.keys:
             if key_name == name:
                 signing = hashlib.sha256(b"mcp-tasks board session\0" + key.encode("utf-8", "surrogatepass")).digest()
-                return hmac.new(signing, f"{_b64(name.encode())}.{expires}".encode(), hashlib.sha256).hexdigest()
+                return hmac.new(signing, f"{_b64(name.encode())}.{expires}.{token}".encode(), hashlib.sha256).hexdigest()
         return None
 
-    def session_cookie(self, name: str) -> str:
-        expires = int(time.time()) + SESSION_SECONDS
-        return f"{_b64(name.encode())}.{expires}.{self._session_mac(name, expires)}"
+    def session_cookie(self, name: str) -> tuple[str, str]:
+        """A new session's cookie and its random token (which the server keeps a hash of:
+        infrastructure/board_sessions.py, so signing out ends the session everywhere)."""
+        expires, token = int(time.time()) + SESSION_SECONDS, secrets.token_urlsafe(24)
+        return f"{_b64(name.encode())}.{expires}.{token}.{self._session_mac(name, expires, token)}", token
 
-    def session_name(self, cookie: str | None) -> str | None:
-        """The key name a valid, unexpired session cookie names; None otherwise."""
-        if not cookie or cookie.count(".") != 2:
+    def session_claim(self, cookie: str | None) -> tuple[str, str] | None:
+        """(key name, token) of a well-signed, unexpired session cookie; whether the session is
+        still signed in is the server's to say (BoardSessions.active)."""
+        if not cookie or cookie.count(".") != 3 or len(cookie) > 400:
             return None
-        encoded, expires_text, mac = cookie.split(".")
+        encoded, expires_text, token, mac = cookie.split(".")
+        if not re.fullmatch(r"[0-9]{1,12}", expires_text):
+            return None
         try:
             name, expires = _unb64(encoded).decode(), int(expires_text)
         except (ValueError, UnicodeDecodeError):
             return None
         if expires < time.time():
             return None
-        wanted = self._session_mac(name, expires)
-        return name if wanted is not None and hmac.compare_digest(wanted, mac) else None
+        wanted = self._session_mac(name, expires, token)
+        return (name, token) if wanted is not None and hmac.compare_digest(wanted, mac) else None
 
     # ---- CSRF -------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from infrastructure.database import Database
 from infrastructure.tx import Tx
 from infrastructure.tx import text_time as _text_time
 from infrastructure.repository.work_order import WorkOrder
+from infrastructure.command_name import init_db
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 160
@@ -205,6 +206,6 @@ class RepositoryBase:
         if self._changes is None:
             self._changes = tx.has_table("task_changes")
             if not self._changes:
-                log.warning("table task_changes is missing: no change feed, subscriptions stay silent; run `python server.py init-db`")
+                log.warning(f"table task_changes is missing: no change feed, subscriptions stay silent; run `{init_db()}`")
         if self._changes:
             record_change(tx, task_id, kind, actor)

@@ -17,6 +17,7 @@ from domain.models import ActorType, CommentType, ExecutorType, TaskStatus, Task
 from infrastructure.tx import Tx
 from infrastructure.repository.base import TASK_COLUMNS, RepositoryBase, _task, _text_time
 from validators import workflow_validator as wf
+from infrastructure.command_name import init_db
 
 log = logging.getLogger("infrastructure.task_repository")  # the logger's name before the split
 CLAIM_CANDIDATES = 32  # tasks a compare-and-set pass tries before the next pass (more than agents racing)
@@ -34,7 +35,7 @@ class LeasesMixin(RepositoryBase):
         if self._leases is None:
             self._leases = tx.has_table("task_leases")
             if not self._leases:
-                log.warning("table task_leases is missing: claims have no lease; run `python server.py init-db`")
+                log.warning(f"table task_leases is missing: claims have no lease; run `{init_db()}`")
         return self._leases
 
     def _expires(self, tx: Tx) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from domain.errors import StorageError
 from infrastructure.tx import Tx
 from validators import work_order as wo
+from infrastructure.command_name import init_db
 
 # Tests on the task aliased `{t}`, written as scalar subqueries (`(...) IS NULL`) on purpose:
 # MariaDB rewrites a correlated [NOT] EXISTS into IN and materialises it, reading every
@@ -58,7 +59,7 @@ class WorkOrder:
         if not self.present(tx):
             raise StorageError(
                 f"{what} needs the tables that `init-db` creates (task_dependencies, task_priorities, task_labels); "
-                "this database has not been upgraded. Run `python server.py init-db` once, then try again.",
+                f"this database has not been upgraded. Run `{init_db()}` once, then try again.",
                 retryable=False,
             )
 

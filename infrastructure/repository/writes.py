@@ -144,17 +144,21 @@ class WritesMixin(RepositoryBase):
         take_as: ExecutorType | None = None,
         comment: str | None = None,
         cancel_held: bool = True,
+        review: str | None = None,
     ) -> dict[str, Any]:
         """Move a task along the workflow. In the same transaction, so that a person's one
         action on the board is one change or none: `take_as` assigns the task to the actor
         (moving it to in_progress: "take"), and `comment` adds the actor's comment after the
         move (sending a task back with what should change). `cancel_held=False`: a cancel of a
-        task another agent holds is refused (the caller lacks tasks:review)."""
+        task another agent holds is refused (the caller lacks tasks:review). `review`
+        ("approved", "sent_back") is a person's decision over the holder's lease (review.py)."""
 
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
             self._check_expected(tx, task_id, row, expected_updated_at)
             current = TaskStatus(row["status"])
+            if review is None and target != TaskStatus.IN_PROGRESS and current in (TaskStatus.PENDING, TaskStatus.COMPLETED):
+                self._check_review_ended(tx, task_id, actor, session)
             # No reaping here: a lease that ran out only ends when someone else takes the task,
             # so the holder can still finish, and a refusal never hides a take-back (tasks_get agrees).
             if current == TaskStatus.PENDING and target in (TaskStatus.COMPLETED, TaskStatus.FAILED):
@@ -165,10 +169,11 @@ class WritesMixin(RepositoryBase):
                 lease = self._lease(tx, task_id)
                 if lease and lease["expired"] and not self._names(lease) & {actor, session} and self._reap_one(tx, task_id):
                     current = TaskStatus(self._task_row(tx, task_id)["status"])
-            elif current == TaskStatus.IN_PROGRESS and target != TaskStatus.CANCELLED:  # a cancel overrides
+            elif current == TaskStatus.IN_PROGRESS and target != TaskStatus.CANCELLED and review is None:  # these override
                 self._check_not_held_by_other(tx, task_id, actor, session, f"moving it to {target.value}")
-            elif current == TaskStatus.IN_PROGRESS and not cancel_held:  # ... for a reviewer
+            elif current == TaskStatus.IN_PROGRESS and target == TaskStatus.CANCELLED and not cancel_held:  # ... for a reviewer
                 self._check_not_held_by_other(tx, task_id, actor, session, "cancelling it", needs="tasks:review")
+            note, extra = self._review_note(tx, task_id, review, actor, comment) if review else ("", None)
             self._renew_lease(tx, task_id, actor, session)
             wf.check_transition(task_id, current, target, self._holder(tx, task_id) if current == target else None)
             if target == TaskStatus.IN_PROGRESS:
@@ -179,7 +184,8 @@ class WritesMixin(RepositoryBase):
             if take_as is not None:
                 wf.check_assignable(task_id, current, TaskType(row["type"]), take_as)
                 assignment_id = self._add_assignment(tx, task_id, actor, take_as, None, "taken", actor, actor_type)
-            self._move(tx, task_id, current, target, actor, actor_type, assignment_id=assignment_id, session=session)
+            self._move(tx, task_id, current, target, actor, actor_type, assignment_id=assignment_id, session=session,
+                       note=note, extra=extra)
             if comment is not None:
                 self._history(tx, task_id, actor, actor_type, "comment", comment)
             return self._task_with_order(tx, task_id)
@@ -189,6 +195,7 @@ class WritesMixin(RepositoryBase):
     def _move(
         self, tx: Tx, task_id: int, current: TaskStatus, target: TaskStatus, actor: str, actor_type: ActorType,
         *, assignment_id: int | None = None, lease_seconds: int | None = None, note: str = "", session: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Compare-and-set the status, keep completed_at, open assignments and the lease in step, write history."""
         completed = f"{tx.now}" if target == TaskStatus.COMPLETED else "NULL"
@@ -228,7 +235,7 @@ class WritesMixin(RepositoryBase):
             self._drop_lease(tx, task_id)
         self._history(
             tx, task_id, actor, actor_type, CommentType.STATUS_CHANGE,
-            f"Status: {current.value} → {target.value}{note}", {"from": current.value, "to": target.value},
+            f"Status: {current.value} → {target.value}{note}", {"from": current.value, "to": target.value, **(extra or {})},
         )
 
     def _check_completion(self, tx: Tx, task_id: int) -> None:
@@ -334,6 +341,8 @@ class WritesMixin(RepositoryBase):
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
+            if row["status"] in ("pending", "completed"):
+                self._check_review_ended(tx, task_id, executor, session)
             if TaskStatus(row["status"]) in FINAL_STATUSES:
                 raise WorkflowError(
                     f"Task {task_id} is {row['status']}; {row['status']} is final, so it takes no new results. "

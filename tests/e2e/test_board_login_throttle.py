@@ -63,7 +63,7 @@ def assert_paused(response: requests.Response, seconds: int) -> None:
 
 
 def test_five_wrong_keys_pause_that_address_and_a_right_key_is_refused_too(tmp_path):
-    with http_server(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
+    with http_server(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
         base = f"http://127.0.0.1:{server.port}"
         guesser = Browser(base)
         for _ in range(5):
@@ -102,7 +102,7 @@ def board_in_process(tmp_path, clock: Clock) -> Iterator[str]:
     from web.login_throttle import LoginThrottle
 
     port = free_port()
-    config = load_config({"DATABASE_URL": f"sqlite://{tmp_path / 'tasks.db'}", "MCP_API_KEYS": KEYS,
+    config = load_config({"DATABASE_URL": f"sqlite:///{tmp_path / 'tasks.db'}", "MCP_API_KEYS": KEYS,
                           "HOME": str(tmp_path), "PWD": str(tmp_path)})
     security = transport_security(config, "127.0.0.1", port)
     board = build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins)

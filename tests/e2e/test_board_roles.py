@@ -78,4 +78,4 @@ def test_a_read_role_sees_no_actions_and_its_forged_posts_get_403_with_nothing_w
         _sign_in(page, server, BOSS, f"/tasks/{task['id']}")
         page.click("button.approve")
         expect(page.locator(".notice")).to_contain_text("Approved")
-        assert history(server.url, BOSS, task["id"])[-2:] == [("worker", "Looks right to me."), ("boss", "Status: in_progress → completed")]
+        assert history(server.url, BOSS, task["id"])[-2:] == [("worker", "Looks right to me."), ("boss", "Status: in_progress → completed (approved by boss)")]

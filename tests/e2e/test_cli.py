@@ -30,7 +30,7 @@ def test_help_lists_serve_as_the_default_and_every_command(tmp_path):
 
 
 def test_call_runs_one_tool_and_prints_its_result_as_json(tmp_path):
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
     created = run(env, "call", "tasks_create", '{"title": "Test-Task", "type": "ai_task"}')
     assert created.returncode == 0, created.stderr
     task = json.loads(created.stdout)
@@ -43,7 +43,7 @@ def test_call_runs_one_tool_and_prints_its_result_as_json(tmp_path):
 
 
 def test_call_failures_say_what_was_wrong_and_exit_non_zero(tmp_path):
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
     bad_json = run(env, "call", "tasks_list", "{status: pending}")
     assert bad_json.returncode == 2 and "not JSON" in bad_json.stderr and bad_json.stdout == ""
     refused = run(env, "call", "tasks_get", '{"id": 999}')

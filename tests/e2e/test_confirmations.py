@@ -165,7 +165,7 @@ async def test_a_2025_session_on_stateless_http_cannot_be_asked_and_is_told_to_c
     """Stateless HTTP carries no server-to-client request on 2025: declared elicitation or not,
     the question cannot reach the person, so the call is refused rather than left hanging."""
     person = Person("accept")
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
     with http_server(env, "--stateless") as server:
         async with http_session(server.url, None, "legacy", elicitation_callback=person) as client:
             task = await task_with_a_result(client, "Stateless report")

@@ -86,14 +86,14 @@ def test_a_migration_that_ran_but_was_not_recorded_runs_again_cleanly(tmp_path):
     from infrastructure.database import Database
 
     path = tmp_path / "half.db"
-    db = Database(parse_database_url(f"sqlite://{path}"), "DATABASE_URL")
+    db = Database(parse_database_url(f"sqlite:///{path}"), "DATABASE_URL")
     db.migrate()
     db.close()
     con = sqlite3.connect(path)
     con.execute("DELETE FROM _yoyo_migration WHERE migration_id = '0007.lease-holder-names'")
     con.commit()
     con.close()
-    db = Database(parse_database_url(f"sqlite://{path}"), "DATABASE_URL")
+    db = Database(parse_database_url(f"sqlite:///{path}"), "DATABASE_URL")
     assert db.migrate() == ["0007.lease-holder-names"]
     db.close()
     columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(task_leases)")}
@@ -107,7 +107,7 @@ def test_init_db_prunes_the_change_feed_past_change_feed_keep_days(tmp_path):
     from infrastructure.task_repository import TaskRepository
     from tests.integration.test_repository import make
 
-    url = f"sqlite://{tmp_path / 'tasks.db'}"
+    url = f"sqlite:///{tmp_path / 'tasks.db'}"
     env = server_env(url, tmp_path)
     assert _run(env, "init-db").returncode == 0
     config = load_config(env)

@@ -57,7 +57,7 @@ async def test_execute_without_waiting_returns_at_once_and_the_result_lands_late
 
 async def test_execute_refusals_name_the_reason(tmp_path):
     # Ollama is down: the task's own refusals still come first, and name the task.
-    env = server_env(f"sqlite://{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=f"http://127.0.0.1:{unused_port()}")
+    env = server_env(f"sqlite:///{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=f"http://127.0.0.1:{unused_port()}")
     async with stdio_session(env) as s:
         human = (await s.call_tool("tasks_create", {"title": "Phone call", "type": "human_task"})).structured_content
         ai = (await s.call_tool("tasks_create", {"title": "Draft"})).structured_content
@@ -187,7 +187,7 @@ def _doctor(env: dict[str, str], *options: str) -> subprocess.CompletedProcess:
 
 
 def test_doctor_passes_without_ollama_with_a_warning_and_strict_makes_the_warning_fail(tmp_path):
-    db = f"sqlite://{tmp_path / 't.db'}"
+    db = f"sqlite:///{tmp_path / 't.db'}"
     with FakeOllama(models=["mistral:latest"]) as ollama:
         up = _doctor(server_env(db, tmp_path, OLLAMA_HOST=ollama.url))
         up_strict = _doctor(server_env(db, tmp_path, OLLAMA_HOST=ollama.url), "--strict")

@@ -71,7 +71,7 @@ async def test_a_wrong_password_with_a_slash_is_not_echoed_by_a_refused_call(sla
 
 def test_a_swapped_api_key_entry_is_refused_at_start_without_printing_the_key(tmp_path):
     key = "k3y-0f-alice-5b8d2c7e1a"
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=f"{key}:alice")
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=f"{key}:alice")
     done = subprocess.run([sys.executable, str(SERVER)], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2
     assert "MCP_API_KEYS, entry 1" in done.stderr and "name:key" in done.stderr
@@ -128,7 +128,7 @@ async def test_a_stale_yoyo_lock_left_by_a_killed_server_does_not_stop_the_next_
     con.commit()
     con.close()
     started = time.monotonic()
-    async with stdio_session(server_env(f"sqlite://{db}", tmp_path)) as s:
+    async with stdio_session(server_env(f"sqlite:///{db}", tmp_path)) as s:
         created = await s.call_tool("tasks_create", {"title": "after a killed migration"})
     assert not created.is_error, created.content
     assert time.monotonic() - started < 8  # yoyo alone waited 10 s for the lock, then failed
@@ -138,7 +138,7 @@ def test_a_server_killed_while_creating_the_schema_leaves_nothing_that_stops_the
     """Kill servers at several moments of their first call on a new file; each next one works at once."""
     for delay in (0.02, 0.05, 0.1, 0.2):
         db = tmp_path / f"killed-{delay}.db"
-        env = server_env(f"sqlite://{db}", tmp_path)
+        env = server_env(f"sqlite:///{db}", tmp_path)
         with RawServer(env) as server:
             server.initialize()
             server.send_tool("tasks_create", title="interrupted")

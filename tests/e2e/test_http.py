@@ -85,7 +85,7 @@ def _open_session(url: str, key: str) -> str:
 
 
 async def test_no_key_or_a_wrong_key_gets_401_and_nothing_is_written(tmp_path):
-    with http_server(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
+    with http_server(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
         session = _open_session(server.url, ALICE)
         create = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "tasks_create", "arguments": {"title": "x"}}}
         refused = {
@@ -114,7 +114,7 @@ async def test_no_key_or_a_wrong_key_gets_401_and_nothing_is_written(tmp_path):
 
 
 async def test_host_and_origin_headers_are_checked_against_dns_rebinding(tmp_path):
-    with http_server(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
+    with http_server(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
         initialize = {
             "jsonrpc": "2.0", "id": 1, "method": "initialize",
             "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
@@ -125,7 +125,7 @@ async def test_host_and_origin_headers_are_checked_against_dns_rebinding(tmp_pat
 
 
 def test_a_non_loopback_address_without_a_key_is_refused_at_start(tmp_path):
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
     done = subprocess.run(
         [sys.executable, str(SERVER), "--transport", "http", "--host", "0.0.0.0", "--port", str(free_port())],
         env=env, capture_output=True, text=True, timeout=60,
@@ -137,7 +137,7 @@ def test_a_non_loopback_address_without_a_key_is_refused_at_start(tmp_path):
 
 
 async def test_loopback_without_keys_serves_for_local_use(tmp_path):
-    with http_server(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)) as server:
+    with http_server(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)) as server:
         async with http_session(server.url, None) as client:
             # No key, so no key name: the session acts as its client's name with a session suffix.
             created_by = (await call(client, "tasks_create", title="local"))["created_by"]
@@ -185,7 +185,7 @@ def _delete_session(url: str, key: str, session: str) -> int:
 
 
 async def test_one_key_at_its_session_cap_gets_429_and_the_other_keys_keep_working(tmp_path):
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS, MCP_HTTP_MAX_SESSIONS_PER_KEY="3")
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS, MCP_HTTP_MAX_SESSIONS_PER_KEY="3")
     with http_server(env) as server:
         alice = [_open_session(server.url, ALICE) for _ in range(3)]
         initialize = {
@@ -209,7 +209,7 @@ async def test_one_key_at_its_session_cap_gets_429_and_the_other_keys_keep_worki
 
 async def test_an_idle_session_is_closed_and_frees_its_slot(tmp_path):
     env = server_env(
-        f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS, MCP_HTTP_MAX_SESSIONS_PER_KEY="1",
+        f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS, MCP_HTTP_MAX_SESSIONS_PER_KEY="1",
         MCP_HTTP_SESSION_IDLE_TIMEOUT="1",
     )
     with http_server(env) as server:
@@ -220,7 +220,7 @@ async def test_an_idle_session_is_closed_and_frees_its_slot(tmp_path):
 
 
 async def test_a_key_in_the_query_string_is_not_written_to_the_access_log(tmp_path):
-    with http_server(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
+    with http_server(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
         for name in ("api_key", "key", "token"):
             response = requests.post(f"{server.url}?{name}={ALICE}&x={CI_BOT}", data="{}", headers=ACCEPT, timeout=30)
             assert response.status_code == 401

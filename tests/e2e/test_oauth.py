@@ -58,7 +58,7 @@ async def refused(client, name: str, **args) -> str:
 
 
 def test_the_metadata_names_the_issuer_and_four_scopes_and_a_request_without_a_token_gets_401(tmp_path):
-    with oauth_issuer() as issuer, http_server(_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, issuer)) as server:
+    with oauth_issuer() as issuer, http_server(_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, issuer)) as server:
         audience = server.url  # the default: exactly http://<host>:<port>/mcp
         assert audience in server.stderr_text(), "the audience is printed at start"
         base = server.url.removesuffix("/mcp")
@@ -85,7 +85,7 @@ def _tampered(token: str) -> str:
 
 
 async def test_each_bad_token_is_refused_with_401_and_writes_nothing(tmp_path):
-    with oauth_issuer() as issuer, http_server(_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, issuer)) as server:
+    with oauth_issuer() as issuer, http_server(_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, issuer)) as server:
         aud = server.url
         good = issuer.mint(aud=aud, scope="tasks:admin")
         init = _post(server.url, INITIALIZE, good)
@@ -127,7 +127,7 @@ async def test_each_bad_token_is_refused_with_401_and_writes_nothing(tmp_path):
 
 
 async def test_an_es256_token_works_and_a_new_signing_key_is_fetched_once(tmp_path):
-    with oauth_issuer() as issuer, http_server(_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, issuer)) as server:
+    with oauth_issuer() as issuer, http_server(_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, issuer)) as server:
         async with http_session(server.url, issuer.mint(key="ec", aud=server.url, scope="tasks:read")) as client:
             assert (await call(client, "tasks_statistics"))["total"] == 0
         assert issuer.jwks_fetches == 1
@@ -246,7 +246,7 @@ async def test_api_key_roles_limit_calls_and_a_key_without_a_role_keeps_every_ri
 
 async def test_a_stateless_server_on_the_2026_protocol_checks_the_token_and_its_scope_on_every_request(tmp_path):
     with oauth_issuer() as issuer, \
-            http_server(_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, issuer), "--stateless") as server:
+            http_server(_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, issuer), "--stateless") as server:
         writer = issuer.mint(aud=server.url, scope="tasks:write", sub="u-5", preferred_username="erin")
         async with http_session(server.url, writer, "auto") as client:
             task = await call(client, "tasks_create", title="stateless")

@@ -94,7 +94,29 @@ def test_the_wheel_holds_the_code_schema_and_contracts_and_nothing_else(wheel):
     assert not missing, f"not in the wheel (add the package or pattern to pyproject.toml): {missing}"
     assert {n.split("/")[0] for n in names} == {"mcp_tasks", f"mcp_tasks-{VERSION}.dist-info"}
     assert not [n for n in names if re.match(r"mcp_tasks/(tests|bench|docs|\.venv)/", n)]
-    assert f"mcp_tasks-{VERSION}.dist-info/licenses/LICENSE" in names or f"mcp_tasks-{VERSION}.dist-info/LICENSE" in names
+    assert f"mcp_tasks-{VERSION}.dist-info/licenses/LICENSE" in names
+    # The license as an SPDX expression (the table form stops building after 2027-02-18).
+    metadata = zipfile.ZipFile(wheel).read(f"mcp_tasks-{VERSION}.dist-info/METADATA").decode()
+    assert "License-Expression: MIT" in metadata and "License-File: LICENSE" in metadata
+
+
+def test_uvx_from_a_clone_builds_once_not_at_every_start(tmp_path):
+    """`uvx --from . mcp-tasks` builds the project on its first start; the build's own output
+    in the tree (build/, *.egg-info) must not count as a change, or every start rebuilds."""
+    uvx = Path(sys.executable).parent / "uvx"
+    if not uvx.exists():
+        pytest.fail("uvx is missing: .venv/bin/pip install -e '.[test]' installs uv")
+    clone = tmp_path / "clone"
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True, timeout=60).stdout
+    clone.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(clone)], input=archive, check=True, timeout=60)
+    # This machine's environment (how it reaches the package index), a scratch cache.
+    env = {**os.environ, "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_NO_PROGRESS": "1"}
+    first = run(uvx, "--from", ".", "mcp-tasks", "--version", cwd=clone, env=env)
+    assert VERSION in first.stdout and "Built mcp-tasks" in first.stderr, first.stderr
+    assert (clone / "build").exists() or list(clone.glob("*.egg-info"))  # the build did write into the tree
+    again = run(uvx, "--from", ".", "mcp-tasks", "--version", cwd=clone, env=env)
+    assert VERSION in again.stdout and "Built" not in again.stderr, again.stderr
 
 
 def test_one_version_everywhere(installed, tmp_path):
@@ -105,6 +127,15 @@ def test_one_version_everywhere(installed, tmp_path):
     assert metadata.stdout.strip() == VERSION
     assert json.loads((ROOT / "manifest.json").read_text())["version"] == VERSION
     assert re.search(rf"^## \[?{re.escape(VERSION)}\]?", (ROOT / "CHANGELOG.md").read_text(), re.M), "CHANGELOG has no entry"
+
+
+def test_installed_messages_name_the_mcp_tasks_command(installed, tmp_path):
+    # A read-only server and no database file yet: the message says what to run, as installed.
+    env = user_env(tmp_path / "home", DATABASE_URL=f"sqlite:///{tmp_path / 'missing.db'}", READ_ONLY="true")
+    done = subprocess.run([str(installed / "mcp-tasks"), "call", "tasks_list"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0
+    assert "`mcp-tasks init-db`" in done.stdout + done.stderr and "server.py" not in done.stdout + done.stderr
 
 
 @pytest.mark.anyio

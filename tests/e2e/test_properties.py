@@ -217,7 +217,7 @@ def world(tmp_path_factory):
     """A migrated SQLite template, a source tree for quality_check, and a fake Ollama."""
     base = tmp_path_factory.mktemp("properties")
     template = base / "template.db"
-    db = Database(load_config({"DATABASE_URL": f"sqlite://{template}", "HOME": str(base)}).database, "DATABASE_URL")
+    db = Database(load_config({"DATABASE_URL": f"sqlite:///{template}", "HOME": str(base)}).database, "DATABASE_URL")
     db.migrate()
     seed(TaskRepository(db))
     db.close()
@@ -281,7 +281,7 @@ def test_any_sequence_of_tool_calls_is_answered_cleanly_and_keeps_the_tables_con
         db_path = run_dir / "tasks.db"
         shutil.copyfile(world["template"], db_path)
         config = load_config({
-            "DATABASE_URL": f"sqlite://{db_path}", "HOME": str(run_dir), "PWD": str(world["tree"]),
+            "DATABASE_URL": f"sqlite:///{db_path}", "HOME": str(run_dir), "PWD": str(world["tree"]),
             "OLLAMA_HOST": world["ollama"], "OLLAMA_TIMEOUT": "10", "QUALITY_ALLOWED_PATHS": str(world["tree"]),
             "MCP_TASKS_TOOLS": "all",
         })
@@ -303,7 +303,7 @@ def test_metadata_holding_a_lone_surrogate_is_refused_rather_than_crashing(world
     run_dir = Path(tempfile.mkdtemp(dir=world["base"]))
     db_path = run_dir / "tasks.db"
     shutil.copyfile(world["template"], db_path)
-    config = load_config({"DATABASE_URL": f"sqlite://{db_path}", "HOME": str(run_dir), "PWD": str(run_dir)})
+    config = load_config({"DATABASE_URL": f"sqlite:///{db_path}", "HOME": str(run_dir), "PWD": str(run_dir)})
     args = {"title": "With odd metadata", "metadata": metadata} if tool == "tasks_create" else {"id": 1, "metadata": metadata}
 
     async def call():

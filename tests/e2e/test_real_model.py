@@ -72,7 +72,7 @@ async def test_a_long_story_ends_at_16_tokens_within_8_seconds(backend, backend_
 
 
 async def test_progress_arrives_while_the_model_streams_and_a_call_may_lower_the_bound(backend, tmp_path):
-    env = server_env(f"sqlite://{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=backend.ollama_url,
+    env = server_env(f"sqlite:///{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=backend.ollama_url,
                      OLLAMA_MODEL=backend.model, OLLAMA_MAX_TOKENS="4096")
     before = backend.tokens_predicted()
     result, stored, progress, _, started = await _execute(env, {"max_tokens": 160})
@@ -87,7 +87,7 @@ async def test_progress_arrives_while_the_model_streams_and_a_call_may_lower_the
 
 
 async def test_a_model_the_proxy_lacks_is_refused_naming_a_few_of_its_many_models(backend, tmp_path):
-    env = server_env(f"sqlite://{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=backend.ollama_url)
+    env = server_env(f"sqlite:///{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=backend.ollama_url)
     result, stored, _, _, _ = await _execute(env, {"model": "smollm2"}, title="Say hello")
     text = result.content[0].text
     assert result.is_error and "Model 'smollm2' is not installed" in text and "was not changed" in text
@@ -97,7 +97,7 @@ async def test_a_model_the_proxy_lacks_is_refused_naming_a_few_of_its_many_model
 
 
 def test_doctor_finds_the_model_and_shows_the_token_bound(backend, tmp_path):
-    env = server_env(f"sqlite://{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=backend.ollama_url,
+    env = server_env(f"sqlite:///{tmp_path / 't.db'}", tmp_path, OLLAMA_HOST=backend.ollama_url,
                      OLLAMA_MODEL=backend.model, OLLAMA_MAX_TOKENS="16")
     done = subprocess.run([sys.executable, str(SERVER), "doctor", "--strict"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr

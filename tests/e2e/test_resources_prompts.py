@@ -95,7 +95,7 @@ async def test_triage_pending_lists_the_pending_tasks_and_what_to_decide(mcp_ser
 
 
 async def test_resources_and_prompts_over_stdio(tmp_path):
-    async with stdio_session(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)) as session:
+    async with stdio_session(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)) as session:
         created = (await session.call_tool("tasks_create", {"title": "Over the pipe"})).structured_content
         assert {str(r.uri) for r in (await session.list_resources()).resources} >= {"tasks://statistics"}
         assert {t.uri_template for t in (await session.list_resource_templates()).resource_templates} >= {"task://{id}"}

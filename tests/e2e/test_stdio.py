@@ -106,7 +106,7 @@ def test_stdout_carries_only_json_rpc_messages(tmp_path):
         {"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "tasks_list", "arguments": {"limit": "x"}}},
     ]
     stdin = "".join(json.dumps(m) + "\n" for m in messages)
-    env = {**server_env(f"sqlite://{tmp_path / 't.db'}", tmp_path), "LOG_LEVEL": "DEBUG"}
+    env = {**server_env(f"sqlite:///{tmp_path / 't.db'}", tmp_path), "LOG_LEVEL": "DEBUG"}
     proc = subprocess.Popen([sys.executable, str(SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     out_lines: list[str] = []
     try:
@@ -202,7 +202,7 @@ def test_every_unreadable_line_on_stdin_gets_a_json_rpc_error_and_a_log_line(tmp
     from tests.support.raw_stdio import RawServer
 
     errlog = tmp_path / "stderr.log"
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
     with RawServer(env, errlog) as server:
         server.initialize()
         surrogate = b'{"jsonrpc": "2.0", "id": 41, "method": "tools/call", "params": {"name": "tasks_create", "arguments": {"title": "\\ud800"}}}\n'
@@ -235,7 +235,7 @@ def test_over_pipes_an_idle_server_waits_on_its_event_loop_not_in_a_read(tmp_pat
     server sleeps in a pipe read; the one thread waits in epoll."""
     from tests.support.raw_stdio import RawServer
 
-    with RawServer(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)) as server:
+    with RawServer(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)) as server:
         server.initialize()
         server.wait(server.send("tools/list"))
         assert server.tool("tasks_create", title="one")["title"] == "one"
@@ -259,7 +259,7 @@ def test_stdin_and_stdout_may_be_regular_files(tmp_path):
         {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "tasks_create", "arguments": {"title": "from a pipe"}}},
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "tasks_list", "arguments": {}}},
     ]
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
     requests, answers = tmp_path / "requests.jsonl", tmp_path / "answers.jsonl"
     requests.write_text("".join(json.dumps(m) + "\n" for m in [initialize, *calls]))
     with open(requests, "rb") as stdin, open(answers, "wb") as stdout:

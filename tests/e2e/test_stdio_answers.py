@@ -23,7 +23,7 @@ def _line(message: dict) -> bytes:
 
 def test_an_oversize_or_undecodable_line_is_answered_with_its_id_the_field_and_by_how_much(tmp_path):
     errlog = tmp_path / "stderr.log"
-    with RawServer(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path), errlog) as server:
+    with RawServer(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path), errlog) as server:
         server.initialize()
         # The Python SDK's order: id before params.
         server.write_raw(_line({"jsonrpc": "2.0", "id": 101, "method": "tools/call",
@@ -102,7 +102,7 @@ def test_from_a_regular_file_an_oversize_line_is_answered_on_its_id_too(tmp_path
         out.write(_line({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "tasks_list", "arguments": {}}}))
     with open(requests, "rb") as stdin:
         done = subprocess.run([sys.executable, str(SERVER)], stdin=stdin, capture_output=True,
-                              env=server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path), cwd=str(SERVER.parent), timeout=120)
+                              env=server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path), cwd=str(SERVER.parent), timeout=120)
     answers = {m["id"]: m for m in map(json.loads, done.stdout.decode().splitlines())}
     assert sorted(answers) == [1, 2, 3], done.stderr.decode()[-2000:]
     assert "params.arguments.title alone is 9,437,186 bytes" in answers[2]["error"]["message"], answers[2]

@@ -59,7 +59,7 @@ async def test_a_subscribe_while_another_session_unsubscribes_neither_hangs_nor_
 
 
 async def test_listen_streams_are_capped_per_key_and_another_key_keeps_listening(tmp_path):
-    with http_server(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
+    with http_server(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
         async with http_session(server.url, ALICE, "auto") as alice, http_session(server.url, BOB, "auto") as bob:
             async with anyio.create_task_group() as tg:
                 opened = anyio.Event()
@@ -102,7 +102,7 @@ def _post_from(address: str, url: str, key: str) -> requests.Response:
 
 
 async def test_guessing_bearer_keys_at_mcp_is_paused_like_the_board_sign_in(tmp_path):
-    with http_server(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
+    with http_server(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, MCP_API_KEYS=KEYS)) as server:
         for guess in range(5):
             refused = _post_from("127.0.0.1", server.url, f"guess-{guess}-0000000000")
             assert refused.status_code == 401, (guess, refused.status_code, refused.text[:200])

@@ -124,7 +124,7 @@ async def test_the_2026_listen_stream_over_stdio_delivers_changes_from_another_p
 
 
 async def test_a_bad_uri_is_refused_with_what_can_be_subscribed(tmp_path):
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
     async with stdio_client(env) as client:
         with pytest.raises(MCPError) as refused:
             await client.session.subscribe_resource("task://abc")
@@ -167,7 +167,7 @@ async def test_over_streamable_http_a_subscriber_hears_of_changes_made_through_a
 
 
 async def test_a_stateless_http_server_does_not_offer_session_subscriptions_it_cannot_keep(tmp_path):
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
     with http_server(env, "--stateless") as server:
         async with http_session(server.url, None, "legacy") as client:
             assert not client.server_capabilities.resources.subscribe
@@ -199,7 +199,7 @@ async def test_sessions_that_end_leave_no_subscription_and_no_watcher_behind(mcp
 
 async def test_over_http_a_session_that_ends_stops_the_process_watcher(tmp_path):
     """The HTTP server lives on after its sessions: their subscriptions must not keep a watcher polling."""
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, LOG_LEVEL="DEBUG")
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, LOG_LEVEL="DEBUG")
     with http_server(env) as server:
         for _ in range(2):
             async with http_session(server.url, None, "legacy") as client:

@@ -153,7 +153,7 @@ def test_two_instances_share_get_and_cancel_and_report_a_killed_run(mariadb_url,
 
 
 def test_a_restarted_sqlite_process_reports_the_run_its_predecessor_left(tmp_path):
-    database = f"sqlite://{tmp_path / 'tasks.db'}"
+    database = f"sqlite:///{tmp_path / 'tasks.db'}"
     with FakeOllama(behaviour=Drip(interval=0.2)) as ollama:
         env = server_env(database, tmp_path, OLLAMA_HOST=ollama.url, LEASE_MINUTES="0.05")
         with http_server(env) as first:
@@ -215,7 +215,7 @@ def test_a_listen_stream_naming_a_task_hears_it_on_another_instance(backend_url,
 
 def test_a_server_that_stops_reports_its_unfinished_runs_failed_at_once(tmp_path):
     """A graceful stop (SIGTERM) does not leave the run to its lease (30 minutes here)."""
-    database = f"sqlite://{tmp_path / 'tasks.db'}"
+    database = f"sqlite:///{tmp_path / 'tasks.db'}"
     with FakeOllama(behaviour=Drip(interval=0.2)) as ollama:
         env = server_env(database, tmp_path, OLLAMA_HOST=ollama.url)
         with http_server(env) as first:

@@ -32,7 +32,7 @@ def listing_server(tmp_path):
     from server import build_server
 
     return build_server(load_config({
-        "DATABASE_URL": f"sqlite://{tmp_path / 'never-opened.db'}", "HOME": str(tmp_path), "MCP_TASKS_TOOLS": "all",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'never-opened.db'}", "HOME": str(tmp_path), "MCP_TASKS_TOOLS": "all",
     }))
 
 

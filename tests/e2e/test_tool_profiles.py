@@ -40,7 +40,7 @@ def _size(value) -> int:
 
 
 async def _listed(tmp_path, **settings):
-    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'never-opened.db'}", "HOME": str(tmp_path), **settings}
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'never-opened.db'}", "HOME": str(tmp_path), **settings}
     async with Client(build_server(load_config(env))) as client:
         return (await client.list_tools()).tools, (await client.list_prompts()).prompts
 
@@ -86,7 +86,7 @@ async def test_a_list_of_names_mixes_profiles_and_tools_and_ignores_case_and_spa
 
 
 async def test_a_tool_left_out_is_refused_with_how_to_offer_it(tmp_path):
-    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'tasks.db'}", "HOME": str(tmp_path), "MCP_TASKS_TOOLS": "core"}
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'tasks.db'}", "HOME": str(tmp_path), "MCP_TASKS_TOOLS": "core"}
     async with Client(build_server(load_config(env))) as client:
         result = await client.call_tool("tasks_delete", {"id": 1})
     text = result.content[0].text
@@ -96,7 +96,7 @@ async def test_a_tool_left_out_is_refused_with_how_to_offer_it(tmp_path):
 
 @pytest.mark.parametrize("how", ["environment", "command line"])
 def test_an_unknown_name_is_refused_at_start_with_every_name(tmp_path, how):
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
     args = [sys.executable, str(SERVER)]
     if how == "environment":
         env["MCP_TASKS_TOOLS"] = "core,tasks_delet"
@@ -111,7 +111,7 @@ def test_an_unknown_name_is_refused_at_start_with_every_name(tmp_path, how):
 
 
 async def test_the_command_line_profile_over_stdio(tmp_path):
-    env = server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path)
+    env = server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
     env.pop("MCP_TASKS_TOOLS")
     async with stdio_session(env) as session:
         default = {t.name for t in (await session.list_tools()).tools}
@@ -122,7 +122,7 @@ async def test_the_command_line_profile_over_stdio(tmp_path):
 
 
 async def test_an_http_connection_narrows_its_tools_with_the_x_mcp_tools_header(tmp_path):
-    with http_server(server_env(f"sqlite://{tmp_path / 'tasks.db'}", tmp_path, MCP_TASKS_TOOLS="standard")) as server:
+    with http_server(server_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, MCP_TASKS_TOOLS="standard")) as server:
         async with http_session(server.url, None, headers={"X-MCP-Tools": "core"}) as worker:
             assert {t.name for t in (await worker.list_tools()).tools} == CORE
             refused = await worker.call_tool("tasks_create", {"title": "not from a worker"})

@@ -25,7 +25,7 @@ def readme_statements() -> list[str]:
 
 def test_the_readme_uninstall_leaves_nothing_of_ours_in_sqlite(tmp_path):
     path = tmp_path / "tasks.db"
-    db = Database(parse_database_url(f"sqlite://{path}"), "DATABASE_URL")
+    db = Database(parse_database_url(f"sqlite:///{path}"), "DATABASE_URL")
     db.migrate()
     db.close()
     con = sqlite3.connect(path)

@@ -410,7 +410,7 @@ def test_sqlite_connections_stay_few_however_many_threads_call(tmp_path):
     from infrastructure.database import SQLITE_IDLE_MAX
 
     path = tmp_path / "tasks.db"
-    config = load_config({"DATABASE_URL": f"sqlite://{path}"})
+    config = load_config({"DATABASE_URL": f"sqlite:///{path}"})
     db = Database(config.database, config.database_source)
     repo = TaskRepository(db)
     task = make(repo)
@@ -476,7 +476,7 @@ def test_parallel_first_calls_on_a_new_sqlite_file_all_succeed(tmp_path):
     from config import load_config
 
     for attempt in range(10):
-        config = load_config({"DATABASE_URL": f"sqlite://{tmp_path / str(attempt) / 'tasks.db'}"})
+        config = load_config({"DATABASE_URL": f"sqlite:///{tmp_path / str(attempt) / 'tasks.db'}"})
         db = Database(config.database, config.database_source)
         repo = TaskRepository(db)
         outcomes = at_once(8, lambda i: make(repo, f"Task {i}")["id"] if i % 2 else repo.statistics()["total"])

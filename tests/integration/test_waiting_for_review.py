@@ -51,10 +51,11 @@ def test_the_tasks_in_progress_with_a_result_and_no_others_agree_with_each_tasks
     waiting = repo.waiting_for_review(asked)
     assert waiting == {ids["in progress with a result"], ids["in progress with a failed result"],
                        ids["in progress with two results"]}
-    # The rule is the one the task's own page uses.
+    # The rule is the one the task's own page and the cards use.
+    cards = repo.card_facts(list(ids.values()))
     for name, task_id in ids.items():
         if name != "deleted":
-            assert (task_id in waiting) == waits_for_review(repo.get_task(task_id)), name
+            assert (task_id in waiting) == waits_for_review(repo.board_task(task_id)) == cards[task_id]["review"], name
 
 
 def test_no_ids_and_ids_no_task_can_have_are_an_empty_answer_not_an_error(repo):

@@ -77,10 +77,15 @@ def test_database_url_may_name_several_nodes_tried_in_order():
         parse_database_url("mysql://u@g1:3306,g2:x/db")
 
 
-def test_relative_sqlite_paths_are_beside_the_server_not_the_working_directory():
-    assert parse_database_url("sqlite://data/t.db").sqlite_path == SERVER_DIR / "data" / "t.db"
-    assert parse_database_url("sqlite:///abs/t.db").sqlite_path == Path("/abs/t.db")
-    assert parse_database_url("sqlite:////abs/t.db").sqlite_path == Path("/abs/t.db")
+def test_sqlite_urls_follow_sqlalchemy_relative_to_the_working_directory_and_absolute_with_four_slashes(tmp_path):
+    assert parse_database_url("sqlite:///rel.db", tmp_path).sqlite_path == tmp_path / "rel.db"
+    assert parse_database_url("sqlite:///data/t.db", tmp_path).sqlite_path == tmp_path / "data" / "t.db"
+    assert parse_database_url("sqlite:////abs/t.db", tmp_path).sqlite_path == Path("/abs/t.db")
+    assert load_config({"DATABASE_URL": "sqlite:///rel.db", "PWD": str(tmp_path)}).database.sqlite_path == tmp_path / "rel.db"
+    # Never inside the code: sqlite://rel.db (no third slash) is refused, not put beside server.py.
+    with pytest.raises(InvalidInput, match="no third slash"):
+        parse_database_url("sqlite://rel.db", tmp_path)
+    assert not parse_database_url("sqlite:///rel.db", tmp_path).sqlite_path.is_relative_to(SERVER_DIR)
 
 
 @pytest.mark.parametrize(

@@ -26,17 +26,20 @@ def security(**changes) -> BoardSecurity:
     return BoardSecurity(**values)
 
 
-def test_a_session_cookie_names_its_key_and_a_tampered_expired_or_revoked_one_names_nobody():
+def test_a_session_cookie_names_its_key_and_token_and_a_tampered_expired_or_revoked_one_names_nobody():
     s = security()
-    cookie = s.session_cookie("alice")
-    assert s.session_name(cookie) == "alice" and "alice-key" not in cookie
-    name, expires, mac = cookie.split(".")
-    bob_name = s.session_cookie("bob").split(".")[0]
-    assert s.session_name(f"{bob_name}.{expires}.{mac}") is None  # alice's signature on bob's name
-    assert s.session_name(f"{name}.{int(expires) + 1}.{mac}") is None  # a longer life
-    assert s.session_name(f"{name}.{int(time.time()) - 1}.{s._session_mac('alice', int(time.time()) - 1)}") is None
-    assert security(keys=(("alice", "a-new-key-for-alice-000"),)).session_name(cookie) is None  # the key changed
-    assert s.session_name("garbage") is None and s.session_name(None) is None
+    cookie, token = s.session_cookie("alice")
+    assert s.session_claim(cookie) == ("alice", token) and "alice-key" not in cookie
+    name, expires, _, mac = cookie.split(".")
+    bob_name = s.session_cookie("bob")[0].split(".")[0]
+    assert s.session_claim(f"{bob_name}.{expires}.{token}.{mac}") is None  # alice's signature on bob's name
+    assert s.session_claim(f"{name}.{int(expires) + 1}.{token}.{mac}") is None  # a longer life
+    assert s.session_claim(f"{name}.{expires}.{s.session_cookie('alice')[1]}.{mac}") is None  # another session's token
+    past = int(time.time()) - 1
+    assert s.session_claim(f"{name}.{past}.{token}.{s._session_mac('alice', past, token)}") is None
+    assert security(keys=(("alice", "a-new-key-for-alice-000"),)).session_claim(cookie) is None  # the key changed
+    assert s.session_claim("garbage") is None and s.session_claim(None) is None
+    assert s.session_claim(f"{name}.{expires.replace('1', '¹')}.{token}.{mac}") is None  # no int() of a non-ASCII digit
 
 
 def test_keys_are_found_by_value_and_csrf_tokens_belong_to_their_cookie():
@@ -114,3 +117,12 @@ def test_the_login_throttle_pauses_everyone_past_the_overall_limit_and_keeps_a_b
     assert len(throttle._by_address) == 3 and list(throttle._by_address) == ["10.0.1.7", "10.0.1.8", "10.0.1.9"]
     clock.now += 50
     assert throttle.retry_after("10.9.9.9") == (0, False)
+
+
+def test_a_chart_of_5000_models_draws_the_11_largest_and_one_other_bar():
+    from web.charts import bar_chart, ranked_bars
+
+    bars = ranked_bars([(f"model-{n}", float(n)) for n in range(5000)], lambda v: f"{v:,.0f}")
+    assert len(bars) == 12 and bars[0][0] == "model-4999" and bars[10][0] == "model-4989"
+    assert bars[11] == ("other (4,989 models)", float(sum(range(4989))), f"{sum(range(4989)):,}")
+    assert len(bar_chart(bars, "tokens", "#000")) < 10_000  # the stats page had one bar per model: 3.1 MB at 5,000

@@ -37,3 +37,12 @@ def test_the_access_log_drops_the_query_string():
     logger, out = _logger("uvicorn.access")
     logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "POST", "/mcp?api_key=not-registered-key-123", "1.1", 401)
     assert out.getvalue().strip() == 'INFO uvicorn.access: 127.0.0.1:5 - "POST /mcp?<query not logged> HTTP/1.1" 401'
+
+
+def test_a_short_secret_is_masked_only_as_a_whole_word():
+    secrets.register("hunter2")  # a database password too short to mask inside other words
+    text = secrets.scrub("import hunter2s; print(hunter2s.x) failed for password hunter2, user app")
+    assert text == "import hunter2s; print(hunter2s.x) failed for password ***, user app"
+    # A long one (every API key is at least 16 characters) is masked wherever it stands.
+    secrets.register("k3y-7c1e9b2f4a6d8e0f")
+    assert secrets.scrub("Bearer k3y-7c1e9b2f4a6d8e0fXYZ") == "Bearer ***XYZ"
