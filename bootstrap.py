@@ -149,7 +149,6 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     return mcp
 
 
-
 @dataclass(frozen=True)
 class HttpApp:
     """What `build_http_app` made: the ASGI app to serve, the MCP server inside it, the URL
