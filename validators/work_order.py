@@ -25,7 +25,8 @@ NORMAL_RANK = PRIORITY_RANK["normal"]
 LABEL_MAX_CHARS = 50
 LABELS_MAX = 20
 DEPENDENCIES_MAX = 100
-_LABEL = re.compile(r"^[^\s,\x00-\x1f\x7f]+(?: [^\s,\x00-\x1f\x7f]+)*$")
+# C0, DEL and C1 (U+0080-U+009F: 8-bit CSI U+009B is a terminal escape as ESC [ is).
+_LABEL = re.compile(r"^[^\s,\x00-\x1f\x7f-\x9f]+(?: [^\s,\x00-\x1f\x7f-\x9f]+)*$")
 
 
 def normalise_labels(labels: Iterable[str] | None, name: str = "labels") -> list[str] | None:
