@@ -351,7 +351,11 @@ class WritesMixin(RepositoryBase):
 
     def delete_task(self, task_id: int, *, actor: str, actor_type: ActorType) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
+            if self.work.present(tx):  # (information_schema: no InnoDB snapshot before the lock)
+                self.work.lock_graph(tx)  # no dependency on this task is added while it goes
             row = self._task_row(tx, task_id, lock=True)
+            dependents = self.work.dependents(tx, task_id)
+            wo.check_deletable_blocker(task_id, dependents)
             counts = {
                 table: int(tx.value(f"SELECT COUNT(*) AS n FROM {table} WHERE task_id = %s", [task_id]))
                 for table in ("task_assignments", "task_results", "task_comments")
@@ -361,6 +365,12 @@ class WritesMixin(RepositoryBase):
                 # ON DELETE SET NULL does this too; explicit so the children's history says why.
                 tx.execute(f"UPDATE tasks SET parent_task_id = NULL, {tx.touch} WHERE id = %s", [child])
                 self._history(tx, child, actor, actor_type, CommentType.UPDATE, f"Parent task {task_id} was deleted; now top-level", {"deleted_parent": task_id})
+            for dependent in dependents:
+                # Finished tasks only (check_deletable_blocker): the edge goes with the task, said in their history.
+                self._history(
+                    tx, int(dependent["id"]), actor, actor_type, CommentType.UPDATE,
+                    f"Blocker task {task_id} was deleted; the dependency on it is gone", {"deleted_blocker": task_id},
+                )
             tx.execute("DELETE FROM tasks WHERE id = %s", [task_id])
             self._record_change(tx, task_id, "deleted", actor)  # its history went with it; the feed row stays
             if counts["task_results"]:
