@@ -2,6 +2,12 @@
 drop and renew a lease, say who holds a task, return expired claims to pending (the reaper,
 run by every claim), and tasks_claim itself.
 
+Who holds: a lease keeps the name the task was taken under (`holder`) and, when that was an
+explicit name, the taking session's own name too (`holder_session`). A caller is the holder
+when its actor is one of them. The actor is the name the call gives, else the session's own
+name: so an explicit name decides even inside one connection (subagents sharing it), and the
+session decides only when no name is given.
+
 Belongs here: who may work a task and until when, and how the next task is handed out.
 """
 from __future__ import annotations
@@ -71,15 +77,15 @@ class LeasesMixin(RepositoryBase):
                 [task_id],
             )
 
-    def _renew_lease(self, tx: Tx, task_id: int, holder: str, session: str | None = None) -> None:
+    def _renew_lease(self, tx: Tx, task_id: int, actor: str) -> None:
         """Any write by the holder on its task renews its lease for the lease's own length, even
         one that ran out, as long as the reaper has not given the task to anyone else."""
         if self._has_leases(tx):
             expires = self._expires(tx).replace("%s", "lease_seconds")
             tx.execute(
                 f"UPDATE task_leases SET expires_at = {expires} WHERE task_id = %s AND expires_at IS NOT NULL "
-                "AND (holder IN (%s, %s) OR holder_session IN (%s, %s))",
-                [task_id, holder, session or holder, holder, session or holder],
+                "AND (holder = %s OR holder_session = %s)",
+                [task_id, actor, actor],
             )
 
     def _lease(self, tx: Tx, task_id: int) -> dict[str, Any] | None:
@@ -96,26 +102,33 @@ class LeasesMixin(RepositoryBase):
     def _names(lease: dict[str, Any]) -> set[str]:
         return {n for n in (lease["holder"], lease["holder_session"]) if n}
 
-    def _check_not_held_by_other(self, tx: Tx, task_id: int, actor: str, session: str | None, action: str) -> None:
-        """Refuse a move of a task that another agent holds under a live lease (retryable: it ends)."""
+    def _check_not_held_by_other(self, tx: Tx, task_id: int, actor: str, action: str, name_param: str | None) -> None:
+        """Refuse a move of a task that another agent holds under a live lease (retryable: it ends).
+        `name_param`: the parameter by which the caller names itself, which the refusal tells it to pass."""
         lease = self._lease(tx, task_id)
-        if not lease or not lease["holder"] or int(lease["expired"]) or self._names(lease) & {actor, session}:
+        if not lease or not lease["holder"] or int(lease["expired"]) or actor in self._names(lease):
             return
+        # A one-shot client (the Inspector CLI, `server.py call`) is a new session on every call:
+        # without a name it is refused by its own lease, so say which name takes the task's part.
+        hint = (
+            f" You called as {actor}. If you are {lease['holder']}, pass {name_param}={lease['holder']!r}: a call "
+            "without a name acts as its session, and one-shot clients get a new session name on every call."
+            if name_param else ""
+        )
         raise Conflict(
             f"Task {task_id} is held by {lease['holder']} ({lease['holder_type']}) under a lease until "
-            f"{_text_time(lease['expires_at'])}; {action} is refused so their work is not lost. Nothing was changed. "
-            "Take another task (tasks_claim), or wait: tasks_get shows the holder and the lease.",
+            f"{_text_time(lease['expires_at'])}; {action} is refused so their work is not lost. Nothing was changed.{hint} "
+            "Otherwise take another task (tasks_claim), or wait: tasks_get shows the holder and the lease.",
             retryable=True,
         )
 
-    def _resume(self, tx: Tx, task_id: int, actor: str, actor_type: ActorType, session: str | None = None) -> bool:
+    def _resume(self, tx: Tx, task_id: int, actor: str, actor_type: ActorType) -> bool:
         """The agent whose lease ran out is back: if the reaper gave its task back to pending and
         nobody has taken it since, it is the agent's again (in_progress, a fresh lease). True if resumed."""
         lease = self._lease(tx, task_id)
         if not lease or not lease["reaped_holder"]:
             return False
-        names = {lease["reaped_holder"], lease["holder_session"]} - {None}
-        if not names & {actor, session}:
+        if actor not in {lease["reaped_holder"], lease["holder_session"]}:
             return False
         if tx.value(f"SELECT status FROM tasks WHERE id = %s{tx.for_update}", [task_id]) != "pending":
             return False
@@ -126,10 +139,10 @@ class LeasesMixin(RepositoryBase):
         )
         return True
 
-    def _holder_speaks(self, tx: Tx, task_id: int, actor: str, actor_type: ActorType, session: str | None = None) -> None:
+    def _holder_speaks(self, tx: Tx, task_id: int, actor: str, actor_type: ActorType) -> None:
         """A write by the holder: renew its lease, or take its task back if the reaper had returned it."""
-        if not self._resume(tx, task_id, actor, actor_type, session):
-            self._renew_lease(tx, task_id, actor, session)
+        if not self._resume(tx, task_id, actor, actor_type):
+            self._renew_lease(tx, task_id, actor)
 
     def renew_lease(self, task_id: int, holder: str) -> None:
         """For a running execution: keep its claim alive while it streams."""

@@ -87,7 +87,6 @@ class WritesMixin(RepositoryBase):
         actor: str,
         actor_type: ActorType,
         expected_updated_at: str | None = None,
-        session: str | None = None,
     ) -> dict[str, Any]:
         """fields: title, description, type, due_date (None clears), metadata, parent_task_id,
         and the order of work: priority, labels, depends_on (each replaces what was there)."""
@@ -103,7 +102,7 @@ class WritesMixin(RepositoryBase):
             self._check_expected(tx, task_id, row, expected_updated_at)
             status = TaskStatus(row["status"])
             wf.check_open_for(task_id, status, "edited")
-            self._holder_speaks(tx, task_id, actor, actor_type, session)
+            self._holder_speaks(tx, task_id, actor, actor_type)
             if "parent_task_id" in fields and fields["parent_task_id"] is not None:
                 pid = fields["parent_task_id"]
                 parent = self._locked_status(tx, pid)
@@ -156,16 +155,16 @@ class WritesMixin(RepositoryBase):
             # No reaping here: a lease that ran out only ends when someone else takes the task,
             # so the holder can still finish, and a refusal never hides a take-back (tasks_get agrees).
             if current == TaskStatus.PENDING and target in (TaskStatus.COMPLETED, TaskStatus.FAILED):
-                if self._resume(tx, task_id, actor, actor_type, session):
+                if self._resume(tx, task_id, actor, actor_type):
                     current = TaskStatus.IN_PROGRESS
             elif current == TaskStatus.IN_PROGRESS and target == TaskStatus.IN_PROGRESS:
                 # Taking over a task whose holder's lease ran out: the take-back and the take land together.
                 lease = self._lease(tx, task_id)
-                if lease and lease["expired"] and not self._names(lease) & {actor, session} and self._reap_one(tx, task_id):
+                if lease and lease["expired"] and actor not in self._names(lease) and self._reap_one(tx, task_id):
                     current = TaskStatus(self._task_row(tx, task_id)["status"])
             elif current == TaskStatus.IN_PROGRESS and target != TaskStatus.CANCELLED:  # a cancel overrides
-                self._check_not_held_by_other(tx, task_id, actor, session, f"moving it to {target.value}")
-            self._renew_lease(tx, task_id, actor, session)
+                self._check_not_held_by_other(tx, task_id, actor, f"moving it to {target.value}", "updated_by")
+            self._renew_lease(tx, task_id, actor)
             wf.check_transition(task_id, current, target, self._holder(tx, task_id) if current == target else None)
             if target == TaskStatus.IN_PROGRESS:
                 self._check_unblocked(tx, task_id)
@@ -282,12 +281,11 @@ class WritesMixin(RepositoryBase):
         notes: str | None,
         assigned_by: str,
         assigned_by_type: ActorType,
-        session: str | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
             wf.check_assignable(task_id, TaskStatus(row["status"]), TaskType(row["type"]), assignee_type)
-            self._holder_speaks(tx, task_id, assigned_by, assigned_by_type, session)
+            self._holder_speaks(tx, task_id, assigned_by, assigned_by_type)
             assignment_id = self._add_assignment(tx, task_id, assignee, assignee_type, model_name, notes, assigned_by, assigned_by_type)
             tx.execute(f"UPDATE tasks SET {tx.touch} WHERE id = %s", [task_id])
             return _normalise(tx.row("SELECT * FROM task_assignments WHERE id = %s", [assignment_id]))
@@ -326,7 +324,6 @@ class WritesMixin(RepositoryBase):
         request: str | None,
         duration_ms: int | None,
         actor_type: ActorType,
-        session: str | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
@@ -335,7 +332,7 @@ class WritesMixin(RepositoryBase):
                     f"Task {task_id} is {row['status']}; {row['status']} is final, so it takes no new results. "
                     f"{wf.follow_up_hint(task_id)}"
                 )
-            self._holder_speaks(tx, task_id, executor, actor_type, session)
+            self._holder_speaks(tx, task_id, executor, actor_type)
             assignment = tx.row(
                 "SELECT id FROM task_assignments WHERE task_id = %s AND assignee = %s ORDER BY id DESC LIMIT 1",
                 [task_id, executor],
@@ -394,11 +391,10 @@ class WritesMixin(RepositoryBase):
         author_type: ActorType | str,
         comment_type: str = "comment",
         metadata: dict | None = None,
-        session: str | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             self._task_row(tx, task_id)
-            self._holder_speaks(tx, task_id, author, ActorType(author_type), session)
+            self._holder_speaks(tx, task_id, author, ActorType(author_type))
             comment_id = self._history(tx, task_id, author, ActorType(author_type), comment_type, content, metadata)
             row = tx.row("SELECT * FROM task_comments WHERE id = %s", [comment_id])
             return {**_normalise(row), "metadata": _json(row["metadata"])}
