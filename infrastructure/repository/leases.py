@@ -24,7 +24,8 @@ from infrastructure.repository.base import TASK_COLUMNS, RepositoryBase, _task, 
 from validators import workflow_validator as wf
 
 log = logging.getLogger("infrastructure.task_repository")  # the logger's name before the split
-CLAIM_CANDIDATES = 32  # tasks a compare-and-set pass tries before the next pass (more than agents racing)
+CLAIM_CANDIDATES = 32  # tasks read per claim pass, tried in turn (more than agents racing)
+CLAIM_ROUNDS = 20  # re-reads of the candidates when other claimers took every one read: a bound, not a limit met in use
 _REAP = object()  # a claim's answer when expired leases must be returned to pending first
 UNREAPABLE_RETRY_SECONDS = 300  # a task whose expired lease cannot be returned is tried again after this
 
@@ -296,45 +297,63 @@ class LeasesMixin(RepositoryBase):
             base = " AND ".join(where)
             # Ready tasks only, by priority (urgent first), then due date, then age: one
             # index-friendly pass each (work_order.claim_passes), instead of one ORDER BY that
-            # would sort every pending task.
+            # would sort every pending task; their candidates read together (_claim_candidates).
             skip_locked = tx.dialect == "mysql" and self._can_skip_locked(tx)
-            for candidates in self._claim_candidates(tx, self.work.claim_passes(tx, base, queued_ranks), params, skip_locked):
+            passes = self.work.claim_passes(tx, base, queued_ranks)
+            tried: list[int] = []
+            for _ in range(CLAIM_ROUNDS):
+                candidates, complete = self._claim_candidates(tx, passes, params, tried)
                 for task_id in candidates:
-                    task_id = int(task_id)
-                    # Compare-and-set: on an old server another claimer may have taken it meanwhile.
+                    if task_id is None:  # the end of a pass that had more tasks than were read: read again
+                        break
+                    tried.append(task_id)
+                    if skip_locked and tx.row(
+                        "SELECT id FROM tasks WHERE id = %s AND status = 'pending' FOR UPDATE SKIP LOCKED", [task_id]
+                    ) is None:
+                        continue  # another claimer is taking it (or took it since the read)
+                    # Compare-and-set: without SKIP LOCKED another claimer may have taken it meanwhile.
                     won = tx.execute(
                         f"UPDATE tasks SET status = 'in_progress', {tx.touch}, completed_at = NULL WHERE id = %s AND status = 'pending'",
                         [task_id],
                     )
-                    if won != 1:
-                        continue
-                    assignment_id = self._insert_active_assignment(
-                        tx, task_id, assignee, assignee_type, model_name, assignee, actor_type, "claimed with tasks_claim"
-                    )
-                    self._take_lease(tx, task_id, assignee, actor_type.value, assignment_id, seconds, session)
-                    self._history(
-                        tx, task_id, assignee, actor_type, CommentType.STATUS_CHANGE,
-                        f"Claimed by {assignee} [{assignee_type.value}]: pending → in_progress",
-                        {"from": "pending", "to": "in_progress", "assignment_id": assignment_id, "lease_seconds": seconds},
-                    )
-                    row = self._claimed_row(tx, task_id)
-                    queued_rank = row["priority_rank"]
-                    attributes = self.work.attributes_of(row)
-                    if queued_rank is not None:
-                        # Its priority row leaves the queue (a normal task has none: nothing to update).
-                        self.work.set_queued(tx, task_id, False)
-                    expires = row.pop("lease_expires_at")
-                    return {
-                        **_task(row), **attributes,
-                        "assignment_id": assignment_id, "lease_expires_at": _text_time(expires),
-                    }
-            return None
+                    if won == 1:
+                        return self._claimed(tx, task_id, assignee, assignee_type, model_name, actor_type, seconds, session)
+                if complete:
+                    return None
+            raise Conflict(
+                f"So many agents are claiming at once that {len(tried)} tasks were taken by others while this claim "
+                "tried them; nothing was claimed. Try again.",
+                retryable=True,
+            )
 
         found = self.db.write(lambda tx: run(tx, True))
         if found is _REAP:
             self.reap_expired()
             found = self.db.write(lambda tx: run(tx, False))
         return found
+
+    def _claimed(
+        self, tx: Tx, task_id: int, assignee: str, assignee_type: ExecutorType, model_name: str | None,
+        actor_type: ActorType, seconds: int, session: str | None,
+    ) -> dict[str, Any]:
+        """The rest of a claim once the task is in_progress: assignment, lease, history, the task read back."""
+        assignment_id = self._insert_active_assignment(
+            tx, task_id, assignee, assignee_type, model_name, assignee, actor_type, "claimed with tasks_claim"
+        )
+        self._take_lease(tx, task_id, assignee, actor_type.value, assignment_id, seconds, session)
+        self._history(
+            tx, task_id, assignee, actor_type, CommentType.STATUS_CHANGE,
+            f"Claimed by {assignee} [{assignee_type.value}]: pending → in_progress",
+            {"from": "pending", "to": "in_progress", "assignment_id": assignment_id, "lease_seconds": seconds},
+        )
+        row = self._claimed_row(tx, task_id)
+        queued_rank = row["priority_rank"]
+        attributes = self.work.attributes_of(row)
+        if queued_rank is not None:
+            # Its priority row leaves the queue (a normal task has none: nothing to update).
+            self.work.set_queued(tx, task_id, False)
+        expires = row.pop("lease_expires_at")
+        return {**_task(row), **attributes, "assignment_id": assignment_id, "lease_expires_at": _text_time(expires)}
 
     def _claimed_row(self, tx: Tx, task_id: int) -> dict[str, Any]:
         """The task just claimed, with its lease's end and its attributes, in one statement.
@@ -353,19 +372,35 @@ class LeasesMixin(RepositoryBase):
 
     @staticmethod
     def _claim_candidates(
-        tx: Tx, passes: list[tuple[str, str, str]], params: list[Any], skip_locked: bool,
-    ) -> Iterator[list[Any]]:
-        """The candidate ids of each claim pass in turn, each read only when the one before found none.
+        tx: Tx, passes: list[tuple[str, str, str]], params: list[Any], tried: list[int],
+    ) -> tuple[list[int | None], bool]:
+        """(ids, complete): the first CLAIM_CANDIDATES ready tasks of every pass not yet tried, in
+        claim order, in one plain read. A pass that has more than were read ends in None: the
+        claim reads again there rather than go on to a lower pass. complete: no pass was cut.
 
-        SKIP LOCKED only where the order comes from an index (the tasks passes): a pass that
-        sorts (the priority joins) would lock every row it read before sorting, and concurrent
-        claimers would skip all of them. Those read candidates and compare-and-set instead.
+        A plain read, never a locking one: a locking read whose plan sorts (the full-text index
+        of a search, the parent index, a priority join) locks every row it reads before it
+        sorts, and concurrent claimers skipping those rows got lower tasks, or nothing, while
+        better ones were free. The claim locks its one task by primary key instead.
         """
-        for source, clause, order in passes:
-            select = f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}"
-            if skip_locked and source == "tasks":
-                row = tx.row(f"{select} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
-                yield [row["id"]] if row else []
-            else:
-                yield [r["id"] for r in tx.rows(f"{select} LIMIT {CLAIM_CANDIDATES}", params)]
-
+        skip = f" AND tasks.id NOT IN ({', '.join(['%s'] * len(tried))})" if tried else ""
+        branches, args = [], []
+        for n, (source, clause, order) in enumerate(passes):
+            keys = order.split(", ")
+            keys = ["NULL"] * (3 - len(keys)) + keys  # the undated pass has no due date to sort by
+            branches.append(
+                f"SELECT id, claim_pass, k1, k2, k3 FROM (SELECT tasks.id AS id, {n} AS claim_pass, {keys[0]} AS k1, {keys[1]} AS k2, "
+                f"{keys[2]} AS k3 FROM {source} WHERE {clause}{skip} ORDER BY {order} LIMIT {CLAIM_CANDIDATES + 1}) AS pass_{n}"
+            )
+            args += [*params, *tried]
+        rows = tx.rows(" UNION ALL ".join(branches) + " ORDER BY claim_pass, k1, k2, k3", args)
+        ids: list[int | None] = []
+        complete = True
+        for n in range(len(passes)):
+            found = [int(r["id"]) for r in rows if int(r["claim_pass"]) == n]
+            ids += found[:CLAIM_CANDIDATES]
+            if len(found) > CLAIM_CANDIDATES:
+                ids.append(None)
+                complete = False
+                break
+        return ids, complete
