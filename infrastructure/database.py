@@ -34,7 +34,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 from config import DatabaseSettings
 from domain.errors import Forbidden, OutcomeUnknown, StorageError, TaskSystemError
 from infrastructure.db_errors import CONNECTION_LOST, READ_ONLY_REFUSAL, DriverErrors, Lost, Retry, broke
-from infrastructure.foreign_writes import MARK_OUR_SESSION, PRESENT_SQL, ensure_triggers, missing_triggers
+from infrastructure.foreign_writes import (
+    MARK_OUR_SESSION, MARK_OUR_SQLITE_WRITE, PRESENT_SQL, SQLITE_MARK_TABLE, UNMARK_OUR_SQLITE_WRITE, ensure_triggers,
+    missing_triggers,
+)
 from infrastructure.mysql_pool import MySQLPool
 from infrastructure.tx import Tx
 
@@ -70,6 +73,7 @@ class Database:
         self._sqlite_idle: list[sqlite3.Connection] = []
         self._schema_lock = threading.Lock()
         self._schema_checked = False
+        self._sqlite_marks: bool | None = None  # whether the file has SQLite's foreign-write triggers (0009)
 
     def describe(self) -> str:
         return self.settings.describe()
@@ -258,9 +262,15 @@ class Database:
         try:
             if write:
                 con.execute("BEGIN IMMEDIATE")
+                if self._sqlite_marks is None:
+                    self._sqlite_marks = con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [SQLITE_MARK_TABLE]).fetchone() is not None
+                if self._sqlite_marks:
+                    con.execute(MARK_OUR_SQLITE_WRITE)  # the feed triggers stay silent for this transaction
             try:
                 result = fn(Tx(cursor, "sqlite"))
                 if write:
+                    if self._sqlite_marks:
+                        con.execute(UNMARK_OUR_SQLITE_WRITE)
                     con.execute("COMMIT")
                 return result
             except BaseException:
