@@ -40,8 +40,15 @@ class DriverErrors:
     def describe(self) -> str:
         return self.settings.describe()
 
-    def unreachable(self, exc: BaseException | None, outcome: str = "") -> StorageError:
+    def unreachable(self, exc: BaseException | None, outcome: str = "", connecting: bool = False) -> StorageError:
         reason = str(exc.args[1] if exc is not None and len(getattr(exc, "args", ())) > 1 else exc or "")
+        if timed_out(exc) and connecting:  # the ping of an idle connection or the login of a new one
+            return StorageError(scrub(
+                f"The database {self.describe()} did not answer within {self.settings.connect_timeout:g} s "
+                f"(DB_CONNECT_TIMEOUT) while connecting. {outcome + ' ' if outcome else ''}Packets to it may be lost "
+                "(a network partition) or it is stuck: check the network and the database. "
+                "The server keeps running and uses the database again once it answers."
+            ))
         if timed_out(exc):
             return StorageError(scrub(
                 f"The database {self.describe()} did not answer within {self.settings.query_timeout:g} s "
