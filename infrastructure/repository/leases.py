@@ -25,6 +25,8 @@ from validators import workflow_validator as wf
 
 log = logging.getLogger("infrastructure.task_repository")  # the logger's name before the split
 CLAIM_CANDIDATES = 32  # tasks read per claim pass, tried in turn (more than agents racing)
+# The one row a claim locks, by its key: a task another claimer is taking is passed over at once.
+CLAIM_LOCK_SQL = "SELECT id FROM tasks WHERE id = %s AND status = 'pending' FOR UPDATE SKIP LOCKED"
 CLAIM_ROUNDS = 20  # re-reads of the candidates when other claimers took every one read: a bound, not a limit met in use
 _REAP = object()  # a claim's answer when expired leases must be returned to pending first
 UNREAPABLE_RETRY_SECONDS = 300  # a task whose expired lease cannot be returned is tried again after this
@@ -307,9 +309,7 @@ class LeasesMixin(RepositoryBase):
                     if task_id is None:  # the end of a pass that had more tasks than were read: read again
                         break
                     tried.append(task_id)
-                    if skip_locked and tx.row(
-                        "SELECT id FROM tasks WHERE id = %s AND status = 'pending' FOR UPDATE SKIP LOCKED", [task_id]
-                    ) is None:
+                    if skip_locked and tx.row(CLAIM_LOCK_SQL, [task_id]) is None:
                         continue  # another claimer is taking it (or took it since the read)
                     # Compare-and-set: without SKIP LOCKED another claimer may have taken it meanwhile.
                     won = tx.execute(
@@ -371,8 +371,23 @@ class LeasesMixin(RepositoryBase):
         return json.loads(tx.value(f"SELECT JSON_OBJECT({pairs}) AS task FROM ({sql}) AS claimed", [task_id]))
 
     @staticmethod
+    def claim_candidates_sql(passes: list[tuple[str, str, str]], tried: int) -> str:
+        """The statement of _claim_candidates: a branch per pass (its WHERE's parameters, then the
+        `tried` ids to leave out), each its first CLAIM_CANDIDATES + 1 tasks, in claim order."""
+        skip = f" AND tasks.id NOT IN ({', '.join(['%s'] * tried)})" if tried else ""
+        branches = []
+        for n, (source, clause, order) in enumerate(passes):
+            keys = order.split(", ")
+            keys = ["NULL"] * (3 - len(keys)) + keys  # the undated pass has no due date to sort by
+            branches.append(
+                f"SELECT id, claim_pass, k1, k2, k3 FROM (SELECT tasks.id AS id, {n} AS claim_pass, {keys[0]} AS k1, {keys[1]} AS k2, "
+                f"{keys[2]} AS k3 FROM {source} WHERE {clause}{skip} ORDER BY {order} LIMIT {CLAIM_CANDIDATES + 1}) AS pass_{n}"
+            )
+        return " UNION ALL ".join(branches) + " ORDER BY claim_pass, k1, k2, k3"
+
+    @classmethod
     def _claim_candidates(
-        tx: Tx, passes: list[tuple[str, str, str]], params: list[Any], tried: list[int],
+        cls, tx: Tx, passes: list[tuple[str, str, str]], params: list[Any], tried: list[int],
     ) -> tuple[list[int | None], bool]:
         """(ids, complete): the first CLAIM_CANDIDATES ready tasks of every pass not yet tried, in
         claim order, in one plain read. A pass that has more than were read ends in None: the
@@ -383,17 +398,7 @@ class LeasesMixin(RepositoryBase):
         sorts, and concurrent claimers skipping those rows got lower tasks, or nothing, while
         better ones were free. The claim locks its one task by primary key instead.
         """
-        skip = f" AND tasks.id NOT IN ({', '.join(['%s'] * len(tried))})" if tried else ""
-        branches, args = [], []
-        for n, (source, clause, order) in enumerate(passes):
-            keys = order.split(", ")
-            keys = ["NULL"] * (3 - len(keys)) + keys  # the undated pass has no due date to sort by
-            branches.append(
-                f"SELECT id, claim_pass, k1, k2, k3 FROM (SELECT tasks.id AS id, {n} AS claim_pass, {keys[0]} AS k1, {keys[1]} AS k2, "
-                f"{keys[2]} AS k3 FROM {source} WHERE {clause}{skip} ORDER BY {order} LIMIT {CLAIM_CANDIDATES + 1}) AS pass_{n}"
-            )
-            args += [*params, *tried]
-        rows = tx.rows(" UNION ALL ".join(branches) + " ORDER BY claim_pass, k1, k2, k3", args)
+        rows = tx.rows(cls.claim_candidates_sql(passes, len(tried)), [*params, *tried] * len(passes))
         ids: list[int | None] = []
         complete = True
         for n in range(len(passes)):
