@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Iterator
+from typing import Any
 
 from domain.errors import Conflict, InvalidInput, TaskSystemError
 from domain.models import ActorType, CommentType, ExecutorType, TaskStatus, TaskType

@@ -10,6 +10,7 @@ later claim may find one. Every matching ready task is claimed exactly once, not
 from __future__ import annotations
 
 import time
+from contextlib import AsyncExitStack
 from datetime import datetime
 
 import anyio
@@ -28,8 +29,8 @@ AGENTS = 8
 WORD = "quasar"  # the search round's word: rare, longer than 3 letters, no stopword
 
 
-def seed_round(repo: TaskRepository, name: str) -> tuple[dict, list[int], list[int]]:
-    """Tasks for one round: (the claim's filter, the ids that match it in claim order, the rest)."""
+def seed_round(repo: TaskRepository, name: str) -> tuple[dict, list[int]]:
+    """Tasks for one round: (the claim's filter, the ids that match it, in claim order)."""
     for t in repo.list_tasks(status="pending", limit=500)["tasks"]:  # the last round's leftovers leave the queue
         repo.set_status(t["id"], TaskStatus.CANCELLED, actor="seed", actor_type=ActorType.AI)
     parent = None
@@ -38,7 +39,6 @@ def seed_round(repo: TaskRepository, name: str) -> tuple[dict, list[int], list[i
         # Taken, so that no round hands it out; its children stay claimable.
         repo.set_status(parent, TaskStatus.IN_PROGRESS, actor="seed", actor_type=ActorType.AI)
     matching: list[tuple[tuple, int]] = []
-    other: list[int] = []
     for i in range(48):
         priority = ("urgent", "high", "normal", "low")[i % 4]
         due = datetime(2027, 1, 1 + i % 5) if i % 3 == 0 else None
@@ -53,23 +53,19 @@ def seed_round(repo: TaskRepository, name: str) -> tuple[dict, list[int], list[i
         task_id = make(repo, title, kind, priority, due, child_of)
         if matches:
             matching.append(((-PRIORITY_RANK[priority], due or datetime.max, i), task_id))
-        else:
-            other.append(task_id)
     # A ready low blocker, and an urgent matching task it blocks: the blocked one is never handed
     # out. The blocker matches only the unfiltered round (as the last of it: low and undated).
     blocker = make(repo, f"{name} blocker", TaskType.AI_TASK, "low", None, None)
     if name == "none":
         matching.append(((-PRIORITY_RANK["low"], datetime.max, 48), blocker))
-    else:
-        other.append(blocker)
-    other.append(repo.create_task(
+    repo.create_task(
         title=f"{name} blocked {WORD} report", description=None, type=TaskType.MIXED,
         parent_task_id=parent, due_date=None, metadata=None, created_by="seed", created_by_type=ActorType.AI,
         priority="urgent", depends_on=[blocker],
-    )["id"])
+    )
     argument = {"none": {}, "type": {"type": "mixed"}, "search": {"search": WORD}, "parent_task_id": {"parent_task_id": parent}}
     ordered = [task_id for _, task_id in sorted(matching)]
-    return argument[name], ordered, other
+    return argument[name], ordered
 
 
 def make(repo, title, kind, priority, due, parent) -> int:
@@ -129,12 +125,10 @@ async def test_eight_agents_claim_in_priority_order_with_every_filter(backend_ur
     env = server_env(backend_url, tmp_path)
     problems: dict[str, list[str]] = {}
     try:
-        async with stdio_session(env) as s0, stdio_session(env) as s1, stdio_session(env) as s2, stdio_session(env) as s3, \
-                stdio_session(env) as s4, stdio_session(env) as s5, stdio_session(env) as s6, stdio_session(env) as s7:
-            sessions = [s0, s1, s2, s3, s4, s5, s6, s7]
-            assert len(sessions) == AGENTS
+        async with AsyncExitStack() as stack:
+            sessions = [await stack.enter_async_context(stdio_session(env)) for _ in range(AGENTS)]
             for name in ("search", "parent_task_id", "type", "none"):
-                filter_args, ordered, other = seed_round(repo, name)
+                filter_args, ordered = seed_round(repo, name)
                 log = await race(sessions, filter_args)
                 claimed = [got for _, _, got, _ in log if got is not None]
                 mistakes = order_violations(log, ordered)
