@@ -152,7 +152,7 @@ def timeouts(con: Any, seconds: float) -> Iterator[None]:
     """The connection's socket read and write timeouts set to `seconds` for a moment (a ping,
     the login), then back to what they were (DB_QUERY_TIMEOUT, for statements). PyMySQL keeps
     them in `_read_timeout`/`_write_timeout` and applies them before each read and write
-    (1.1 to 2.x); it has no public way to change them after connect."""
+    (1.x); it has no public way to change them after connect."""
     before = con._read_timeout, con._write_timeout
     con._read_timeout = con._write_timeout = seconds
     try:
