@@ -28,6 +28,10 @@ class DatabaseSettings:
     kind: str  # "mysql" or "sqlite"
     host: str = ""
     port: int = 3306
+    # Every node DATABASE_URL names (mysql://u@h1:p1,h2:p2/db), first to last; host and port
+    # are the first. More than one: a Galera cluster, and an instance moves to the next node
+    # when its node dies or is not ready (README "Deployments"). Empty: just host:port.
+    hosts: tuple[tuple[str, int], ...] = ()
     user: str = ""
     password: str = field(default="", repr=False)  # never in a log line or a message
     name: str = ""
@@ -41,7 +45,15 @@ class DatabaseSettings:
         """Where the data lives, for messages: never the password."""
         if self.kind == "sqlite":
             return f"SQLite file {self.sqlite_path}"
-        return f"MariaDB/MySQL at {self.host}:{self.port}, database {self.name!r}, user {self.user!r}"
+        return f"MariaDB/MySQL at {self.where()}, database {self.name!r}, user {self.user!r}"
+
+    def where(self) -> str:
+        """host:port, or every node of a list (h1:p1,h2:p2)."""
+        return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.nodes())
+
+    def nodes(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of every node to try, in the order DATABASE_URL names them."""
+        return self.hosts or ((self.host, self.port),)
 
     @property
     def tls_disabled(self) -> bool:
@@ -86,11 +98,16 @@ class Config:
     contract_max_nodes: int = 20_000
     lease_minutes: float = 30.0
     max_attempts: int = 3
+    # Seconds an MCP task's record (the 2026 Tasks extension: tasks_execute, quality_check) is
+    # kept after it was created; tasks/get answers for it until then (its ttlMs).
+    mcp_task_ttl_seconds: float = 86_400.0
     # Days the change feed (task_changes) keeps a change: init-db and a running watcher prune
     # older rows; a client resuming from before that is told to reload (a "pruned" change).
     change_feed_keep_days: float = 30.0
     log_level: str = "INFO"
     read_only: bool = False  # write tools unlisted, database session read-only
+    # MCP_TASKS_TOOLS: profile and tool names (tools/profiles.py), lower-cased; checked when the server is built.
+    tool_profile: tuple[str, ...] = ("standard",)
     # HTTP transport (server.py serve --transport http); the command line overrides these.
     transport: str = "stdio"
     http_host: str = "127.0.0.1"
@@ -247,26 +264,38 @@ def _parse_mysql_url(rest: str) -> DatabaseSettings:
     userinfo, at, location = rest.rpartition("@")
     if not at:
         location = rest
-    host_port, _, name = location.partition("/")
+    hosts_text, _, name = location.partition("/")
     user, _, password = userinfo.partition(":")
     user, password, name = unquote(user), unquote(password), unquote(name.strip("/"))
     secrets.register(password)  # before any refusal below could quote the URL
-    if host_port.startswith("["):  # [::1]:3306
-        host, _, port_text = host_port[1:].partition("]")
+    # h1:p1,h2:p2: the nodes of a Galera cluster, tried in this order (README "Deployments").
+    nodes = tuple(_host_port(part) for part in hosts_text.split(","))
+    if len(nodes) > 1 and not all(host for host, _ in nodes):
+        raise InvalidInput(
+            "Setting DATABASE_URL names an empty host in its list of nodes. Write them as "
+            "mysql://user@host1:3306,host2:3306/database, separated by single commas."
+        )
+    if not name:
+        raise InvalidInput("Setting DATABASE_URL names no database. Add it as the path: mysql://user@host:3306/ki_protokoll.")
+    host, port = nodes[0]
+    return DatabaseSettings(
+        kind="mysql", host=host or "127.0.0.1", port=port, user=user or "root", password=password,
+        name=name, hosts=nodes if len(nodes) > 1 else (),
+    )
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    if text.startswith("["):  # [::1]:3306
+        host, _, port_text = text[1:].partition("]")
         port_text = port_text.removeprefix(":")
     else:
-        host, _, port_text = host_port.rpartition(":") if ":" in host_port else (host_port, "", "")
+        host, _, port_text = text.rpartition(":") if ":" in text else (text, "", "")
     if port_text and not (port_text.isdigit() and 1 <= int(port_text) <= 65535):
         raise InvalidInput(
             "Setting DATABASE_URL has a port that is not a number from 1 to 65535 (use e.g. :3306). If the password "
             "contains / : @ ? or #, write them percent-encoded (%2F %3A %40 %3F %23)."
         )
-    if not name:
-        raise InvalidInput("Setting DATABASE_URL names no database. Add it as the path: mysql://user@host:3306/ki_protokoll.")
-    return DatabaseSettings(
-        kind="mysql", host=host or "127.0.0.1", port=int(port_text or 3306), user=user or "root", password=password,
-        name=name,
-    )
+    return host, int(port_text or 3306)
 
 
 def load_config(env: Mapping[str, str]) -> Config:
@@ -328,9 +357,11 @@ def load_config(env: Mapping[str, str]) -> Config:
         contract_max_nodes=int(_number(env, "CONTRACT_MAX_NODES", 20_000, int, 10)),
         lease_minutes=_number(env, "LEASE_MINUTES", 30.0, low=0.001),
         max_attempts=int(_number(env, "MAX_ATTEMPTS", 3, int, 1)),
+        mcp_task_ttl_seconds=_number(env, "MCP_TASK_TTL_SECONDS", 86_400.0, low=1.0),
         change_feed_keep_days=_number(env, "CHANGE_FEED_KEEP_DAYS", 30.0, low=0.1),
         log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
         read_only=_flag(env, "READ_ONLY", False),
+        tool_profile=tuple(name.lower() for name in _list(env.get("MCP_TASKS_TOOLS", ""))) or ("standard",),
         transport=transport,
         http_host=env.get("MCP_HTTP_HOST", "").strip() or "127.0.0.1",
         http_port=http_port,

@@ -47,6 +47,10 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     from tools.common import AppState, TaskServer, strip_titles
     from tools.lean_schema import lean_input_schema
     from tools.output_schemas import publish as publish_output_schemas
+    from tools.profiles import ALWAYS_LOAD
+    from tools.profiles import CORE as CORE_TOOLS
+    from tools.profiles import describe as describe_tools
+    from tools.profiles import select as select_tools
     from tools.quality_tools import register_quality_tools
     from tools.resources import register_prompts, register_resources
     from tools.subscriptions import SubscriptionRelay, register_subscriptions
@@ -92,9 +96,14 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
             "token_verifier": ApiKeyVerifier(config.api_keys),
             "auth": AuthSettings(issuer_url=http_url, resource_server_url=None),
         }
+    extensions = []
+    if not config.read_only:  # its two tools write; a read-only server offers neither
+        from tools.task_extension import TasksExtension
+
+        extensions.append(TasksExtension())
     mcp = TaskServer(
         "mcp-tasks", version=VERSION, instructions=INSTRUCTIONS + (READ_ONLY_NOTE if config.read_only else ""),
-        lifespan=lifespan, subscriptions=relay, **auth,
+        lifespan=lifespan, subscriptions=relay, extensions=extensions, **auth,
     )
     register_task_tools(mcp)
     register_agent_tools(mcp)
@@ -103,14 +112,21 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     register_subscriptions(mcp, relay, sessions=not stateless)
     mcp.subscription_relay = relay  # for tests: who is subscribed, whether the watcher runs
     mcp.current_state = current_state  # the board served beside /mcp shares the repository and the change watcher
-    if config.read_only:
-        # Not even listed: an agent cannot call, or spend context on, what it may not use.
-        for tool in mcp._tool_manager.list_tools():
-            if not (tool.annotations and tool.annotations.read_only_hint):
-                mcp.withhold_tool(tool.name, "this server is read-only (READ_ONLY=true); it lists, reads and reports.")
-    else:
-        register_prompts(mcp)  # both prompts walk an agent through writes
+    # Not even listed: an agent cannot call, or spend context on, what it may not use.
+    offered = select_tools(config.tool_profile, [tool.name for tool in mcp._tool_manager.list_tools()])
+    for tool in mcp._tool_manager.list_tools():
+        if tool.name not in offered:
+            mcp.withhold_tool(tool.name, (
+                f"MCP_TASKS_TOOLS={describe_tools(config.tool_profile)} leaves it out; add {tool.name} to "
+                "MCP_TASKS_TOOLS (or use all) and restart the server."
+            ))
+        elif config.read_only and not (tool.annotations and tool.annotations.read_only_hint):
+            mcp.withhold_tool(tool.name, "this server is read-only (READ_ONLY=true); it lists, reads and reports.")
     tools = mcp._tool_manager.list_tools()
+    for tool in tools:
+        if tool.name in CORE_TOOLS:
+            tool.meta = {**(tool.meta or {}), ALWAYS_LOAD: True}
+    register_prompts(mcp, {tool.name for tool in tools})  # each only where the tools its steps name are offered
     for tool in tools:
         strip_titles(tool.parameters)
         lean_input_schema(tool.parameters)
@@ -142,9 +158,13 @@ def _setup_logging(config: Config | None) -> None:
 
 
 def cmd_serve(config: Config, args: argparse.Namespace | None) -> int:
-    changes = {}
+    changes: dict = {}
     if getattr(args, "read_only", False):
         changes["read_only"] = True
+    if getattr(args, "tools", None):
+        from tools.profiles import parse
+
+        changes["tool_profile"] = parse(args.tools)
     if changes:
         from dataclasses import replace
 
@@ -156,10 +176,6 @@ def cmd_serve(config: Config, args: argparse.Namespace | None) -> int:
         from server_commands import cmd_serve_http
 
         return cmd_serve_http(config, getattr(args, "host", None) or config.http_host, port, stateless)
-    log.info(
-        "mcp-tasks %s serving on stdio%s, data in %s", VERSION, " (read-only)" if config.read_only else "",
-        config.database.describe(),
-    )
     # No cyclic garbage collection while starting: importing the SDK and building the tools
     # leave ~130,000 tracked objects (about 2,000 of them garbage), and the collector walked
     # the survivors again and again, ~100M instructions, 3% of a cold start (bench/RESULTS.md
@@ -170,9 +186,13 @@ def cmd_serve(config: Config, args: argparse.Namespace | None) -> int:
 
         from tools.stdio_transport import serve_stdio
 
-        mcp = build_server(config)
+        mcp = build_server(config)  # refuses an unknown MCP_TASKS_TOOLS name before anything is served
     finally:
         gc.enable()
+    log.info(
+        "mcp-tasks %s serving on stdio%s, tools: %s, data in %s", VERSION, " (read-only)" if config.read_only else "",
+        ",".join(config.tool_profile), config.database.describe(),
+    )
     anyio.run(serve_stdio, mcp)
     return 0
 
@@ -186,9 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command not in (None, "serve") and any(
-            hasattr(args, option) for option in ("transport", "host", "port", "stateless", "read_only")
+            hasattr(args, option) for option in ("transport", "host", "port", "stateless", "read_only", "tools")
         ):
-            parser.error("--transport, --host, --port, --stateless and --read-only belong to serve")
+            parser.error("--transport, --host, --port, --stateless, --read-only and --tools belong to serve")
     command = getattr(args, "command", None)
 
     try:

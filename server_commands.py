@@ -113,10 +113,14 @@ def cmd_call(config: Config, tool: str, arguments: str) -> int:
         return 2
 
     async def run() -> int:
+        from dataclasses import replace
+
         from mcp.types import Implementation
 
         # Named, so that what a shell user creates is recorded as "mcp-tasks-cli#<session>".
-        async with Client(build_server(config), client_info=Implementation(name="mcp-tasks-cli", version=VERSION)) as client:
+        # Every tool: a shell user names the one to call, so no profile needs to spare them context.
+        server = build_server(replace(config, tool_profile=("all",)))
+        async with Client(server, client_info=Implementation(name="mcp-tasks-cli", version=VERSION)) as client:
             result = await client.call_tool(tool, args)
         if result.structured_content is not None:
             print(json.dumps(result.structured_content, ensure_ascii=False, indent=2))
@@ -195,8 +199,15 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
 
     # The board for people at / (same keys, Host and Origin rules); /mcp stays the MCP endpoint.
     # It shares the MCP server's repository and change watcher: one pool, one poller per process.
-    attach_board(app, build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins,
-                                  shared=mcp.current_state))
+    board = build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins,
+                        shared=mcp.current_state)
+    attach_board(app, board)
+    served = app
+    if config.api_keys:
+        from tools.key_throttle import throttle_bearer_keys
+
+        # Guessing keys at /mcp is paused as at the board's sign-in, by the same count: one throttle for both doors.
+        served = throttle_bearer_keys(app, board.throttle)
     log.info(
         "mcp-tasks %s serving streamable HTTP at %s/mcp (%s%s) and the board at %s/, %s; data in %s; Host headers allowed: %s",
         VERSION, url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "", url,
@@ -204,7 +215,7 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
         else "no API key (loopback only)", config.database.describe(), ", ".join(security.allowed_hosts),
     )
     # log_config=None: uvicorn's loggers go to our stderr handler (its own config prints access lines on stdout).
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level=config.log_level.lower(), timeout_graceful_shutdown=5)
+    uvicorn.run(served, host=host, port=port, log_config=None, log_level=config.log_level.lower(), timeout_graceful_shutdown=5)
     return 0
 
 
@@ -261,6 +272,8 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
                              "(MCP_HTTP_STATELESS)")
     parser.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                         help="list only the read tools and open the database read-only (READ_ONLY)")
+    parser.add_argument("--tools", default=argparse.SUPPRESS, metavar="PROFILE",
+                        help="tools to offer: core, standard (default), all, or tool names, comma-separated (MCP_TASKS_TOOLS)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     prog = "server.py" if sys.argv[0].endswith("server.py") else "mcp-tasks"
     parser = argparse.ArgumentParser(
         prog=prog, description="mcp-tasks: task tools for AI agents over MCP.",
-        usage="%(prog)s [serve] [--transport {stdio,http}] [--host HOST] [--port PORT] [--stateless] [--read-only]\n"
+        usage="%(prog)s [serve] [--transport {stdio,http}] [--host HOST] [--port PORT] [--stateless] [--read-only] [--tools PROFILE]\n"
               "       %(prog)s board [--port PORT] [--open]\n"
               "       %(prog)s init-db | doctor | call TOOL [JSON]",
         epilog=HELP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -18,7 +18,7 @@ def all_tools() -> list:
     from config import load_config
     from server import build_server
 
-    server = build_server(load_config({"DATABASE_URL": "sqlite:///nonexistent/never-opened.db"}))
+    server = build_server(load_config({"DATABASE_URL": "sqlite:///nonexistent/never-opened.db", "MCP_TASKS_TOOLS": "all"}))
     return server._tool_manager.list_tools()
 
 

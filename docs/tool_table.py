@@ -21,10 +21,12 @@ def tool_table() -> str:
     from server import build_server
 
     async def tools():
-        async with Client(build_server(load_config({"DATABASE_URL": "sqlite:///nonexistent/never-opened.db"}))) as client:
+        async with Client(build_server(load_config({"DATABASE_URL": "sqlite:///nonexistent/never-opened.db", "MCP_TASKS_TOOLS": "all"}))) as client:
             return (await client.list_tools()).tools
 
-    rows = ["| tool | what it does | parameters (* required) |", "|---|---|---|"]
+    from tools.profiles import PROFILES
+
+    rows = ["| tool | profiles | what it does | parameters (* required) |", "|---|---|---|---|"]
     for tool in sorted(anyio.run(tools), key=lambda t: t.name):
         required = set(tool.input_schema.get("required", []))
         params = []
@@ -34,7 +36,8 @@ def tool_table() -> str:
             default = f" = {prop['default']!r}" if "default" in prop and prop["default"] is not None else ""
             params.append(f"`{name}{'*' if name in required else ''}` {kind}{default}")
         description = " ".join((tool.description or "").split()).replace("|", "\\|")
-        rows.append(f"| `{tool.name}` | {description} | {'<br>'.join(params) or '—'} |")
+        member_of = ", ".join(name for name, members in PROFILES.items() if members is None or tool.name in members)
+        rows.append(f"| `{tool.name}` | {member_of} | {description} | {'<br>'.join(params) or '—'} |")
     return "\n".join(rows) + "\n"
 
 

@@ -26,6 +26,21 @@ So a hole delays the changes after it by SETTLE_SECONDS at most (or for as long 
 transaction that made it stays open), and never loses one. tests/integration/test_change_feed.py
 holds a transaction open across a later commit, and runs writers that commit out of order.
 
+On Galera none of that holds: the NOWAIT lock sees only this node's open transactions, and
+AUTO_INCREMENT hands out seqs interleaved by node (auto_increment_increment = cluster
+size), so every seq follows a hole and a lower one may commit on another node at any time.
+There the feed's order is not seq but `pos` (sql/mariadb/0011.galera.py), handed out after
+commit: `sequence()` takes the one row of task_feed_position by writing it, numbers the
+committed rows that have no pos yet (pos+1, pos+2, ... in one transaction) and moves the
+row on. Two sequencers on two nodes both write that row, so certification lets one commit
+and refuses the other (1213; it runs again and finds nothing left to number). Positions are
+therefore contiguous, and since Galera applies commits in one order on every node, a node
+that shows pos N shows every pos below it: a reader reads `pos > last ORDER BY pos`, no
+hole check, no lock. A change committed late (on any node) simply gets the next pos when
+it is committed: delivered, never lost, never twice. Every polling instance sequences
+before it reads (a read-only one leaves it to the others), so a change waits one poll to be
+numbered and one to be read. Change.seq carries pos there.
+
 Pruning. The feed keeps CHANGE_FEED_KEEP_DAYS (30) of changes; `prune()` deletes older rows
 from the bottom, PRUNE_BATCH at a time (each a short transaction on the primary key), and
 turns the newest row it passes into a `pruned` change. A reader resuming from below it (a
@@ -65,6 +80,8 @@ PRUNED = "pruned"  # the kind of the row that stands for every change pruned bef
 # history comment_type -> change kind (a status change without "from" is the creation)
 _KINDS = {"status_change": "status", "assignment": "assigned", "result": "result", "update": "updated"}
 COLUMNS = "seq, task_id, kind, actor, changed_at"
+GALERA_COLUMNS = "pos AS seq, task_id, kind, actor, changed_at"  # on Galera the feed's order is pos
+SEQUENCE_BATCH = 2_000  # changes one sequencer transaction numbers at most
 
 
 @dataclass(frozen=True)
@@ -101,12 +118,46 @@ class ChangeFeed:
     def __init__(self, db: Database):
         self.db = db
 
+    def galera(self) -> bool:
+        """Whether the database is a Galera cluster (asked of the first connection)."""
+        if self.db.dialect != "mysql":
+            return False
+        if self.db.galera is None:
+            self.db.read(lambda tx: None)  # the first connection answers it
+        return bool(self.db.galera)
+
+    def sequence(self, batch: int = SEQUENCE_BATCH) -> int:
+        """Galera: number the committed changes that have no pos yet (module docstring); how many."""
+        if self.db.read_only or not self.db.read(
+            lambda tx: tx.value("SELECT 1 AS x FROM task_changes WHERE pos IS NULL LIMIT 1")
+        ):
+            return 0
+
+        def run(tx: Tx) -> int:
+            # The row lock orders sequencers on this node; across nodes, both write the row (and
+            # the unique pos of each change), and certification lets only one of them commit.
+            top = int(tx.value("SELECT pos FROM task_feed_position WHERE id = 1 FOR UPDATE"))
+            tx.execute("SET @mcp_tasks_pos = %s", [top])
+            numbered = tx.execute(
+                "UPDATE task_changes SET pos = (@mcp_tasks_pos := @mcp_tasks_pos + 1) WHERE pos IS NULL ORDER BY seq LIMIT %s",
+                [batch],
+            )
+            if numbered:
+                tx.execute("UPDATE task_feed_position SET pos = %s WHERE id = 1", [top + numbered])
+            return numbered
+
+        return self.db.write(run)
+
     def head(self) -> int:
         """The current position: since(head()) gives only changes committed from now on.
 
         Not simply MAX(seq): a lower seq may still be in flight. The newest HEAD_LOOKBACK seqs
         are settled first, so head() stops before a hole that may yet fill.
         """
+        if self.galera():
+            self.sequence()
+            return int(self.db.read(lambda tx: tx.value("SELECT pos FROM task_feed_position WHERE id = 1")) or 0)
+
         def top_and_count(tx: Tx) -> tuple[int, int]:
             top = int(tx.value("SELECT COALESCE(MAX(seq), 0) AS top FROM task_changes") or 0)
             count = int(tx.value("SELECT COUNT(*) AS n FROM task_changes WHERE seq > %s", [max(0, top - HEAD_LOOKBACK)]))
@@ -130,6 +181,11 @@ class ChangeFeed:
             raise InvalidInput(f"seq={seq!r} must be a whole number >= 0: 0 or a seq from the feed.")
         if not isinstance(limit, int) or not 1 <= limit <= SINCE_MAX:
             raise InvalidInput(f"limit={limit!r} must be 1 to {SINCE_MAX}.")
+        if self.galera():
+            self.sequence()
+            return [_change(r) for r in self.db.read(lambda tx: tx.rows(
+                f"SELECT {GALERA_COLUMNS} FROM task_changes WHERE pos > %s ORDER BY pos LIMIT %s", [seq, limit]
+            ))]
         rows = self.db.read(
             lambda tx: tx.rows(f"SELECT {COLUMNS} FROM task_changes WHERE seq > %s ORDER BY seq LIMIT %s", [seq, limit])
         )

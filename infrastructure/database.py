@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from config import DatabaseSettings
 from domain.errors import Forbidden, OutcomeUnknown, StorageError, TaskSystemError
-from infrastructure.db_errors import CONNECTION_LOST, READ_ONLY_REFUSAL, DriverErrors, Lost, Retry, broke, timed_out
+from infrastructure.db_errors import (
+    CANNOT_CONNECT, CONNECTION_LOST, NODE_NOT_READY, READ_ONLY_REFUSAL, DriverErrors, Lost, Retry, broke, timed_out,
+)
 from infrastructure.foreign_writes import (
     MARK_OUR_SESSION, MARK_OUR_SQLITE_WRITE, PRESENT_SQL, SQLITE_MARK_TABLE, UNMARK_OUR_SQLITE_WRITE, ensure_triggers,
     missing_triggers,
@@ -51,10 +53,13 @@ T = TypeVar("T")
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 WRITE_ATTEMPTS = 6
+GALERA_WRITE_ATTEMPTS = 16
+BACKOFF_MAX = 0.25  # seconds: the longest jittered wait between two attempts
 MIGRATION_LOCK_SUFFIX = ".lock"  # <db>.lock beside an SQLite file: an OS lock, so a killed holder never leaves it held
 PING_IDLE_SECONDS = 1.0  # a pooled MariaDB connection handed out this recently is not pinged again
 SQLITE_IDLE_MAX = 4  # idle SQLite connections kept; more are opened while more calls run at once
 SQLITE_CACHE_KIB = 64 * 1024  # page cache per SQLite connection
+GALERA_SYNC_WAIT = 1  # wsrep_sync_wait on Galera sessions: reads (SELECT, SHOW, BEGIN) wait for causality
 
 
 class Database:
@@ -73,6 +78,10 @@ class Database:
         self._sqlite_idle: list[sqlite3.Connection] = []
         self._schema_lock = threading.Lock()
         self._schema_checked = False
+        self._node = 0  # index of the node in use among settings.nodes()
+        self.retries = 0  # writes run again after a deadlock or certification conflict (for benches)
+        # Whether the server is a Galera node (@@wsrep_on); None until the first connection.
+        self.galera: bool | None = None
         self._sqlite_marks: bool | None = None  # whether the file has SQLite's foreign-write triggers (0009)
 
     def describe(self) -> str:
@@ -88,6 +97,7 @@ class Database:
             except Lost as lost:
                 if attempt == 2 or lost.timed_out:
                     raise self.errors.unreachable(lost.__cause__) from lost.__cause__
+                self._after_lost(lost)
                 log.warning("database connection lost during a read; retrying once on a new connection")
         raise AssertionError("unreachable")
 
@@ -96,7 +106,13 @@ class Database:
         if self.read_only:
             raise Forbidden(READ_ONLY_REFUSAL)
         lost_once = False
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
+        # On Galera every node claims from the same head of the queue and the losers learn it
+        # at COMMIT (1213, certification): more attempts, so that no agent is refused because
+        # another node won (bench/RESULTS.md, issue 24).
+        attempts = GALERA_WRITE_ATTEMPTS if self.galera else WRITE_ATTEMPTS
+        attempt = 0
+        while attempt < attempts:
+            attempt += 1
             try:
                 return self._run(fn, write=True)
             except Lost as lost:
@@ -105,16 +121,32 @@ class Database:
                 if lost_once or lost.timed_out:
                     raise self.errors.unreachable(lost.__cause__, "Nothing was written.") from lost.__cause__
                 lost_once = True
+                self._after_lost(lost)
                 log.warning("database connection lost before commit; retrying once on a new connection")
             except Retry as retry:
-                if attempt == WRITE_ATTEMPTS:
+                self.retries += 1
+                attempts = GALERA_WRITE_ATTEMPTS if self.galera else WRITE_ATTEMPTS  # known after the first connection
+                if attempt >= attempts:
                     raise StorageError(
-                        f"The database stayed busy (deadlock or lock wait) through {WRITE_ATTEMPTS} attempts; "
-                        "nothing was written. Try again in a moment."
+                        f"The database stayed busy (deadlock, lock wait or, on Galera, a certification conflict: "
+                        f"error 1213/1205) through {attempts} attempts; nothing was written. Try again in a moment."
                     ) from retry.__cause__
                 # Jittered backoff so that the writers that collided do not collide again.
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))
+                time.sleep(random.uniform(0, min(BACKOFF_MAX, 0.02 * 2**attempt)))
         raise AssertionError("unreachable")
+
+    def _after_lost(self, lost: Lost) -> None:
+        """A Galera node that refused with 1047/1711 still answers pings, so its pooled
+        connections would be handed out again: drop the pool and start at the next node."""
+        if lost.not_ready is None:
+            return
+        with self._lock:
+            nodes = self.settings.nodes()
+            log.warning("database node %s:%s is not ready (error %s); moving to the next node", *nodes[self._node], lost.not_ready)
+            self._node = (self._node + 1) % len(nodes)
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()  # connections still in use are closed when they come back
 
     def close(self) -> None:
         with self._lock:
@@ -153,7 +185,13 @@ class Database:
             from urllib.parse import quote
 
             s = self.settings
-            url = f"mysql://{quote(s.user, safe='')}:{quote(s.password, safe='')}@{s.host}:{s.port}/{quote(s.name, safe='')}"
+            if len(s.nodes()) > 1:
+                try:
+                    self.read(lambda tx: None)  # a node that serves: the first listed may be down
+                except TaskSystemError:
+                    pass  # yoyo's own connection then says why
+            host, port = s.nodes()[self._node]
+            url = f"mysql://{quote(s.user, safe='')}:{quote(s.password, safe='')}@{host}:{port}/{quote(s.name, safe='')}"
             folder = SQL_DIR / "mariadb"
         try:
             with self._sqlite_migration_lock():
@@ -228,7 +266,7 @@ class Database:
                 if write:
                     con.begin()
                 try:
-                    result = fn(Tx(cursor, "mysql", con.get_server_info()))
+                    result = fn(Tx(cursor, "mysql", con.get_server_info(), bool(self.galera)))
                 except BaseException as exc:
                     reusable = not broke(exc)
                     if write:
@@ -295,12 +333,35 @@ class Database:
             return self._pool
 
     def _open_mysql(self) -> Any:
+        """A new connection to the node in use; when it is down or not ready (Galera 1047),
+        to the next one DATABASE_URL names, round the list once (README "Deployments")."""
+        import pymysql
+
+        nodes = self.settings.nodes()
+        start = self._node
+        for step in range(len(nodes)):
+            index = (start + step) % len(nodes)
+            try:
+                con = self._connect_mysql(*nodes[index])
+            except pymysql.err.MySQLError as exc:
+                code = exc.args[0] if exc.args else None
+                if step == len(nodes) - 1 or code not in CANNOT_CONNECT | CONNECTION_LOST | NODE_NOT_READY:
+                    raise
+                log.warning("database node %s:%s does not serve (%s); trying the next one", *nodes[index], exc)
+                continue
+            if index != self._node:
+                log.warning("database: now using node %s:%s", *nodes[index])
+                self._node = index
+            return con
+        raise AssertionError("unreachable")
+
+    def _connect_mysql(self, host: str, port: int) -> Any:
         import pymysql
 
         s = self.settings
         con = pymysql.connect(
-            host=s.host,
-            port=s.port,
+            host=host,
+            port=port,
             user=s.user,
             password=s.password,
             database=s.name,
@@ -332,10 +393,35 @@ class Database:
                     # Marks the session as ours: the triggers that announce other programs' writes
                     # on the change feed stay silent for it (infrastructure/foreign_writes.py).
                     cursor.execute(MARK_OUR_SESSION)
+                    self._galera_session(cursor)
         except BaseException:
             _quietly(con.close)
             raise
         return con
+
+    def _galera_session(self, cursor: Any) -> None:
+        """On a Galera node (@@wsrep_on, asked once per Database; on one server nothing
+        changes): refuse a node that is not ready (1047, so _open_mysql moves on), and make
+        every read wait until this node has applied what the cluster committed before it
+        (wsrep_sync_wait = 1: reads and BEGIN), so a call sees what another instance wrote
+        through another node a moment ago. Its cost is in bench/RESULTS.md (issue 24)."""
+        import pymysql
+
+        if self.galera is None:
+            try:
+                cursor.execute("SELECT @@wsrep_on AS wsrep")
+                self.galera = bool(int(cursor.fetchone()["wsrep"] or 0))
+            except pymysql.err.MySQLError as exc:
+                if not (exc.args and exc.args[0] == 1193):  # MySQL: no such variable, so no Galera
+                    raise
+                self.galera = False
+        if not self.galera:
+            return
+        cursor.execute("SHOW STATUS LIKE 'wsrep_ready'")
+        ready = cursor.fetchone()
+        if not ready or str(ready["Value"]).upper() != "ON":
+            raise pymysql.err.OperationalError(1047, "WSREP has not yet prepared node for application use (wsrep_ready is OFF)")
+        cursor.execute(f"SET SESSION wsrep_sync_wait = {GALERA_SYNC_WAIT}")
 
     def _sqlite_connection(self) -> sqlite3.Connection:
         with self._lock:

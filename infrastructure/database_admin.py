@@ -21,7 +21,7 @@ def create_statement(name: str) -> str:
 
 def missing_database_message(settings: DatabaseSettings, source: str) -> str:
     return (
-        f"The database {settings.name!r} does not exist on MariaDB/MySQL at {settings.host}:{settings.port}. "
+        f"The database {settings.name!r} does not exist on MariaDB/MySQL at {settings.where()}. "
         f"Run `python server.py init-db` to create it (the user {settings.user!r} needs the CREATE privilege), "
         f"or have an administrator run: {create_statement(settings.name)} Or fix the database name in {source}."
     )
@@ -35,20 +35,16 @@ def ensure_database(settings: DatabaseSettings, source: str) -> bool:
     import pymysql
 
     try:
-        con = pymysql.connect(
-            host=settings.host, port=settings.port, user=settings.user, password=settings.password,
-            connect_timeout=settings.connect_timeout, autocommit=True, charset="utf8mb4",
-            ssl_disabled=settings.tls_disabled,
-        )
+        con = _connect_any(settings)
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args else None
         if code in _DENIED:
             raise StorageError(
-                f"MariaDB/MySQL at {settings.host}:{settings.port} refused the login of {settings.user!r} "
+                f"MariaDB/MySQL at {settings.where()} refused the login of {settings.user!r} "
                 f"({exc.args[1] if len(exc.args) > 1 else exc}). Fix the user or password in {source}."
             ) from None
         raise StorageError(
-            f"The database server at {settings.host}:{settings.port} cannot be reached ({exc.args[-1] if exc.args else exc}). "
+            f"The database server at {settings.where()} cannot be reached ({exc.args[-1] if exc.args else exc}). "
             f"Start it, or fix the setting {source}."
         ) from None
     try:
@@ -63,10 +59,28 @@ def ensure_database(settings: DatabaseSettings, source: str) -> bool:
                 if code not in _DENIED:
                     raise
                 raise StorageError(
-                    f"The database {settings.name!r} does not exist on {settings.host}:{settings.port}, and the user "
+                    f"The database {settings.name!r} does not exist on {settings.where()}, and the user "
                     f"{settings.user!r} may not create it. Have an administrator run: {create_statement(settings.name)} "
                     f"(and grant {settings.user!r} access to it), then run `python server.py init-db` again."
                 ) from None
             return True
     finally:
         con.close()
+
+
+def _connect_any(settings: DatabaseSettings):
+    """A connection to the first node that accepts one (DATABASE_URL may list a Galera cluster's)."""
+    import pymysql
+
+    nodes = settings.nodes()
+    for index, (host, port) in enumerate(nodes):
+        try:
+            return pymysql.connect(
+                host=host, port=port, user=settings.user, password=settings.password,
+                connect_timeout=settings.connect_timeout, autocommit=True, charset="utf8mb4",
+                ssl_disabled=settings.tls_disabled,
+            )
+        except pymysql.err.OperationalError as exc:
+            if index == len(nodes) - 1 or not exc.args or exc.args[0] in _DENIED:
+                raise
+    raise AssertionError("unreachable")

@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 # MariaDB/MySQL error codes, by what they mean for us.
 CONNECTION_LOST = {2006, 2013, 2014, 2055, 4031}  # gone away, lost, out of sync, idle kill
 CANNOT_CONNECT = {2002, 2003, 2005, 1040, 1203}  # refused, unknown host, too many connections
-RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout: InnoDB rolled the statement back
+RETRYABLE = {1213, 1205}  # deadlock (on Galera also a lost certification), lock wait timeout: rolled back
+# Galera: 1047 "WSREP has not yet prepared node for application use" (the node left the
+# primary component or is still joining), and 1711 "Unknown trigger has an error in its body",
+# which a trigger's table gives while its node is in that state. Nothing ran; the
+# connection is dropped and the call runs once more on another node (database.py).
+NODE_NOT_READY = {1047, 1711}
 ACCESS = {1044, 1045, 1049}  # denied, wrong password, unknown database
 SCHEMA = {1146, 1054}  # no such table / column
 READ_ONLY = {1792}  # statement refused in a READ ONLY transaction
@@ -42,6 +47,13 @@ class DriverErrors:
 
     def unreachable(self, exc: BaseException | None, outcome: str = "", connecting: bool = False) -> StorageError:
         reason = str(exc.args[1] if exc is not None and len(getattr(exc, "args", ())) > 1 else exc or "")
+        code = exc.args[0] if exc is not None and getattr(exc, "args", None) else None
+        if code in NODE_NOT_READY:
+            return StorageError(scrub(
+                f"The Galera node of {self.describe()} is not ready for queries (error {code}: {reason}), and no other "
+                f"node answered. {outcome + ' ' if outcome else ''}The node has left the cluster's primary component or "
+                "is still joining; try again in a few seconds, and check the cluster (SHOW STATUS LIKE 'wsrep_%')."
+            ))
         if timed_out(exc) and connecting:  # the ping of an idle connection or the login of a new one
             return StorageError(scrub(
                 f"The database {self.describe()} did not answer within {self.settings.connect_timeout:g} s "
@@ -78,6 +90,8 @@ class DriverErrors:
             return Forbidden(READ_ONLY_REFUSAL)
         if code in CONNECTION_LOST or isinstance(exc, pymysql.err.InterfaceError):
             return Lost(timed_out=timed_out(exc))
+        if code in NODE_NOT_READY:
+            return Lost(not_ready=code, reason=text)
         if code in CANNOT_CONNECT:
             return self.unreachable(exc)
         if code == 1049:  # unknown database: the server answered and the login was fine
@@ -126,9 +140,11 @@ class DriverErrors:
 class Lost(Exception):
     """The connection died before COMMIT was sent: the server rolled the transaction back."""
 
-    def __init__(self, timed_out: bool = False):
+    def __init__(self, timed_out: bool = False, not_ready: int | None = None, reason: str = ""):
         super().__init__()
         self.timed_out = timed_out  # no answer within DB_QUERY_TIMEOUT: trying again would wait as long again
+        self.not_ready = not_ready  # a Galera node refused with 1047/1711: move to another node
+        self.reason = reason
 
 
 def broke(exc: BaseException) -> bool:
@@ -138,7 +154,7 @@ def broke(exc: BaseException) -> bool:
 
     if not isinstance(exc, Exception) or isinstance(exc, pymysql.err.InterfaceError):
         return True  # interrupted (KeyboardInterrupt, cancellation) perhaps mid-packet, or unusable
-    return isinstance(exc, pymysql.err.MySQLError) and bool(exc.args) and exc.args[0] in CONNECTION_LOST
+    return isinstance(exc, pymysql.err.MySQLError) and bool(exc.args) and exc.args[0] in CONNECTION_LOST | NODE_NOT_READY
 
 
 def timed_out(exc: BaseException | None) -> bool:

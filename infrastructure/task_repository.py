@@ -21,6 +21,7 @@ from infrastructure.repository.base import (  # noqa: F401 (re-exported)
     decode_cursor,
     encode_cursor,
 )
+from infrastructure.repository.confirmations import ConfirmationsMixin
 from infrastructure.repository.execution import ExecutionMixin
 from infrastructure.repository.leases import LeasesMixin
 from infrastructure.repository.reads import ReadsMixin
@@ -40,6 +41,6 @@ from infrastructure.repository.statistics import USAGE_REFRESH_SECONDS, Statisti
 from infrastructure.repository.writes import WritesMixin
 
 
-class TaskRepository(ReadsMixin, SearchMixin, StatisticsMixin, WritesMixin, LeasesMixin, ExecutionMixin):
+class TaskRepository(ReadsMixin, SearchMixin, StatisticsMixin, WritesMixin, ConfirmationsMixin, LeasesMixin, ExecutionMixin):
     """The task repository: constructed with (db, *, quality_gate, lease_minutes, max_attempts),
     see RepositoryBase.__init__."""

@@ -32,9 +32,11 @@ def text_time(value: Any) -> str | None:
 class Tx:
     """SQL on one connection. Statements use %s placeholders; SQLite gets them as ?."""
 
-    def __init__(self, cursor: Any, dialect: str, server_version: str = ""):
+    def __init__(self, cursor: Any, dialect: str, server_version: str = "", galera: bool = False):
         self._cursor = cursor
         self.dialect = dialect
+        # A Galera node (@@wsrep_on): row locks are node-local there, only writes are certified.
+        self.galera = galera
         # The server's version as its handshake gave it (PyMySQL's get_server_info(), e.g.
         # "5.5.5-10.11.19-MariaDB-0+deb12u1"): what a dialect feature depends on, without a
         # query. Compare versions with `version`, which reads past MariaDB's prefix.

@@ -86,7 +86,8 @@ def backend_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def config(backend_url, tmp_path) -> Config:
-    return load_config({"DATABASE_URL": backend_url, "HOME": str(tmp_path), "PWD": str(tmp_path)})
+    # Every tool: these tests are about what the tools do; test_tool_profiles.py covers the default profile.
+    return load_config({"DATABASE_URL": backend_url, "HOME": str(tmp_path), "PWD": str(tmp_path), "MCP_TASKS_TOOLS": "all"})
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def repo(database, config) -> TaskRepository:
 
 def server_env(database_url: str | None, home: Path, **extra: str) -> dict[str, str]:
     """The environment a client gives the server subprocess: only what it needs."""
-    env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"}
+    env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1", "MCP_TASKS_TOOLS": "all"}
     if database_url:
         env["DATABASE_URL"] = database_url
     env.update(extra)

@@ -23,17 +23,15 @@ def register_agent_tools(mcp: MCPServer) -> None:
     @mcp.tool(title="Claim the next task", annotations=WRITE, structured_output=False)
     def tasks_claim(
         ctx: Context,
-        assignee: Annotated[Name, Field(description="Your name; the claim is recorded under it.")],
-        assignee_type: Annotated[ExecutorName, Field(description="What you are; decides which task types you may take.")],
-        model_name: Annotated[Optional[Name], Field(description="Your model, if an AI.")] = None,
-        type: Annotated[Optional[TypeName], Field(description="Only tasks of this type.")] = None,
-        search: Annotated[Optional[str], Field(max_length=200, description="Only tasks matching these words.")] = None,
-        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Only subtasks of this task.")] = None,
-        lease_minutes: Annotated[
-            Optional[float], Field(gt=0, le=7 * 24 * 60, description="Claim duration; default LEASE_MINUTES.")
-        ] = None,
+        assignee: Annotated[Name, Field(description="Your name.")],
+        assignee_type: Annotated[ExecutorName, Field(description="Decides which task types you may take.")],
+        model_name: Optional[Name] = None,
+        type: Annotated[Optional[TypeName], Field(description="Only this task type.")] = None,
+        search: Annotated[Optional[str], Field(max_length=200, description="Only matching tasks.")] = None,
+        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Only its subtasks.")] = None,
+        lease_minutes: Annotated[Optional[float], Field(gt=0, le=7 * 24 * 60, description="Default: the server's.")] = None,
     ) -> Annotated[CallToolResult, Claimed]:
-        """Atomically take the next ready task (blockers completed; urgent first, then due date, then age) as in_progress under a lease that your writes renew. Release: tasks_status pending."""
+        """Take the next ready task (blockers completed; urgent first, then due date, age) as in_progress, under a lease your writes renew. Give it back: tasks_status pending."""
         state = app(ctx)
         task = state.repository.claim(
             assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,
@@ -57,13 +55,13 @@ def register_agent_tools(mcp: MCPServer) -> None:
         ctx: Context,
         id: TaskId,
         executor_type: Annotated[
-            Literal["ollama"], Field(description="Only ollama runs here.", json_schema_extra={"enum": ["ollama"]})
+            Literal["ollama"], Field(json_schema_extra={"enum": ["ollama"]})
         ] = "ollama",
-        model: Annotated[Optional[Name], Field(description="Ollama model; default OLLAMA_MODEL.")] = None,
+        model: Annotated[Optional[Name], Field(description="Default: the server's.")] = None,
         auto_complete: Annotated[bool, Field(description="Complete it if the model succeeds.")] = False,
-        wait: Annotated[bool, Field(description="false: return at once; see tasks_get later.")] = True,
+        wait: Annotated[bool, Field(description="false: return at once; tasks_get shows the result later.")] = True,
     ) -> Annotated[CallToolResult, Execution]:
-        """Run an ai_task or mixed task on a local Ollama model with progress; stores the answer with tokens, cost, duration. Without auto_complete it stays in_progress for review."""
+        """Run an ai_task or mixed task on a local Ollama model; stores the answer with tokens, cost, duration. Without auto_complete it stays in_progress for review."""
         import anyio
 
         state = app(ctx)

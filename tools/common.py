@@ -1,7 +1,8 @@
 """What every tool module shares: the app state, refusals, identities, compact results.
 
 - `app(ctx)` is the lifespan state (config, repository, ...) built in server.py.
-- `TaskServer` is the SDK's MCPServer with one change at its single `call_tool` door:
+- `TaskServer` is the SDK's MCPServer with one change at its single `call_tool` door
+  (and, over HTTP, the X-MCP-Tools header's choice of tools applied to tools/list and calls):
   every tool's arguments are strict (unknown names refused, no "5" or true for an id) and
   every failure becomes one kind of refusal (`refusal()`): text `[code] message`, the same
   code and `retryable` in `_meta["mcp-tasks/error"]`, secrets scrubbed. Unexpected
@@ -25,7 +26,7 @@ from typing import Any, Callable
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import to_json
 
@@ -33,6 +34,7 @@ from config import Config
 from domain.errors import Forbidden, InvalidInput, TaskSystemError
 from domain.models import NAME_MAX, ActorType
 from domain.secrets import scrub
+from tools import profiles
 from tools.http_auth import authenticated_name
 from validators.arguments import argument_errors_text
 
@@ -102,11 +104,35 @@ class TaskServer(MCPServer):
         self.remove_tool(name)
         self.withheld[name] = reason
 
+    async def _handle_list_tools(self, ctx: Any, params: Any) -> Any:
+        # The SDK's own handler (it has the request, which list_tools() does not), narrowed.
+        listed = await super()._handle_list_tools(ctx, params)
+        try:
+            chosen = self._connection_tools(ctx)
+        except InvalidInput as exc:
+            raise MCPError(code=INVALID_PARAMS, message=f"[{exc.code}] {exc}") from exc
+        if chosen is not None:
+            listed.tools = [tool for tool in listed.tools if tool.name in chosen]
+        return listed
+
+    def _connection_tools(self, ctx: Any) -> set[str] | None:
+        """HTTP: the tools this request's X-MCP-Tools header picks among the server's own
+        (it narrows, never widens, what MCP_TASKS_TOOLS offers); None without the header."""
+        headers = getattr(getattr(ctx, "request", None), "headers", None)
+        raw = headers.get(profiles.HEADER) if headers is not None else None
+        if raw is None:
+            return None
+        offered = [tool.name for tool in self._tool_manager.list_tools()]
+        return profiles.select(profiles.parse(raw), offered, setting="The X-MCP-Tools header")
+
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         token = _session_actor.set(_session_name(context))
         try:
             if name in self.withheld:
                 raise Forbidden(f"{name} is not offered: {self.withheld[name]}")
+            chosen = self._connection_tools(_request_context_or_none(context))
+            if chosen is not None and name not in chosen:
+                raise Forbidden(f"{name} is not offered on this connection: its X-MCP-Tools header leaves it out.")
             tool = self._tool_manager.get_tool(name)
             if tool is None:
                 raise InvalidInput(_unknown_tool(name, [t.name for t in self._tool_manager.list_tools()]))
@@ -143,6 +169,13 @@ class TaskServer(MCPServer):
             schema = tool.fn_metadata.arg_model.model_json_schema() if tool else {}
             self._properties[name] = schema.get("properties") or {}
         return self._properties[name]
+
+
+def _request_context_or_none(context: Any) -> Any:
+    try:
+        return request_context(context) if context is not None else None
+    except Exception:  # noqa: BLE001 - an in-process call has no request
+        return None
 
 
 def _make_strict(tool: Any) -> None:
@@ -211,13 +244,14 @@ def _session_name(context: Any) -> str | None:
     return entry[1]
 
 
-def respond(model: BaseModel) -> CallToolResult:
+def respond(model: BaseModel, exclude_unset: bool = False) -> CallToolResult:
     """The result with `structuredContent` and, as its text, the same data as compact JSON
     (what the MCP spec asks of a tool with structured results, for clients that read only
     text; bench/RESULTS.md "Cost of a call" has the figures behind keeping it whole).
     Serialised once, on the worker thread that ran the tool: the model to plain data, and
-    that data to JSON by pydantic's encoder (3x faster than json.dumps; the same JSON values)."""
-    data = model.model_dump(mode="json")
+    that data to JSON by pydantic's encoder (3x faster than json.dumps; the same JSON values).
+    exclude_unset: leave out the fields the result did not set (tasks_list's compact rows)."""
+    data = model.model_dump(mode="json", exclude_unset=exclude_unset)
     text = to_json(data).decode("utf-8")
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
@@ -233,6 +267,23 @@ def actor(state: AppState, name: str | None, kind: str | None) -> tuple[str, Act
 def own_name(state: AppState) -> str:
     """The calling session's own name (its default actor): counts as the holder of what it took."""
     return actor(state, None, None)[0]
+
+
+def principal(state: AppState, session: Any) -> str:
+    """Who owns what a request creates that others must not see (an MCP task's record): the
+    API key's name over HTTP; else the name this caller acts under by default, MCP_TASKS_ACTOR
+    or the client's own name (on stdio that is the one client of the process, and the same
+    name after a restart, so a client can still ask about a run its last process left). OAuth
+    subjects (issue 28) belong here too. `session`: the request's ServerSession."""
+    name = authenticated_name()
+    if name:
+        return f"key:{name}"
+    configured = state.config.actor if state.config.actor != DEFAULT_ACTOR else None
+    try:
+        client = session.client_params.client_info.name
+    except Exception:  # noqa: BLE001 - no clientInfo (it is optional on 2026-07-28)
+        client = None
+    return f"name:{configured or _UNPRINTABLE.sub('', client or '').strip()[:NAME_MAX] or state.config.actor}"
 
 
 def strip_titles(schema: dict[str, Any]) -> None:

@@ -6,8 +6,13 @@ model sees the same choices in fewer tokens, and every argument the lean schema 
 still accepted by the server (the tool validates against its full pydantic model, which
 also takes an explicit null). Also dropped: the schema's own title
 ("tasks_listArguments"), `additionalProperties: true`, which is JSON Schema's default, and
-the id ceiling 2**63-1 (BIGINT), which no model comes near (also on list items); the tool
-still enforces it; and `"type": "string"` beside an enum of strings, which the enum says.
+`"type": "string"` beside an enum of strings, which the enum says. And, since issue 26
+(core <= 5,000 bytes, the default <= 9,000), the bounds that are no advice to a model: a
+maximum of 1,000 or more (the id ceiling 2**63-1, token counts, offsets), a minimum of 0
+or 1 on a count or an id (unless a maximum remains: limit keeps 1-500), the lengths of
+strings. The tool still enforces every one of them, and its refusal names the bound
+(validators/arguments.py), so a model that crosses one learns it from the answer instead
+of paying for it on every turn.
 
 Output schemas go on the wire lean as well (`lean_output_schema`): the keys every result
 carries, without their types. Why (issue 16, bench/RESULTS.md "Cost of a call"): every
@@ -26,6 +31,7 @@ from domain.models import ID_MAX
 
 NULL = {"type": "null"}
 BIGINT_MAX = ID_MAX
+LARGE = 1_000  # a maximum this high is no advice to a model (offsets, token counts, costs, ids); the tool enforces it
 
 
 def lean_input_schema(schema: dict[str, Any]) -> None:
@@ -45,8 +51,15 @@ def _lean_property(prop: dict[str, Any]) -> dict[str, Any]:
         del prop["default"]
     if prop.get("additionalProperties") is True:
         del prop["additionalProperties"]
-    if prop.get("maximum") == BIGINT_MAX:
+    if isinstance(prop.get("maximum"), (int, float)) and prop["maximum"] >= LARGE:
         del prop["maximum"]
+    if prop.get("minimum") in (0, 1) and "maximum" not in prop and prop.get("type") in ("integer", "number"):
+        del prop["minimum"]  # counts and ids: the name says it; a range with a real top (limit 1-500) stays whole
+    if prop.get("exclusiveMinimum") == 0:
+        del prop["exclusiveMinimum"]
+    if prop.get("type") == "string" or "enum" in prop:
+        prop.pop("minLength", None)
+        prop.pop("maxLength", None)
     if isinstance(prop.get("items"), dict):
         prop["items"] = _lean_property(prop["items"])
     if prop.get("type") == "string" and prop.get("enum") and all(isinstance(v, str) for v in prop["enum"]):

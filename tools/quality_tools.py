@@ -187,19 +187,19 @@ def register_quality_tools(mcp: MCPServer) -> None:
         ctx: Context,
         path: Annotated[
             str,
-            Field(min_length=1, max_length=4096, description="Directory or file inside QUALITY_ALLOWED_PATHS; a relative path starts at the first one."),
+            Field(min_length=1, max_length=4096, description="File or directory in QUALITY_ALLOWED_PATHS; relative to the first."),
         ],
         contract: Annotated[
-            Optional[str], Field(max_length=NAME_MAX, description="One contract by name (contracts_list); default: every active contract.")
+            Optional[str], Field(max_length=NAME_MAX, description="One contract; default: all active.")
         ] = None,
         task_id: Annotated[
             Optional[int],
-            Field(ge=1, le=ID_MAX, description="Store the summary on this task; a task with critical violations cannot be completed."),
+            Field(ge=1, le=ID_MAX, description="Record the summary on this task."),
         ] = None,
-        format: Annotated[Literal["json", "markdown"], Field(description="json, or markdown for a report a person reads.")] = "json",
-        max_violations: Annotated[int, Field(ge=1, le=2000, description="Most violations to list; counts and verdict cover all.")] = 200,
+        format: Annotated[Literal["json", "markdown"], Field(description="markdown: a report for people.")] = "json",
+        max_violations: Annotated[int, Field(ge=1, le=2000, description="Most to list; counts cover all.")] = 200,
     ) -> Annotated[CallToolResult, QualityReport]:
-        """Check source code against the quality contracts: verdict, counts per severity, each violation with file and line. Run it with task_id before completing a coding task; critical violations block completion. Reads files only."""
+        """Check code against the quality contracts: verdict, counts, violations with file and line. Run it with task_id before completing a coding task: critical violations block completion. Reads files only."""
         state = app(ctx)
         from infrastructure.quality_checker import run_quality_check
         from validators.quality_report import format_markdown, summarise

@@ -29,7 +29,7 @@ from domain.errors import InvalidInput, NotFound, TaskSystemError
 from domain.models import ID_MAX
 from domain.secrets import scrub
 from tools.common import AppState, app
-from tools.task_results import Statistics, TaskDetail
+from tools.task_results import Statistics, detail_of
 
 JSON = "application/json"
 
@@ -56,7 +56,7 @@ def register_resources(mcp: MCPServer, current_state: Callable[[], AppState]) ->
     )
     def task_resource(id: str, ctx: Context) -> str:
         try:
-            return _json(TaskDetail(**app(ctx).repository.get_task(_task_id(id))))
+            return _json(detail_of(app(ctx).repository.get_task(_task_id(id))))
         except (NotFound, InvalidInput) as exc:
             raise ResourceNotFoundError(_text(exc)) from exc
         except TaskSystemError as exc:
@@ -141,7 +141,20 @@ def _work_steps(task: dict[str, Any]) -> str:
     ])
 
 
-def register_prompts(mcp: MCPServer) -> None:
+# The tools each prompt's steps call: a prompt is offered only where all of them are (a read-only
+# server, or a profile without them, would walk the agent into refusals).
+WORK_TOOLS = {"tasks_status", "tasks_get", "tasks_comment", "quality_check", "tasks_result"}
+TRIAGE_TOOLS = {"tasks_get", "tasks_comment", "tasks_update", "tasks_create", "tasks_status", "tasks_assign"}
+
+
+def register_prompts(mcp: MCPServer, offered: set[str]) -> None:
+    if WORK_TOOLS <= offered:
+        _register_work_prompt(mcp)
+    if TRIAGE_TOOLS <= offered:
+        _register_triage_prompt(mcp)
+
+
+def _register_work_prompt(mcp: MCPServer) -> None:
     @mcp.prompt(title="Work on a task")
     def work_on_task(
         ctx: Context,
@@ -160,6 +173,8 @@ def register_prompts(mcp: MCPServer) -> None:
             "Finish with a short summary: what you did, the result id, and the task's final status."
         )
 
+
+def _register_triage_prompt(mcp: MCPServer) -> None:
     @mcp.prompt(title="Triage pending tasks")
     def triage_pending(
         ctx: Context,

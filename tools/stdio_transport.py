@@ -9,6 +9,12 @@ JSON-RPC error on stdout (-32700 parse error, or -32600 invalid request; the req
 when it can be read, else null) and a warning on stderr. Lines that pass go on to the
 SDK's transport unchanged, which parses them again (microseconds for a tool call).
 
+Every request is answered (issue 22). A line over MAX_LINE_BYTES is never held whole, and a
+line that is not UTF-8 is not JSON, yet the id is found (tools/stdio_line_scan.py) and the
+refusal says how big the message is, by how much it is over, and which field is at fault.
+At the end of stdin the requests still running are finished and answered before the
+session hears of it (_InFlight), since the SDK cancels whatever runs when its input ends.
+
 fd 0 and fd 1 are taken over as the SDK's stdio_server does (fd 0 reads the null device and
 fd 1 writes to stderr while serving), so a child process reads EOF, and stray prints miss
 the wire.
@@ -40,9 +46,13 @@ from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
+from tools.stdio_line_scan import OversizeLine, format_path, scan
+
 log = logging.getLogger("mcp-tasks.stdio")
 
 MAX_LINE_BYTES = 4 * 1024 * 1024  # the SDK's default HTTP body limit, for one stdio message
+DRAIN_SECONDS = 60.0  # how long requests still running at the end of stdin may take to be answered
+ENDLESS_METHODS = frozenset({"subscriptions/listen"})  # answered only when the stream ends: not waited for
 PARSE_ERROR, INVALID_REQUEST = -32700, -32600
 
 
@@ -52,25 +62,36 @@ class Refusal(Exception):
         self.code, self.message, self.request_id = code, message, request_id
 
 
-def check_line(raw: bytes) -> Any:
+def check_line(raw: bytes | OversizeLine) -> Any:
     """The line's JSON-RPC message, parsed as the SDK parses it; None for a blank line;
-    Refusal (raised) saying what is wrong otherwise."""
+    Refusal (raised) saying what is wrong otherwise, with the request's id when it can be found."""
+    if isinstance(raw, OversizeLine):
+        raise Refusal(INVALID_REQUEST, raw.message(), raw.request_id)
     raw = raw.strip(b" \t\r\n")
     if not raw:
         return None
-    if len(raw) > MAX_LINE_BYTES:
-        raise Refusal(INVALID_REQUEST, f"Invalid request: the message is longer than {MAX_LINE_BYTES} bytes; send less per call.")
+    if len(raw) > MAX_LINE_BYTES:  # the reader's bound lets a line of a byte or two more through
+        oversize = _oversize(raw)
+        raise Refusal(INVALID_REQUEST, oversize.message(), oversize.request_id)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        where = format_path(scan(raw[: exc.start]).path)
         raise Refusal(
-            PARSE_ERROR, f"Parse error: the message is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "send UTF-8 encoded JSON.",
+            PARSE_ERROR, f"Parse error: the message is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+            f"{', in ' + where if where else ''}); send UTF-8 encoded JSON.", scan(raw).request_id,
         ) from None
     try:
         return types.jsonrpc_message_adapter.validate_json(text, by_name=False)
     except ValidationError as exc:
         raise _diagnose(text, exc) from None
+
+
+def _oversize(first: bytes) -> OversizeLine:
+    """An OversizeLine that has seen `first`, the start of a line longer than MAX_LINE_BYTES."""
+    line = OversizeLine(first[:MAX_LINE_BYTES], MAX_LINE_BYTES)
+    line.feed(first[MAX_LINE_BYTES:])
+    return line
 
 
 def _diagnose(text: str, exc: ValidationError) -> Refusal:
@@ -111,8 +132,9 @@ def _served_by_loop(fd: int) -> bool:
 
 class _LineReader:
     """Lines of fd (bytes, newline kept), None at EOF. A line longer than MAX_LINE_BYTES is
-    skipped to its end, never held whole, and comes back as its first MAX_LINE_BYTES + 1
-    bytes, which check_line refuses."""
+    never held whole: its first MAX_LINE_BYTES are scanned, the rest streams past an
+    OversizeLine (tools/stdio_line_scan.py), which comes back instead and which check_line
+    refuses with the id and the field it found."""
 
     def __init__(self, fd: int):
         self.fd = fd
@@ -128,7 +150,7 @@ class _LineReader:
         else:
             self._file = os.fdopen(self.fd, "rb", closefd=False)
 
-    async def readline(self) -> bytes | None:
+    async def readline(self) -> bytes | OversizeLine | None:
         if self._stream is None:
             return await anyio.to_thread.run_sync(self._readline_blocking)
         try:
@@ -136,30 +158,35 @@ class _LineReader:
         except asyncio.IncompleteReadError as eof:  # the last line had no newline
             return eof.partial or None
         except asyncio.LimitOverrunError as over:
-            head = await self._stream.readexactly(over.consumed)
-            while True:  # drop the rest of the line
+            line = _oversize(await self._stream.readexactly(over.consumed))
+            while True:  # stream the rest of the line past
                 try:
-                    await self._stream.readuntil(b"\n")
+                    line.feed(await self._stream.readuntil(b"\n"))
                     break
-                except asyncio.IncompleteReadError:
+                except asyncio.IncompleteReadError as eof:
+                    line.feed(eof.partial)
                     break
                 except asyncio.LimitOverrunError as more:
-                    await self._stream.readexactly(more.consumed)
-            return head[: MAX_LINE_BYTES + 1]
+                    line.feed(await self._stream.readexactly(more.consumed))
+            return line
+
+    def _readline_blocking(self) -> bytes | OversizeLine | None:
+        line = self._file.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return None
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            return line
+        oversize = _oversize(line)
+        while more := self._file.readline(MAX_LINE_BYTES + 1):
+            oversize.feed(more)
+            if more.endswith(b"\n"):
+                break
+        return oversize
 
     def close(self) -> None:
         """Stop watching the pipe; fd itself stays open (closefd=False)."""
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
-
-    def _readline_blocking(self) -> bytes | None:
-        line = self._file.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            return None
-        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while (more := self._file.readline(MAX_LINE_BYTES + 1)) and not more.endswith(b"\n"):
-                pass
-        return line
 
 
 class _WireProtocol(asyncio.streams.FlowControlMixin):
@@ -288,6 +315,48 @@ async def _refuse(write_stream: Any, refusal: Refusal) -> None:
     await write_stream.send(SessionMessage(error))
 
 
+class _InFlight:
+    """The requests read from stdin whose answer has not been written to stdout yet.
+
+    The SDK cancels every handler still running when its read stream ends, so requests piped
+    just before the end of stdin went unanswered (a tasks_create among them, which may have
+    written). The end of input is therefore passed on only once these are answered, or
+    after DRAIN_SECONDS (a request waiting on the client, which can no longer answer).
+    A request the client cancels, and a listen stream, are not waited for.
+    """
+
+    def __init__(self) -> None:
+        self._ids: set[Any] = set()
+        self._empty = anyio.Event()
+        self._empty.set()
+
+    def read(self, message: Any) -> None:
+        if isinstance(message, types.JSONRPCRequest) and message.method not in ENDLESS_METHODS:
+            if not self._ids:
+                self._empty = anyio.Event()
+            self._ids.add(message.id)
+        elif isinstance(message, types.JSONRPCNotification) and message.method == "notifications/cancelled":
+            self._done((message.params or {}).get("requestId"))
+
+    def written(self, message: Any) -> None:
+        if isinstance(message, (types.JSONRPCResponse, types.JSONRPCError)):
+            self._done(message.id)
+
+    def _done(self, request_id: Any) -> None:
+        if request_id in self._ids:
+            self._ids.discard(request_id)
+            if not self._ids:
+                self._empty.set()
+
+    async def drained(self) -> None:
+        if self._ids:
+            log.info("stdin closed; answering %d request(s) still running first", len(self._ids))
+        with anyio.move_on_after(DRAIN_SECONDS):
+            await self._empty.wait()
+        if self._ids:
+            log.warning("stdin closed; %d request(s) not answered within %g s are abandoned", len(self._ids), DRAIN_SECONDS)
+
+
 @asynccontextmanager
 async def _stdio_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Any, Any]]:
     """The (read, write) streams the SDK's server runs on, as its stdio_server yields them."""
@@ -296,6 +365,7 @@ async def _stdio_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Any
     await writer.open()
     read_stream_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
     write_stream, write_stream_reader = create_context_streams[SessionMessage](0)
+    in_flight = _InFlight()
 
     async def stdin_reader() -> None:
         try:
@@ -307,7 +377,9 @@ async def _stdio_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Any
                         await _refuse(write_stream, refusal)
                         continue
                     if message is not None:
+                        in_flight.read(message)
                         await read_stream_writer.send(SessionMessage(message))
+                await in_flight.drained()  # before the end of input reaches the session, which cancels what runs
         except anyio.ClosedResourceError:
             await anyio.lowlevel.checkpoint()
 
@@ -317,6 +389,7 @@ async def _stdio_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Any
                 async for session_message in write_stream_reader:
                     line = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
                     await writer.write(line.encode("utf-8") + b"\n")
+                    in_flight.written(session_message.message)
         except anyio.ClosedResourceError:
             await anyio.lowlevel.checkpoint()
 

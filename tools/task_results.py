@@ -12,19 +12,25 @@ from tools.common import ResultModel
 Timestamp = Optional[str]
 
 
+# A row of tasks_list. detail="compact" (the default) carries the first five fields, a page
+# of 50 realistic tasks in 6 KB instead of 23 (issue 26); "summary" all of them. A field a
+# row leaves out is absent, not null (respond(..., exclude_unset=True)).
 class TaskRow(ResultModel):
     id: int
     title: str
-    description_preview: str
-    type: str
     status: str
     priority: str
     labels: list[str]
-    created_by: str
-    parent_task_id: Optional[int]
-    due_date: Timestamp
-    created_at: Timestamp
-    updated_at: Timestamp
+    type: Optional[str] = None
+    description_preview: Optional[str] = None
+    created_by: Optional[str] = None
+    parent_task_id: Optional[int] = None
+    due_date: Timestamp = None
+    created_at: Timestamp = None
+    updated_at: Timestamp = None
+
+
+COMPACT_FIELDS = ("id", "title", "status", "priority", "labels")
 
 
 class TaskPage(ResultModel):
@@ -33,6 +39,12 @@ class TaskPage(ResultModel):
     total_exact: bool
     next_offset: Optional[int] = Field(description="offset of the next page; null on the last page.")
     next_cursor: Optional[str] = Field(default=None, description="cursor of the next page (same cost at any depth); null on the last page.")
+
+
+def page_of(page: dict[str, Any], detail: str) -> "TaskPage":
+    """The repository's page as tasks_list answers it at this detail level."""
+    rows = page["tasks"] if detail == "summary" else [{k: row[k] for k in COMPACT_FIELDS} for row in page["tasks"]]
+    return TaskPage(**{**page, "tasks": [TaskRow(**row) for row in rows]})
 
 
 class Task(ResultModel):
@@ -110,10 +122,12 @@ class Comment(ResultModel):
 
 class TaskDetail(Task):
     parent: Optional[TaskRef]
-    subtasks: list[TaskRef]
+    subtasks: list[TaskRef] = Field(description="The first 50, by id.")
+    subtasks_truncated: bool
     assignments: list[Assignment]
-    results: list[Result]
-    comments: list[Comment] = Field(description="History, oldest first (the latest 100).")
+    results: list[Result] = Field(description="The newest 10, oldest first.")
+    results_truncated: bool
+    comments: list[Comment] = Field(description="History, oldest first (the newest 50).")
     comments_truncated: bool
     depends_on: list[TaskRef] = Field(description="Blockers: must be completed before this task may start.")
     blocks: list[TaskRef] = Field(description="Tasks waiting for this one (the first 100).")
@@ -122,6 +136,21 @@ class TaskDetail(Task):
     held_by: Optional[str] = Field(description="Who holds the task's lease (in_progress).")
     lease_expires_at: Timestamp
     lease_expired: Optional[bool] = Field(description="The holder may still finish while nobody else takes it.")
+    more: Optional[str] = Field(description="What was left out and the call that reads it; null when nothing was.")
+
+
+def detail_of(task: dict[str, Any]) -> TaskDetail:
+    """tasks_get's answer: the task, and in `more` the calls that read what its bounds cut."""
+    tid, left_out = task["id"], []
+    if task["comments_truncated"] and task["comments"]:
+        left_out.append(f"older comments: tasks_get(id={tid}, comments_before={task['comments'][0]['id']})")
+    if task["results_truncated"] and task["results"]:
+        left_out.append(f"older results: tasks_get(id={tid}, results_before={task['results'][0]['id']})")
+    if task["subtasks_truncated"]:
+        left_out.append(f"every subtask: tasks_list(parent_task_id={tid})")
+    if task["blocks_truncated"]:
+        left_out.append("tasks it blocks past the first 100 (each one's tasks_get names this task in depends_on)")
+    return TaskDetail(**task, more=("Left out: " + "; ".join(left_out) + ".") if left_out else None)
 
 
 class Deleted(ResultModel):

@@ -5,7 +5,7 @@ The results are in tools/task_results.py; tasks_claim and tasks_execute in tools
 
 from typing import Annotated, Any, Literal, Optional
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
@@ -13,8 +13,9 @@ from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
 from tools import input_rules as rules
 from tools.common import actor, app, own_name, respond
+from tools.confirmations import Confirmation, ask_before_cancel, ask_before_delete, check_answer
 from tools.lean_schema import DESTROYS, READ_ONLY, WRITES
-from tools.task_results import Assignment, Comment, Deleted, Result, Statistics, Task, TaskDetail, TaskPage
+from tools.task_results import Assignment, Comment, Deleted, Result, Statistics, Task, TaskDetail, TaskPage, detail_of, page_of
 from validators import work_order as wo
 from validators.arguments import check_cursor, parse_due_date, parse_metadata, require_some_change
 
@@ -24,24 +25,27 @@ TypeName = Literal["human_task", "ai_task", "mixed"]
 ActorTypeName = Literal["human", "ai"]
 ExecutorName = Literal["human", "ollama", "claude", "anthropic_api"]
 AssignmentStatusName = Literal["pending", "accepted", "rejected", "in_progress", "completed"]
+DetailName = Literal["compact", "summary"]
 
-TaskId = Annotated[int, Field(ge=1, le=ID_MAX, description="Task id.")]
+TaskId = Annotated[int, Field(ge=1, le=ID_MAX)]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 
 # Shared by tasks_update and tasks_status.
-UpdatedBy = Annotated[Optional[Name], Field(description="Default: you (this session).")]
-UpdatedByType = Annotated[Optional[ActorTypeName], Field(description="human or ai.")]
+UpdatedBy = Annotated[Optional[Name], Field(description="Default: you.")]
+ActorType = Optional[ActorTypeName]  # the enum says it all
 ExpectedUpdatedAt = Annotated[
-    Optional[str], Field(max_length=40, description="updated_at you read; refused if changed.")
+    Optional[str], Field(max_length=40, description="updated_at you read; refused if it changed.")
 ]
+# Shared by tasks_delete and tasks_status: the person already agreed (tools/confirmations.py).
+Confirm = Annotated[Optional[bool], Field(description="true: do not ask.")]
 # Shared by tasks_create and tasks_update.
 Priority = Annotated[Optional[PriorityName], Field(description="Default normal.")]
 Labels = Annotated[
-    Optional[list[Annotated[str, Field(max_length=50)]]], Field(max_length=20, description="Tags; replaces the set.")
+    Optional[list[Annotated[str, Field(max_length=50)]]], Field(max_length=20, description="Replaces the set.")
 ]
 DependsOn = Annotated[
     Optional[list[Annotated[int, Field(ge=1, le=ID_MAX)]]],
-    Field(max_length=100, description="Ids to complete before this starts; replaces the set."),
+    Field(max_length=100, description="Ids that must complete first; replaces the set."),
 ]
 
 READ = ToolAnnotations(**READ_ONLY)  # the hints the spec's defaults do not already give (tools/lean_schema.py)
@@ -53,50 +57,55 @@ def register_task_tools(mcp: MCPServer) -> None:
     @mcp.tool(title="List tasks", annotations=READ, structured_output=False)
     def tasks_list(
         ctx: Context,
-        status: Annotated[Optional[StatusName], Field(description="Only tasks in this status.")] = None,
-        type: Annotated[Optional[TypeName], Field(description="Only tasks of this type.")] = None,
-        search: Annotated[
-            Optional[str],
-            Field(max_length=200, description="Words all in title or description, literally."),
-        ] = None,
-        limit: Annotated[int, Field(ge=1, le=500, description="Page size.")] = 50,
-        offset: Annotated[int, Field(ge=0, le=10_000_000, description="Rows to skip (use next_offset).")] = 0,
-        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Only subtasks of this task.")] = None,
-        assignee: Annotated[Optional[Name], Field(description="Only tasks ever assigned to them.")] = None,
-        cursor: Annotated[Optional[str], Field(max_length=200, description="next_cursor of the previous page; replaces offset.")] = None,
-        priority: Annotated[Optional[PriorityName], Field(description="Only this priority.")] = None,
-        label: Annotated[Optional[str], Field(max_length=50, description="Only with this label.")] = None,
+        # Filters named as the fields they filter need no description: the name and enum say it.
+        status: Optional[StatusName] = None,
+        type: Optional[TypeName] = None,
+        search: Annotated[Optional[str], Field(max_length=200, description="Words all in title or description.")] = None,
+        limit: Annotated[int, Field(ge=1, le=500)] = 50,
+        offset: Annotated[int, Field(ge=0, le=10_000_000, description="Use next_offset.")] = 0,
+        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Only its subtasks.")] = None,
+        assignee: Annotated[Optional[Name], Field(description="Ever assigned to them.")] = None,
+        cursor: Annotated[Optional[str], Field(max_length=200, description="next_cursor of the last page; replaces offset.")] = None,
+        priority: Optional[PriorityName] = None,
+        label: Annotated[Optional[str], Field(max_length=50)] = None,
         ready: Annotated[Optional[bool], Field(description="true: pending, unblocked; false: blocked.")] = None,
+        detail: Annotated[DetailName, Field(description="summary adds type, creator, dates, parent, description start.")] = "compact",
     ) -> Annotated[CallToolResult, TaskPage]:
-        """List tasks, newest first, with filters and search. Compact rows; tasks_get has the details."""
+        """List tasks, newest first. Compact rows; tasks_get has everything."""
         page = app(ctx).repository.list_tasks(
             status=status, type=type, search=search, parent_task_id=parent_task_id,
             assignee=assignee, limit=limit, offset=offset, cursor=check_cursor(cursor), priority=priority, label=label,
             ready=ready,
         )
-        return respond(TaskPage(**page))
+        return respond(page_of(page, detail), exclude_unset=True)
 
     @mcp.tool(title="Get a task", annotations=READ, structured_output=False)
-    def tasks_get(ctx: Context, id: TaskId) -> Annotated[CallToolResult, TaskDetail]:
-        """One task with assignments, results, history, subtasks, parent, dependencies and lease holder."""
-        return respond(TaskDetail(**app(ctx).repository.get_task(id)))
+    def tasks_get(
+        ctx: Context,
+        id: TaskId,
+        comments_before: Annotated[Optional[int], Field(ge=1, le=ID_MAX)] = None,
+        results_before: Annotated[Optional[int], Field(ge=1, le=ID_MAX)] = None,
+    ) -> Annotated[CallToolResult, TaskDetail]:
+        """One task with assignments, results, history, subtasks, parent, dependencies, lease. Long lists are cut; `more` says how to read the rest."""
+        task = app(ctx).repository.get_task(id, comments_before=comments_before, results_before=results_before)
+        return respond(detail_of(task))
 
     @mcp.tool(title="Create a task", annotations=WRITE, structured_output=False)
     def tasks_create(
         ctx: Context,
-        title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX, description="Short task title.")],
-        description: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="Full description.")] = None,
-        type: Annotated[TypeName, Field(description="Who may do it: human_task, ai_task or mixed.")] = "ai_task",
-        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="Parent (an open task).")] = None,
+        title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX)],
+        description: Annotated[Optional[str], Field(max_length=TEXT_MAX)] = None,
+        type: Annotated[TypeName, Field(description="Who may do it.")] = "ai_task",
+        parent_task_id: Annotated[Optional[int], Field(ge=1, le=ID_MAX, description="An open task.")] = None,
         due_date: Annotated[Optional[str], Field(max_length=40, description="ISO 8601, e.g. 2026-12-31T17:00:00Z.")] = None,
-        metadata: Annotated[Optional[dict[str, Any]], Field(description="JSON object of extra data.")] = None,
-        created_by: Annotated[Optional[Name], Field(description="Default: you.")] = None,
-        created_by_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
+        metadata: Optional[dict[str, Any]] = None,
+        created_by: UpdatedBy = None,
+        created_by_type: ActorType = None,
         priority: Priority = None,
         labels: Labels = None,
         depends_on: DependsOn = None,
     ) -> Annotated[CallToolResult, Task]:
-        """Create a task (status pending). Returns it with its id and uuid."""
+        """Create a task (pending)."""
         state = app(ctx)
         who, kind = actor(state, created_by, created_by_type)
         task = state.repository.create_task(
@@ -118,20 +127,20 @@ def register_task_tools(mcp: MCPServer) -> None:
     def tasks_update(
         ctx: Context,
         id: TaskId,
-        title: Annotated[Optional[str], Field(min_length=1, max_length=TITLE_MAX, description="New title.")] = None,
-        description: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="New description.")] = None,
-        type: Annotated[Optional[TypeName], Field(description="New type.")] = None,
-        due_date: Annotated[Optional[str], Field(max_length=40, description="New ISO 8601 due date; \"\" clears it.")] = None,
-        metadata: Annotated[Optional[dict[str, Any]], Field(description="Replaces the metadata object.")] = None,
-        parent_task_id: Annotated[Optional[int], Field(ge=0, le=ID_MAX, description="New parent; 0 makes it top-level.")] = None,
+        title: Annotated[Optional[str], Field(min_length=1, max_length=TITLE_MAX)] = None,
+        description: Annotated[Optional[str], Field(max_length=TEXT_MAX)] = None,
+        type: Optional[TypeName] = None,
+        due_date: Annotated[Optional[str], Field(max_length=40, description="ISO 8601; \"\" clears it.")] = None,
+        metadata: Annotated[Optional[dict[str, Any]], Field(description="Replaces it.")] = None,
+        parent_task_id: Annotated[Optional[int], Field(ge=0, le=ID_MAX, description="0: top-level.")] = None,
         priority: Priority = None,
         labels: Labels = None,
         depends_on: DependsOn = None,
         updated_by: UpdatedBy = None,
-        updated_by_type: UpdatedByType = None,
+        updated_by_type: ActorType = None,
         expected_updated_at: ExpectedUpdatedAt = None,
     ) -> Annotated[CallToolResult, Task]:
-        """Change a task's fields (not its status: use tasks_status). Give at least one field."""
+        """Change a task's fields (its status: tasks_status). Give at least one."""
         fields: dict[str, Any] = {}
         if title is not None:
             fields["title"] = rules.title(title)
@@ -161,12 +170,15 @@ def register_task_tools(mcp: MCPServer) -> None:
     def tasks_status(
         ctx: Context,
         id: TaskId,
-        status: Annotated[StatusName, Field(description="New status.")],
+        status: StatusName,
         updated_by: UpdatedBy = None,
-        updated_by_type: UpdatedByType = None,
+        updated_by_type: ActorType = None,
         expected_updated_at: ExpectedUpdatedAt = None,
+        confirm: Confirm = None,
+        answer: Annotated[ElicitationResult[Confirmation], Resolve(ask_before_cancel)] = None,
     ) -> Annotated[CallToolResult, Task]:
-        """Move a task: pending→in_progress|cancelled; in_progress→completed|failed|cancelled|pending; failed→pending|cancelled. in_progress needs completed blockers; takes a lease. Refused if another agent moved or holds it."""
+        """Move a task: pending→in_progress|cancelled; in_progress→completed|failed|cancelled|pending; failed→pending|cancelled. in_progress needs blockers completed and takes a lease. Refused if another agent moved or holds it."""
+        check_answer(answer, f"Task {id} was not cancelled")
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
         task = state.repository.set_status(
@@ -178,13 +190,13 @@ def register_task_tools(mcp: MCPServer) -> None:
     def tasks_assign(
         ctx: Context,
         id: TaskId,
-        assignee: Annotated[Name, Field(description="Person or AI that takes the task.")],
+        assignee: Name,
         assignee_type: Annotated[ExecutorName, Field(description="human_task: human; ai_task: ollama, claude, anthropic_api; mixed: any.")],
-        model_name: Annotated[Optional[Name], Field(description="Model, if an AI.")] = None,
-        notes: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="Notes for the assignee.")] = None,
-        assigned_by: Annotated[Optional[Name], Field(description="Default: you.")] = None,
+        model_name: Optional[Name] = None,
+        notes: Annotated[Optional[str], Field(max_length=TEXT_MAX)] = None,
+        assigned_by: UpdatedBy = None,
     ) -> Annotated[CallToolResult, Assignment]:
-        """Assign an open task (pending, in_progress) to a person or AI. Does not change the status."""
+        """Assign an open task to a person or AI; the status stays."""
         state = app(ctx)
         who, kind = actor(state, assigned_by, None)
         assignment = state.repository.assign(
@@ -197,19 +209,19 @@ def register_task_tools(mcp: MCPServer) -> None:
     def tasks_result(
         ctx: Context,
         id: TaskId,
-        response: Annotated[str, Field(min_length=1, max_length=1_000_000, description="The answer or work product.")],
-        executor: Annotated[Name, Field(description="Who produced it, e.g. claude.")],
-        executor_type: Annotated[ExecutorName, Field(description="Kind of executor.")],
-        model_name: Annotated[Optional[Name], Field(description="Model used.")] = None,
-        status: Annotated[Literal["success", "error", "partial"], Field(description="Outcome.")] = "success",
-        tokens_input: Annotated[Optional[int], Field(ge=0, le=4_294_967_295, description="Input tokens.")] = None,
-        tokens_output: Annotated[Optional[int], Field(ge=0, le=4_294_967_295, description="Output tokens.")] = None,
-        cost_usd: Annotated[Optional[float], Field(ge=0, le=9999.999999, description="Cost in USD.")] = None,
-        error_message: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="What went wrong, if status is error.")] = None,
-        request: Annotated[Optional[str], Field(max_length=TEXT_MAX, description="The prompt or request.")] = None,
-        duration_ms: Annotated[Optional[int], Field(ge=0, le=4_294_967_295, description="How long it took.")] = None,
+        response: Annotated[str, Field(min_length=1, max_length=1_000_000, description="What you did, or the answer.")],
+        executor: Annotated[Name, Field(description="Who did it, e.g. claude.")],
+        executor_type: ExecutorName,
+        model_name: Optional[Name] = None,
+        status: Literal["success", "error", "partial"] = "success",
+        tokens_input: Annotated[Optional[int], Field(ge=0, le=4_294_967_295)] = None,
+        tokens_output: Annotated[Optional[int], Field(ge=0, le=4_294_967_295)] = None,
+        cost_usd: Annotated[Optional[float], Field(ge=0, le=9999.999999)] = None,
+        error_message: Annotated[Optional[str], Field(max_length=TEXT_MAX)] = None,
+        request: Annotated[Optional[str], Field(max_length=TEXT_MAX)] = None,
+        duration_ms: Annotated[Optional[int], Field(ge=0, le=4_294_967_295)] = None,
     ) -> Annotated[CallToolResult, Result]:
-        """Record a result (tokens_total computed). Does not change the status."""
+        """Record the outcome of work on a task, with tokens and cost. The status stays (tasks_status)."""
         if (tokens_input or 0) + (tokens_output or 0) > 4_294_967_295:
             raise InvalidInput("tokens_input + tokens_output exceeds 4294967295, the largest tokens_total that fits.")
         state = app(ctx)
@@ -225,9 +237,12 @@ def register_task_tools(mcp: MCPServer) -> None:
     def tasks_delete(
         ctx: Context,
         id: TaskId,
-        deleted_by: Annotated[Optional[Name], Field(description="Default: you.")] = None,
+        deleted_by: UpdatedBy = None,
+        confirm: Confirm = None,
+        answer: Annotated[ElicitationResult[Confirmation], Resolve(ask_before_delete)] = None,
     ) -> Annotated[CallToolResult, Deleted]:
         """Delete a task with its assignments, results and comments; its subtasks become top-level. Cannot be undone."""
+        check_answer(answer, f"Task {id} was not deleted")
         state = app(ctx)
         who, kind = actor(state, deleted_by, None)
         return respond(Deleted(**state.repository.delete_task(id, actor=who, actor_type=kind)))
@@ -241,12 +256,12 @@ def register_task_tools(mcp: MCPServer) -> None:
     def tasks_comment(
         ctx: Context,
         id: TaskId,
-        content: Annotated[str, Field(min_length=1, max_length=TEXT_MAX, description="The comment text.")],
-        author: Annotated[Optional[Name], Field(description="Default: you.")] = None,
-        author_type: Annotated[Optional[ActorTypeName], Field(description="human or ai.")] = None,
-        comment_type: Annotated[Literal["comment", "note"], Field(description="comment or note.")] = "comment",
+        content: Annotated[str, Field(min_length=1, max_length=TEXT_MAX)],
+        author: UpdatedBy = None,
+        author_type: ActorType = None,
+        comment_type: Literal["comment", "note"] = "comment",
     ) -> Annotated[CallToolResult, Comment]:
-        """Add a comment to a task's history. From its holder it renews the lease: the cheapest "still working"."""
+        """Add a comment to a task's history; from the task's holder it also renews the lease."""
         state = app(ctx)
         who, kind = actor(state, author, author_type)
         comment = state.repository.add_comment(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from typing import Any
 
@@ -28,6 +29,10 @@ CLAIM_CANDIDATES = 32  # tasks read per claim pass, tried in turn (more than age
 # The one row a claim locks, by its key: a task another claimer is taking is passed over at once.
 CLAIM_LOCK_SQL = "SELECT id FROM tasks WHERE id = %s AND status = 'pending' FOR UPDATE SKIP LOCKED"
 CLAIM_ROUNDS = 20  # re-reads of the candidates when other claimers took every one read: a bound, not a limit met in use
+# On Galera, a claim tries the first GALERA_SPREAD candidates of a pass in random order: row
+# locks (SKIP LOCKED) bind one node only, so claimers on every node would otherwise all take
+# the head and all but one fail certification at COMMIT (bench/RESULTS.md, issue 24).
+GALERA_SPREAD = 8
 _REAP = object()  # a claim's answer when expired leases must be returned to pending first
 UNREAPABLE_RETRY_SECONDS = 300  # a task whose expired lease cannot be returned is tried again after this
 
@@ -403,9 +408,18 @@ class LeasesMixin(RepositoryBase):
         complete = True
         for n in range(len(passes)):
             found = [int(r["id"]) for r in rows if int(r["claim_pass"]) == n]
+            if tx.galera:
+                found = _spread(found)
             ids += found[:CLAIM_CANDIDATES]
             if len(found) > CLAIM_CANDIDATES:
                 ids.append(None)
                 complete = False
                 break
         return ids, complete
+
+
+def _spread(candidates: list[Any]) -> list[Any]:
+    """The head of a claim pass shuffled (GALERA_SPREAD), the rest in order."""
+    head = candidates[:GALERA_SPREAD]
+    random.shuffle(head)
+    return head + candidates[GALERA_SPREAD:]

@@ -18,6 +18,8 @@ from infrastructure.repository.base import (
     COUNT_CAP,
     GET_COMMENTS_MAX,
     GET_RESPONSE_CHARS,
+    GET_RESULTS_MAX,
+    GET_SUBTASKS_MAX,
     PREVIEW_CHARS,
     RepositoryBase,
     _check_task_id,
@@ -49,7 +51,8 @@ _DETAIL_PARTS: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
     ), "WHERE id = %s"),
     ("parent", "tasks", (("id", "id"), ("title", "s2"), ("status", "s5")),
      "WHERE id = (SELECT parent_task_id FROM tasks WHERE id = %s)"),
-    ("subtask", "tasks", (("id", "id"), ("title", "s2"), ("status", "s5")), "WHERE parent_task_id = %s"),
+    ("subtask", "tasks", (("id", "id"), ("title", "s2"), ("status", "s5")),
+     f"WHERE parent_task_id = %s ORDER BY id LIMIT {GET_SUBTASKS_MAX + 1}"),
     ("assignment", "task_assignments", (
         ("id", "id"), ("task_id", "n1"), ("assignee", "s1"), ("assignee_type", "s2"), ("model_name", "s3"),
         ("assigned_by", "s4"), ("assigned_by_type", "s5"), ("status", "s6"), ("notes", "s7"),
@@ -61,7 +64,7 @@ _DETAIL_PARTS: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
         ("error_message", "s7"), ("request_timestamp", "t1"), ("response_timestamp", "t2"), ("created_at", "t3"),
         ("assignment_id", "n2"), ("duration_ms", "n3"), ("tokens_input", "n4"), ("tokens_output", "n5"),
         ("tokens_total", "n6"), ("cost_usd", "money"),
-    ), "WHERE task_id = %s"),
+    ), f"WHERE task_id = %s ORDER BY id DESC LIMIT {GET_RESULTS_MAX + 1}"),
     # The newest comments only, one more than shown to tell that some were left out.
     ("comment", "task_comments", (
         ("id", "id"), ("task_id", "n1"), ("author", "s1"), ("author_type", "s2"), ("comment_type", "s3"),
@@ -253,9 +256,33 @@ class ReadsMixin(RepositoryBase):
         )
         return self.db.read(lambda tx: {int(row["id"]) for row in tx.rows(sql, [*ids, TaskStatus.IN_PROGRESS.value])})
 
-    def get_task(self, task_id: int) -> dict[str, Any]:
+    def get_task(self, task_id: int, *, comments_before: int | None = None, results_before: int | None = None) -> dict[str, Any]:
+        """The task with its lists, each cut at its bound (GET_*_MAX, `*_truncated` says so).
+        comments_before / results_before: those lists hold the ones older than that id instead."""
         _check_task_id(task_id)
-        return self.db.read(lambda tx: self._full_task(tx, task_id))
+
+        def run(tx: Tx) -> dict[str, Any]:
+            task = self._full_task(tx, task_id)
+            if comments_before is not None:
+                rows = tx.rows(
+                    "SELECT id, task_id, author, author_type, comment_type, content, metadata, created_at FROM task_comments "
+                    "WHERE task_id = %s AND id < %s ORDER BY id DESC LIMIT %s", [task_id, comments_before, GET_COMMENTS_MAX + 1],
+                )
+                task["comments_truncated"] = len(rows) > GET_COMMENTS_MAX
+                task["comments"] = [{**_normalise(c), "metadata": _json(c["metadata"])} for c in reversed(rows[:GET_COMMENTS_MAX])]
+            if results_before is not None:
+                rows = tx.rows(
+                    "SELECT id, task_id, assignment_id, executor, executor_type, model_name, request, "
+                    f"SUBSTR(response, 1, {GET_RESPONSE_CHARS + 1}) AS response, request_timestamp, response_timestamp, "
+                    "duration_ms, tokens_input, tokens_output, tokens_total, cost_usd, status, error_message, created_at "
+                    "FROM task_results WHERE task_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
+                    [task_id, results_before, GET_RESULTS_MAX + 1],
+                )
+                task["results_truncated"] = len(rows) > GET_RESULTS_MAX
+                task["results"] = [_cut_response(_normalise(r)) for r in reversed(rows[:GET_RESULTS_MAX])]
+            return task
+
+        return self.db.read(run)
 
     def _full_task(self, tx: Tx, task_id: int) -> dict[str, Any]:
         """The task with its parent and child lists, read in one statement: on MariaDB a row of
@@ -283,12 +310,7 @@ class ReadsMixin(RepositoryBase):
         task["parent"] = parent[0] if parent else None
         task["subtasks"] = sorted(found.get("subtask", ()), key=by_id)
         task["assignments"] = sorted(found.get("assignment", ()), key=by_id)
-        results = sorted(found.get("result", ()), key=by_id)
-        for r in results:
-            r["response_truncated"] = r["response"] is not None and len(r["response"]) > GET_RESPONSE_CHARS
-            if r["response_truncated"]:
-                r["response"] = r["response"][:GET_RESPONSE_CHARS]
-        task["results"] = results
+        task["results"] = [_cut_response(r) for r in sorted(found.get("result", ()), key=by_id)]
         comments = sorted(found.get("comment", ()), key=by_id)  # the newest GET_COMMENTS_MAX + 1
         task["comments_truncated"] = len(comments) > GET_COMMENTS_MAX
         comments = comments[-GET_COMMENTS_MAX:]
@@ -308,7 +330,7 @@ class ReadsMixin(RepositoryBase):
         task["blocks_truncated"] = len(blocks) >= GET_BLOCKS_MAX
         open_blockers = [d["id"] for d in task["depends_on"] if d["status"] != "completed"]
         task["ready"] = (not open_blockers) if task["status"] == "pending" else None
-        return task
+        return _bounded(task)
 
     def _task_from_rows(self, tx: Tx, task_id: int) -> dict[str, Any]:
         """The task read as the UNION ALL of _DETAIL_PARTS, one row per part's row."""
@@ -323,14 +345,7 @@ class ReadsMixin(RepositoryBase):
         task["parent"] = _ref(found["parent"][0]) if found["parent"] else None
         task["subtasks"] = sorted((_ref(r) for r in found["subtask"]), key=lambda r: r["id"])
         task["assignments"] = sorted((_normalise(r) for r in found["assignment"]), key=lambda r: r["id"])
-        results = []
-        for r in sorted(found["result"], key=lambda r: r["id"]):
-            r = _normalise(r)
-            r["response_truncated"] = r["response"] is not None and len(r["response"]) > GET_RESPONSE_CHARS
-            if r["response_truncated"]:
-                r["response"] = r["response"][:GET_RESPONSE_CHARS]
-            results.append(r)
-        task["results"] = results
+        task["results"] = [_cut_response(_normalise(r)) for r in sorted(found["result"], key=lambda r: r["id"])]
         comments = sorted(found["comment"], key=lambda r: r["id"])  # the newest GET_COMMENTS_MAX + 1
         task["comments_truncated"] = len(comments) > GET_COMMENTS_MAX
         task["comments"] = [{**_normalise(c), "metadata": _json(c["metadata"])} for c in comments[-GET_COMMENTS_MAX:]]
@@ -345,4 +360,21 @@ class ReadsMixin(RepositoryBase):
         task["blocks_truncated"] = len(found["blocks"]) >= GET_BLOCKS_MAX
         open_blockers = [d["id"] for d in task["depends_on"] if d["status"] != "completed"]
         task["ready"] = (not open_blockers) if task["status"] == "pending" else None
-        return task
+        return _bounded(task)
+
+
+def _cut_response(result: dict[str, Any]) -> dict[str, Any]:
+    result["response_truncated"] = result["response"] is not None and len(result["response"]) > GET_RESPONSE_CHARS
+    if result["response_truncated"]:
+        result["response"] = result["response"][:GET_RESPONSE_CHARS]
+    return result
+
+
+def _bounded(task: dict[str, Any]) -> dict[str, Any]:
+    """Results and subtasks cut at their bounds: the statement read one more than shown of each,
+    the newest results and the first subtasks."""
+    task["results_truncated"] = len(task["results"]) > GET_RESULTS_MAX
+    task["results"] = task["results"][-GET_RESULTS_MAX:]
+    task["subtasks_truncated"] = len(task["subtasks"]) > GET_SUBTASKS_MAX
+    task["subtasks"] = task["subtasks"][:GET_SUBTASKS_MAX]
+    return task

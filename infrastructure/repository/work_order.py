@@ -8,7 +8,8 @@ transaction with the rest of the write and its history row.
   blocker; validators/work_order.py says why).
 - Priority rows exist only for tasks that are not normal; a claim serves urgent and high
   from that small table, normal from the tasks index it has always walked, then low.
-- Graph changes (a parent, a dependency) first lock one row of task_graph_lock on MariaDB,
+- Graph changes (a parent, a dependency) first lock one row of task_graph_lock on MariaDB
+  (on Galera by writing it: only writes are certified there),
   so two concurrent changes that each look acyclic alone cannot close a cycle together.
   SQLite serialises writers already (BEGIN IMMEDIATE).
 """
@@ -65,8 +66,15 @@ class WorkOrder:
 
     @staticmethod
     def lock_graph(tx: Tx) -> None:
-        """Call first in the transaction, before any plain read (see update_task)."""
-        if tx.dialect == "mysql":
+        """Call first in the transaction, before any plain read (see update_task).
+
+        On Galera a row lock binds only its own node and a SELECT is never certified, so
+        the lock is a write there (sql/mariadb/0011.galera.py): two graph changes through
+        two nodes both write the row, certification refuses the later one (1213) and
+        Database.write runs it again, when its cycle check sees the first."""
+        if tx.galera:
+            tx.execute("UPDATE task_graph_lock SET changes = changes + 1 WHERE id = 1")
+        elif tx.dialect == "mysql":
             tx.value("SELECT id FROM task_graph_lock WHERE id = 1 FOR UPDATE")
 
     def ancestors(self, tx: Tx, task_id: int) -> list[int]:

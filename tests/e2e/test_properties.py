@@ -283,6 +283,7 @@ def test_any_sequence_of_tool_calls_is_answered_cleanly_and_keeps_the_tables_con
         config = load_config({
             "DATABASE_URL": f"sqlite://{db_path}", "HOME": str(run_dir), "PWD": str(world["tree"]),
             "OLLAMA_HOST": world["ollama"], "OLLAMA_TIMEOUT": "10", "QUALITY_ALLOWED_PATHS": str(world["tree"]),
+            "MCP_TASKS_TOOLS": "all",
         })
         anyio.run(run_calls, config, db_path, steps)
     finally:

@@ -70,7 +70,7 @@ async def test_the_read_only_database_session_refuses_a_write_through_sql(config
 
 async def test_read_only_from_the_environment_over_stdio(tmp_path):
     url = f"sqlite://{tmp_path / 'tasks.db'}"
-    await _seed(load_config({"DATABASE_URL": url, "HOME": str(tmp_path), "PWD": str(tmp_path)}))
+    await _seed(load_config({"DATABASE_URL": url, "HOME": str(tmp_path), "PWD": str(tmp_path), "MCP_TASKS_TOOLS": "all"}))
     async with stdio_session(server_env(url, tmp_path, READ_ONLY="true")) as session:
         names = {t.name for t in (await session.list_tools()).tools}
         assert READS <= names and not (WRITES & names)

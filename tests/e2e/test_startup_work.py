@@ -43,7 +43,7 @@ def strict(mcp):
 
 
 async def main():
-    mcp = build_server(load_config({"DATABASE_URL": sys.argv[1], "HOME": sys.argv[2]}))
+    mcp = build_server(load_config({"DATABASE_URL": sys.argv[1], "HOME": sys.argv[2], "MCP_TASKS_TOOLS": "all"}))
     listed = await mcp.list_tools()
     report = {"tools": len(listed), "models": len(result_models()), "built_at_start": built(),
               "strict_at_start": strict(mcp), "difflib_at_start": "difflib" in sys.modules}

@@ -94,11 +94,12 @@ async def test_a_subscriber_on_one_stdio_process_hears_of_changes_made_through_a
         await anyio.sleep(0.3)
         assert inbox.uris().count(f"task://{watched['id']}") == count
 
-        # A change made by the command line (`server.py call`) is seen too, and so is a deletion.
+        # A change made by the command line (`server.py call`) is seen too, and so is a deletion
+        # (confirmed: the task has others' comments, and the command line cannot ask a person).
         await a.session.subscribe_resource(f"task://{other['id']}")
         began = time.monotonic()
         done = await anyio.to_thread.run_sync(lambda: subprocess.run(
-            [sys.executable, str(SERVER), "call", "tasks_delete", f'{{"id": {other["id"]}}}'],
+            [sys.executable, str(SERVER), "call", "tasks_delete", f'{{"id": {other["id"]}, "confirm": true}}'],
             env=env, capture_output=True, text=True, timeout=60,
         ))
         assert done.returncode == 0, done.stderr

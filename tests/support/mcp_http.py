@@ -49,19 +49,20 @@ class HttpServer:
 
 
 @contextmanager
-def http_server(env: dict[str, str], *args: str, host: str = "127.0.0.1") -> Iterator[HttpServer]:
+def http_server(env: dict[str, str], *args: str, host: str = "127.0.0.1", server: Path = SERVER) -> Iterator[HttpServer]:
+    """`server`: another checkout's server.py (a bench measuring the code before a change)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="mcp-http-") as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
         with out.open("wb") as stdout, err.open("wb") as stderr:
             process = subprocess.Popen(
-                [sys.executable, str(SERVER), "--transport", "http", "--host", host, "--port", str(port), *args],
-                env=env, cwd=str(SERVER.parent), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                [sys.executable, str(server), "--transport", "http", "--host", host, "--port", str(port), *args],
+                env=env, cwd=str(server.parent), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
             )
-        server = HttpServer(f"http://127.0.0.1:{port}/mcp", port, process, out, err)
+        served = HttpServer(f"http://127.0.0.1:{port}/mcp", port, process, out, err)
         try:
-            _wait_until_listening(server)
-            yield server
+            _wait_until_listening(served)
+            yield served
         finally:
             process.terminate()
             try:
@@ -69,7 +70,7 @@ def http_server(env: dict[str, str], *args: str, host: str = "127.0.0.1") -> Ite
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
-            server.final = {"stdout": server.stdout_text(), "stderr": server.stderr_text()}
+            served.final = {"stdout": served.stdout_text(), "stderr": served.stderr_text()}
 
 
 def _wait_until_listening(server: HttpServer) -> None:
@@ -86,12 +87,14 @@ def _wait_until_listening(server: HttpServer) -> None:
 
 
 @asynccontextmanager
-async def http_session(url: str, key: str | None, mode: str = "legacy") -> AsyncIterator[Client]:
+async def http_session(url: str, key: str | None, mode: str = "legacy", headers: dict[str, str] | None = None,
+                       **client_options) -> AsyncIterator[Client]:
     """A connected client; `mode="legacy"` is the initialize handshake (sessions unless the
-    server is stateless), `"auto"` lets the SDK pick the newest protocol both sides speak."""
+    server is stateless), `"auto"` lets the SDK pick the newest protocol both sides speak.
+    client_options go to the SDK's Client (e.g. elicitation_callback=...)."""
     import httpx2
 
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers = {**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
     async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120)) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode, **client_options) as client:
             yield client

@@ -14,11 +14,14 @@ SERVER = Path(__file__).resolve().parents[2] / "server.py"
 
 
 @asynccontextmanager
-async def stdio_session(env: dict[str, str], errlog=None, client_name: str | None = None) -> AsyncIterator[ClientSession]:
-    """client_name: the clientInfo.name the client gives in initialize (default: the SDK's)."""
+async def stdio_session(
+    env: dict[str, str], errlog=None, client_name: str | None = None, **session_options
+) -> AsyncIterator[ClientSession]:
+    """client_name: the clientInfo.name the client gives in initialize (default: the SDK's);
+    session_options go to the SDK's ClientSession (e.g. elicitation_callback=...)."""
     params = StdioServerParameters(command=sys.executable, args=[str(SERVER)], env=env, cwd=str(SERVER.parent))
     info = Implementation(name=client_name, version="1.0") if client_name else None
     async with stdio_client(params, errlog=errlog or sys.stderr) as (read, write):
-        async with ClientSession(read, write, client_info=info) as session:
+        async with ClientSession(read, write, client_info=info, **session_options) as session:
             await session.initialize()
             yield session

@@ -64,6 +64,19 @@ def test_database_url_and_db_settings_choose_mariadb_and_hide_the_password():
     assert (split.host, split.port, split.user, split.name) == ("h", 3306, "u", "n")
 
 
+def test_database_url_may_name_several_nodes_tried_in_order():
+    s = load_config({"DATABASE_URL": "mysql://app:p,w@g1:3307,g2,[::1]:3309/ki", "HOME": "/tmp"}).database
+    assert (s.host, s.port, s.password, s.name) == ("g1", 3307, "p,w", "ki")
+    assert s.nodes() == (("g1", 3307), ("g2", 3306), ("::1", 3309))
+    assert "g1:3307,g2:3306,[::1]:3309" in s.describe() and "p,w" not in s.describe()
+    one = parse_database_url("mysql://u@h:3307/db")
+    assert one.hosts == () and one.nodes() == (("h", 3307),)
+    with pytest.raises(InvalidInput, match="empty host"):
+        parse_database_url("mysql://u@g1:3306,,g2:3306/db")
+    with pytest.raises(InvalidInput, match="port"):
+        parse_database_url("mysql://u@g1:3306,g2:x/db")
+
+
 def test_relative_sqlite_paths_are_beside_the_server_not_the_working_directory():
     assert parse_database_url("sqlite://data/t.db").sqlite_path == SERVER_DIR / "data" / "t.db"
     assert parse_database_url("sqlite:///abs/t.db").sqlite_path == Path("/abs/t.db")
