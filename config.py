@@ -82,6 +82,8 @@ class Config:
     # Bounds of one tasks_execute run (see .env.example): its whole time, and its answer's size.
     ollama_max_seconds: float = 600.0
     ollama_max_response_bytes: int = 8 * 1024 * 1024
+    # Tokens one answer may have (options.num_predict); a call's max_tokens may only lower it.
+    ollama_max_tokens: int = 4096
     ollama_system_prompt: str | None = None
     ollama_prices: str = ""
     execute_response_cap: int = 20_000
@@ -115,6 +117,14 @@ class Config:
     http_stateless: bool = False
     # (name, key) pairs: a request's bearer key decides its default actor. Never logged.
     api_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # (name, role) for the keys given a role (name:key:role); a key without one has every right.
+    api_key_roles: tuple[tuple[str, str], ...] = ()
+    # OAuth 2.1 resource server (README "Sign-in and roles"): the authorization server's issuer,
+    # the audience tokens must name (default: this server's /mcp URL), and where its keys are.
+    oauth_issuer: str | None = None
+    oauth_audience: str | None = None
+    oauth_jwks_url: str | None = None
+    oauth_client_id: str | None = None  # the board's public client at the issuer: people sign in with code + PKCE
     allowed_hosts: tuple[str, ...] = ()  # extra Host header values (a load balancer's name)
     allowed_origins: tuple[str, ...] = ()  # extra browser Origins
     # Stateful HTTP sessions one API key may hold open (without keys: all clients together),
@@ -135,7 +145,8 @@ def bounds(config: Config) -> list[str]:
     if db.kind == "mysql":
         lines.append(f"DB_QUERY_TIMEOUT={db.query_timeout:g} s (one MariaDB statement without an answer)")
     lines += [
-        f"OLLAMA_TIMEOUT={config.ollama_timeout:g} s", f"EXECUTE_RESPONSE_CAP={config.execute_response_cap} characters",
+        f"OLLAMA_TIMEOUT={config.ollama_timeout:g} s", f"OLLAMA_MAX_TOKENS={config.ollama_max_tokens} tokens per answer",
+        f"EXECUTE_RESPONSE_CAP={config.execute_response_cap} characters",
         f"LEASE_MINUTES={config.lease_minutes:g}", f"MAX_ATTEMPTS={config.max_attempts}",
         f"CHANGE_FEED_KEEP_DAYS={config.change_feed_keep_days:g} (older changes are pruned)",
         f"MCP_HTTP_MAX_SESSIONS_PER_KEY={config.http_max_sessions_per_key}", f"MCP_HTTP_MAX_SESSIONS={config.http_max_sessions}",
@@ -197,12 +208,31 @@ API_KEY_MIN_LENGTH = 16
 
 def parse_api_keys(raw: str) -> tuple[tuple[str, str], ...]:
     """`MCP_API_KEYS=alice:key1,ci-bot:key2`: each key's name becomes the actor of its calls."""
-    keys: list[tuple[str, str]] = []
+    return tuple((name, key) for name, key, _role in parse_api_key_entries(raw))
+
+
+def parse_api_key_entries(raw: str) -> tuple[tuple[str, str, str | None], ...]:
+    """(name, key, role) per entry of `MCP_API_KEYS=alice:key1,ci-bot:key2:write`; role is None
+    when the entry gives none (the key keeps every right, as before roles existed)."""
+    from domain.roles import ROLES
+
+    keys: list[tuple[str, str, str | None]] = []
     for number, entry in enumerate((e.strip() for e in raw.split(",")), start=1):
         if not entry:
             continue
         name, sep, key = entry.partition(":")
         name, key = name.strip(), key.strip()
+        # A role is the last part after a colon, and only when it is one of the four words
+        # (a key made by token_urlsafe has no colon).
+        head, colon, last = key.rpartition(":")
+        role = last.strip() if colon and last.strip() in ROLES else None
+        if role:
+            key = head.strip()
+        elif colon and len(last.strip()) < API_KEY_MIN_LENGTH:
+            raise InvalidInput(
+                f"Setting MCP_API_KEYS, entry {number}: the role after the last colon is not one of "
+                f"{', '.join(ROLES)}. Write name:key:role, e.g. ci-bot:<key>:write, or name:key for every right."
+            )
         # Messages name the entry by position and name only: a key never appears in a message.
         if not sep or not name or not key:
             raise InvalidInput(
@@ -219,10 +249,31 @@ def parse_api_keys(raw: str) -> tuple[tuple[str, str], ...]:
                 "characters. The form is name:key, the name first. Make a key with "
                 "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'."
             )
-        if any(key == other for _, other in keys):
+        if any(key == other for _, other, _ in keys):
             raise InvalidInput(f"Setting MCP_API_KEYS, entry {number}, has the same key as another entry. Give every name its own key.")
-        keys.append((name, key))
+        if any(name == other and role != other_role for other, _, other_role in keys):
+            raise InvalidInput(f"Setting MCP_API_KEYS, entry {number}: {name!r} has another role in an earlier entry. "
+                               "Give each name one role.")
+        keys.append((name, key, role))
     return tuple(keys)
+
+
+def _secure_url(env: Mapping[str, str], key: str) -> str | None:
+    """An https URL, or http on loopback only (a token's keys must not come over a wire anyone can change)."""
+    from urllib.parse import urlsplit
+
+    raw = env.get(key, "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    host = (parts.hostname or "").lower()
+    loopback = host in ("localhost", "::1") or (host.startswith("127.") and host.replace(".", "").isdigit())
+    if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment:
+        raise InvalidInput(f"Setting {key}={raw!r} is not an http(s) URL. Give the URL, e.g. https://id.example.com/realms/team.")
+    if parts.scheme == "http" and not loopback:
+        raise InvalidInput(f"Setting {key}={raw!r} uses plain http on a host other than this machine. Use https "
+                           "(http:// is accepted only for 127.0.0.1, ::1 or localhost).")
+    return raw
 
 
 def _list(raw: str) -> tuple[str, ...]:
@@ -331,6 +382,9 @@ def load_config(env: Mapping[str, str]) -> Config:
     if http_port > 65535:
         raise InvalidInput(f"Setting MCP_HTTP_PORT={http_port} is not a TCP port. Use 1 to 65535.")
     cwd = Path(env.get("PWD") or os.getcwd())
+    key_entries = parse_api_key_entries(env.get("MCP_API_KEYS", ""))
+    if env.get("MCP_OAUTH_JWKS_URL", "").strip() and not env.get("MCP_OAUTH_ISSUER", "").strip():
+        raise InvalidInput("Setting MCP_OAUTH_JWKS_URL needs MCP_OAUTH_ISSUER too: tokens are checked against the issuer.")
     return Config(
         database=database,
         database_source=source,
@@ -343,6 +397,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         ollama_max_response_bytes=_at_most(
             int(_number(env, "OLLAMA_MAX_RESPONSE_BYTES", 8 * 1024 * 1024, int, 1024)), "OLLAMA_MAX_RESPONSE_BYTES", 8 * 1024 * 1024
         ),
+        # At most 2**20: far beyond any model's context, so a larger number can only be a typo.
+        ollama_max_tokens=_at_most(int(_number(env, "OLLAMA_MAX_TOKENS", 4096, int, 1)), "OLLAMA_MAX_TOKENS", 1_048_576),
         ollama_system_prompt=env.get("OLLAMA_SYSTEM_PROMPT", "").strip() or None,
         ollama_prices=env.get("OLLAMA_PRICES", "").strip(),
         execute_response_cap=int(_number(env, "EXECUTE_RESPONSE_CAP", 20_000, int, 100)),
@@ -366,7 +422,12 @@ def load_config(env: Mapping[str, str]) -> Config:
         http_host=env.get("MCP_HTTP_HOST", "").strip() or "127.0.0.1",
         http_port=http_port,
         http_stateless=_flag(env, "MCP_HTTP_STATELESS", False),
-        api_keys=parse_api_keys(env.get("MCP_API_KEYS", "")),
+        api_keys=tuple((name, key) for name, key, _ in key_entries),
+        api_key_roles=tuple({name: role for name, _, role in key_entries if role}.items()),
+        oauth_issuer=_secure_url(env, "MCP_OAUTH_ISSUER"),
+        oauth_audience=env.get("MCP_OAUTH_AUDIENCE", "").strip() or None,
+        oauth_jwks_url=_secure_url(env, "MCP_OAUTH_JWKS_URL"),
+        oauth_client_id=env.get("MCP_OAUTH_CLIENT_ID", "").strip() or None,
         allowed_hosts=_list(env.get("MCP_ALLOWED_HOSTS", "")),
         allowed_origins=_list(env.get("MCP_ALLOWED_ORIGINS", "")),
         http_max_sessions_per_key=int(_number(env, "MCP_HTTP_MAX_SESSIONS_PER_KEY", 50, int, 1)),

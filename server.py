@@ -35,7 +35,8 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
     """The MCP server for this config; tests build it in-process with a dict-made Config.
 
     http_url: the server's own URL when it is going to serve streamable HTTP; with
-    MCP_API_KEYS set, every HTTP request must then carry one of the keys as a bearer token.
+    MCP_API_KEYS or MCP_OAUTH_ISSUER set, every HTTP request must then carry one of the keys or
+    a signed-in access token as a bearer token (tools/oauth.py).
     stateless: stateless HTTP, where no session outlives a request (so no resources/subscribe).
     """
     from mcp.server.mcpserver import MCPServer
@@ -87,15 +88,10 @@ def build_server(config: Config, *, http_url: str | None = None, stateless: bool
         return live["state"]
 
     auth: dict = {}
-    if http_url and config.api_keys:
-        from mcp.server.auth.settings import AuthSettings
+    if http_url and (config.api_keys or config.oauth_issuer):
+        from tools.oauth import auth_options
 
-        from tools.http_auth import ApiKeyVerifier
-
-        auth = {
-            "token_verifier": ApiKeyVerifier(config.api_keys),
-            "auth": AuthSettings(issuer_url=http_url, resource_server_url=None),
-        }
+        auth = auth_options(config, http_url)
     extensions = []
     if not config.read_only:  # its two tools write; a read-only server offers neither
         from tools.task_extension import TasksExtension

@@ -174,11 +174,11 @@ def transport_security(config: Config, host: str, port: int):
 
 def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int:
     """Streamable HTTP at http://host:port/mcp, with bearer API keys from MCP_API_KEYS."""
-    if not config.api_keys and not is_loopback(host):
+    if not config.api_keys and not config.oauth_issuer and not is_loopback(host):
         log.error(
             "Refusing to serve HTTP on %s without an API key: anyone who reaches the port could read and change every "
             "task. Set MCP_API_KEYS=name:key[,name:key...] (make a key with python3 -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))'), or bind to 127.0.0.1.", host,
+            "print(secrets.token_urlsafe(32))'), or MCP_OAUTH_ISSUER (README \"Sign-in and roles\"), or bind to 127.0.0.1.", host,
         )
         return 2
     import uvicorn
@@ -191,6 +191,12 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
         stateless_http=stateless, transport_security=security, host=host, max_sessions=config.http_max_sessions,
         session_idle_timeout=config.http_session_idle_timeout,
     )
+    if config.oauth_issuer:
+        from tools.oauth import audience, protected_resource_route
+
+        app.router.routes.insert(0, protected_resource_route(config, url))
+        log.info("OAuth: tokens from %s for the audience %s are let in (README \"Sign-in and roles\")",
+                 config.oauth_issuer, audience(config, url))
     if not stateless:
         from tools.http_sessions import cap_sessions_per_key
 
@@ -199,20 +205,27 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
 
     # The board for people at / (same keys, Host and Origin rules); /mcp stays the MCP endpoint.
     # It shares the MCP server's repository and change watcher: one pool, one poller per process.
+    sign_in = None
+    if config.oauth_issuer and config.oauth_client_id:  # people sign in to the board through the provider
+        from tools.oauth import principal_check
+        from web.oauth_login import OAuthSignIn
+
+        sign_in = OAuthSignIn(config.oauth_issuer, config.oauth_client_id, audience(config, url), principal_check(config, url))
     board = build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins,
-                        shared=mcp.current_state)
+                        shared=mcp.current_state, sign_in=sign_in)
     attach_board(app, board)
     served = app
-    if config.api_keys:
+    if config.api_keys:  # a signed token cannot be guessed; an expired one must not lock out its address
         from tools.key_throttle import throttle_bearer_keys
 
         # Guessing keys at /mcp is paused as at the board's sign-in, by the same count: one throttle for both doors.
         served = throttle_bearer_keys(app, board.throttle)
+    who = (f"API keys for {', '.join(name for name, _ in config.api_keys)}" if config.api_keys
+           else "signed-in tokens only" if config.oauth_issuer else "no API key (loopback only)")
     log.info(
         "mcp-tasks %s serving streamable HTTP at %s/mcp (%s%s) and the board at %s/, %s; data in %s; Host headers allowed: %s",
         VERSION, url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "", url,
-        f"API keys for {', '.join(name for name, _ in config.api_keys)}" if config.api_keys
-        else "no API key (loopback only)", config.database.describe(), ", ".join(security.allowed_hosts),
+        who, config.database.describe(), ", ".join(security.allowed_hosts),
     )
     # log_config=None: uvicorn's loggers go to our stderr handler (its own config prints access lines on stdout).
     uvicorn.run(served, host=host, port=port, log_config=None, log_level=config.log_level.lower(), timeout_graceful_shutdown=5)

@@ -18,6 +18,7 @@ Every message goes through ``domain.secrets.scrub``: an OLLAMA_HOST with a passw
 """
 from __future__ import annotations
 
+import difflib
 import json
 import threading
 import time
@@ -51,6 +52,7 @@ _READ_SIZE = 64 * 1024
 MAX_LINE_BYTES = 1024 * 1024  # one NDJSON record; Ollama's are a few hundred bytes
 MAX_STREAM_BYTES = 64 * 1024 * 1024  # the whole body, records and all
 _TAGS_MAX_BYTES = 4 * 1024 * 1024
+CLOSEST_SHOWN = 5  # installed models a missing-model refusal names
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,7 @@ class OllamaClient:
         if not model_installed(model, installed):
             return False, (
                 f"FAIL ollama: {self.shown_url} is reachable but model {model!r} is not "
-                f"installed ({_installed_phrase(installed)}). Run `ollama pull {model}` or set "
+                f"installed ({installed_phrase(model, installed)}). Run `ollama pull {model}` or set "
                 f"OLLAMA_MODEL to an installed model."
             )
         return True, (
@@ -430,7 +432,7 @@ class OllamaClient:
     def _model_not_found(self, model: str, error_text: str) -> ModelNotFound:
         try:
             installed: list[str] | None = self.list_models()
-            listing = _installed_phrase(installed)
+            listing = installed_phrase(model, installed)
         except OllamaError as exc:
             installed = None
             listing = f"the list of installed models could not be read either: {exc}"
@@ -443,10 +445,27 @@ class OllamaClient:
         )
 
 
-def _installed_phrase(installed: list[str]) -> str:
+def installed_phrase(model: str, installed: list[str]) -> str:
+    """The installed models a refusal names: all of a short list, else the few closest to
+    ``model`` and how many there are (a proxy in front of cloud providers reports dozens)."""
     if not installed:
         return "no models are installed"
-    return "installed: " + ", ".join(installed)
+    if len(installed) <= CLOSEST_SHOWN:
+        return "installed: " + ", ".join(installed)
+    return f"{len(installed)} models installed; closest: " + ", ".join(closest_models(model, installed))
+
+
+def closest_models(model: str, installed: list[str], n: int = CLOSEST_SHOWN) -> list[str]:
+    """The ``n`` names most like ``model``: those containing its name (without the tag)
+    first, then by similarity of the whole name, then alphabetically."""
+    wanted = model.lower()
+    base = wanted.split(":", 1)[0]
+
+    def rank(name: str) -> tuple[int, float, str]:
+        lowered = name.lower()
+        return (0 if base and base in lowered else 1, -difflib.SequenceMatcher(None, wanted, lowered).ratio(), name)
+
+    return sorted(installed, key=rank)[:n]
 
 
 def _error_text(response: Any) -> str:

@@ -11,7 +11,15 @@ pending with the attempt counted (task_repository.reap_expired).
 What reaches the repository is made storable first (validators.ollama_output): counts
 within their INT UNSIGNED columns, text without NUL or lone surrogates and cut to its
 column, every message scrubbed of secrets (an OLLAMA_HOST password). The run itself is
-bounded by the client (OLLAMA_TIMEOUT, OLLAMA_MAX_SECONDS, OLLAMA_MAX_RESPONSE_BYTES).
+bounded by the client (OLLAMA_TIMEOUT, OLLAMA_MAX_SECONDS, OLLAMA_MAX_RESPONSE_BYTES) and in
+tokens by Ollama itself: OLLAMA_MAX_TOKENS, or a call's lower max_tokens, is sent as
+options.num_predict.
+
+How the answer ended is read from the final record's done_reason. "length" (the token
+bound or the context window stopped it) stores the result as partial with the reason in
+error_message, the task fails (never auto-completed on half an answer), and the caller is
+told to raise the bound or split the task. Any other reason but "stop" is stored in
+error_message beside a success, and the task waits for review even with auto_complete.
 """
 from __future__ import annotations
 
@@ -21,10 +29,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from domain.errors import ExecutionError, TaskSystemError
+from domain.errors import ExecutionError, LimitExceeded, TaskSystemError
 from domain.models import ActorType, ResultStatus
 from domain.secrets import scrub
-from infrastructure.ollama_client import DEFAULT_MAX_RESPONSE_BYTES, OllamaClient, model_installed
+from infrastructure.ollama_client import DEFAULT_MAX_RESPONSE_BYTES, OllamaClient, installed_phrase, model_installed
 from infrastructure.ollama_errors import OllamaError
 from infrastructure.task_repository import TaskRepository
 from validators import ollama_output as storable
@@ -34,6 +42,9 @@ log = logging.getLogger(__name__)
 
 REQUEST_MAX_BYTES = storable.TEXT_MAX_BYTES  # task_results.request and error_message are TEXT
 RESPONSE_MAX_BYTES = DEFAULT_MAX_RESPONSE_BYTES  # stays under MariaDB's default 16 MiB max_allowed_packet
+# OLLAMA_MAX_TOKENS' default: about 3,000 English words, a few minutes on a small local model;
+# Ollama's own default (no bound) lets one request run until the context is full.
+DEFAULT_MAX_TOKENS = 4096
 
 
 @dataclass
@@ -45,6 +56,7 @@ class Run:
     started_at: str
     messages: list[dict]
     task: dict[str, Any]
+    num_predict: int = DEFAULT_MAX_TOKENS  # the token bound sent to Ollama
 
 
 fit_bytes = storable.fit_bytes  # clean (no NUL, no lone surrogate) and cut to a column's bytes
@@ -53,20 +65,23 @@ fit_bytes = storable.fit_bytes  # clean (no NUL, no lone surrogate) and cut to a
 class TaskExecutor:
     def __init__(
         self, repository: TaskRepository, client: OllamaClient, *, system_prompt: str | None,
-        prices: dict[str, tuple[float, float]], response_cap: int,
+        prices: dict[str, tuple[float, float]], response_cap: int, max_tokens: int = DEFAULT_MAX_TOKENS,
     ):
         self.repository = repository
         self.client = client
         self.system_prompt = system_prompt
         self.prices = prices
         self.response_cap = response_cap
+        self.max_tokens = max_tokens  # OLLAMA_MAX_TOKENS
 
-    def preflight(self, task_id: int, model: str) -> None:
-        """Refuse (ExecutionError, nothing written) when Ollama cannot run ``model`` now.
+    def preflight(self, task_id: int, model: str, max_tokens: int | None = None) -> None:
+        """Refuse (nothing written) a max_tokens above OLLAMA_MAX_TOKENS (InvalidInput), and
+        (ExecutionError) an Ollama that cannot run ``model`` now.
 
         The task is read first (not written): a missing task or an unreachable database is
         named as such, and a task start() refuses anyway (human_task, final) skips the
         question to Ollama, so its refusal stays the precise one."""
+        storable.token_bound(max_tokens, self.max_tokens)
         task = self.repository.get_task(task_id)
         if task["type"] == "human_task" or task["status"] in ("completed", "cancelled"):
             return
@@ -75,19 +90,20 @@ class TaskExecutor:
         except OllamaError as exc:
             raise ExecutionError(scrub(f"{exc} Task {task_id} was not changed.")) from exc
         if not model_installed(model, installed):
-            listing = ("installed: " + ", ".join(installed)) if installed else "no models are installed"
             raise ExecutionError(scrub(
-                f"Model {model!r} is not installed on Ollama at {self.client.shown_url} ({listing}). Run "
+                f"Model {model!r} is not installed on Ollama at {self.client.shown_url} "
+                f"({installed_phrase(model, installed)}). Run "
                 f"`ollama pull {model}` on that host, or choose an installed model (the `model` argument, or the "
                 f"setting OLLAMA_MODEL). Task {task_id} was not changed."
             ))
 
-    def start(self, task_id: int, model: str, actor: str, actor_type: ActorType) -> Run:
+    def start(self, task_id: int, model: str, actor: str, actor_type: ActorType, max_tokens: int | None = None) -> Run:
+        num_predict = storable.token_bound(max_tokens, self.max_tokens)  # refused before anything is written
         started = self.repository.start_execution(task_id, model=model, actor=actor, actor_type=actor_type)
         messages = build_messages(started["task"], started["parent_title"], self.system_prompt)
         return Run(
             task_id=task_id, model=model, assignment_id=started["assignment_id"], holder=started["holder"],
-            started_at=started["started_at"], messages=messages, task=started["task"],
+            started_at=started["started_at"], messages=messages, task=started["task"], num_predict=num_predict,
         )
 
     def run(
@@ -110,13 +126,24 @@ class TaskExecutor:
                 except TaskSystemError as exc:  # the run goes on; at worst the lease lapses
                     log.warning("could not renew the lease of task %s: %s", run.task_id, scrub(str(exc)))
 
-        text, error, tokens_in, tokens_out = "", None, None, None
+        text, error, tokens_in, tokens_out, end = "", None, None, None, "stop"
         try:
-            outcome = self.client.chat_stream(run.model, run.messages, on_text=received, should_stop=should_stop)
+            outcome = self.client.chat_stream(
+                run.model, run.messages, on_text=received, should_stop=should_stop, options={"num_predict": run.num_predict},
+            )
             text, tokens_in, tokens_out = outcome.text, outcome.prompt_eval_count, outcome.eval_count
             status = ResultStatus.SUCCESS if outcome.completed else ResultStatus.PARTIAL
             if outcome.stopped:
                 error = f"The client cancelled the call after {len(text)} characters."
+            elif outcome.completed:
+                end = storable.answer_end(outcome.done_reason)
+                if end == "cut":
+                    status, error = ResultStatus.PARTIAL, _cut_message(run, outcome.done_reason, tokens_out, len(text))
+                elif end == "other":
+                    error = (
+                        f"Ollama ended the answer with done_reason {outcome.done_reason!r}, not 'stop': it may be "
+                        f"incomplete, so the task waits for review."
+                    )
         except OllamaError as exc:
             text, error = exc.partial_text, str(exc)
             status = ResultStatus.PARTIAL if text else ResultStatus.ERROR
@@ -136,8 +163,14 @@ class TaskExecutor:
             status=status, error_message=fit_bytes(error, REQUEST_MAX_BYTES) if error else None,
             tokens_input=tokens_in, tokens_output=tokens_out,
             cost_usd=cost if status == ResultStatus.SUCCESS else None,
-            duration_ms=duration_ms, auto_complete=auto_complete,
+            # Only an answer the model ended itself may complete the task.
+            duration_ms=duration_ms, auto_complete=auto_complete and end == "stop",
         )
+        if end == "cut" and status == ResultStatus.PARTIAL:
+            raise LimitExceeded(scrub(
+                f"{error} Stored as result #{stored['result_id']} (partial, {len(text)} characters, tasks_get shows "
+                f"it); task {run.task_id} is now {stored['task_status']}, not completed."
+            ))
         if status != ResultStatus.SUCCESS:
             raise ExecutionError(scrub(
                 f"{error} Stored as result #{stored['result_id']} ({status.value}, {len(text)} characters); "
@@ -159,7 +192,7 @@ class TaskExecutor:
             "tokens_total": stored["tokens_total"],
             "duration_ms": duration_ms,
             "cost_usd": cost,
-            "note": stored["note"] or None,
+            "note": (error if end == "other" else stored["note"]) or None,
         }
 
     def run_in_background(self, run: Run, *, auto_complete: bool) -> threading.Thread:
@@ -168,7 +201,7 @@ class TaskExecutor:
         def work() -> None:
             try:
                 self.run(run, auto_complete=auto_complete)
-            except ExecutionError as exc:
+            except (ExecutionError, LimitExceeded) as exc:  # stored already; a cut answer is LimitExceeded
                 log.info("background execution of task %s ended: %s", run.task_id, scrub(str(exc)))
             except Exception:  # noqa: BLE001 - a background thread has nobody else to tell
                 log.exception("background execution of task %s failed", run.task_id)
@@ -176,3 +209,14 @@ class TaskExecutor:
         thread = threading.Thread(target=work, name=f"execute-task-{run.task_id}", daemon=True)
         thread.start()
         return thread
+
+
+def _cut_message(run: Run, done_reason: str | None, tokens: int | None, chars: int) -> str:
+    """Why a cut answer is partial, and what to do: the bound it hit and both remedies."""
+    counted = f"{tokens} tokens" if tokens is not None else f"{chars} characters"
+    return (
+        f"The answer was cut: Ollama stopped it with done_reason {done_reason!r} after {counted} (the token "
+        f"bound num_predict={run.num_predict}, or the model's context window, was reached). Raise the bound "
+        f"(max_tokens, at most OLLAMA_MAX_TOKENS; or raise OLLAMA_MAX_TOKENS) or split the task into smaller "
+        f"subtasks (tasks_create with parent_task_id={run.task_id}), then call tasks_execute again."
+    )

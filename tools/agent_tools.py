@@ -33,10 +33,11 @@ def register_agent_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, Claimed]:
         """Take the next ready task (blockers completed; urgent first, then due date, age) as in_progress, under a lease your writes renew. Give it back: tasks_status pending."""
         state = app(ctx)
+        # Signed in or with a key, the claim is held by the principal (`assignee (via principal)`).
+        holder, kind = actor(state, assignee, "human" if assignee_type == "human" else "ai")
         task = state.repository.claim(
-            assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,
-            search=search, parent_task_id=parent_task_id, lease_minutes=lease_minutes,
-            actor_type=actor(state, None, "human" if assignee_type == "human" else "ai")[1], session=own_name(state),
+            assignee=holder, assignee_type=ExecutorType(assignee_type), model_name=model_name, type=type,
+            search=search, parent_task_id=parent_task_id, lease_minutes=lease_minutes, actor_type=kind, session=own_name(state),
         )
         if task is None:
             return respond(Claimed(claimed=False, task=None, assignment_id=None, lease_expires_at=None, message="No ready task matches."))
@@ -60,6 +61,8 @@ def register_agent_tools(mcp: MCPServer) -> None:
         model: Annotated[Optional[Name], Field(description="Default: the server's.")] = None,
         auto_complete: Annotated[bool, Field(description="Complete it if the model succeeds.")] = False,
         wait: Annotated[bool, Field(description="false: return at once; tasks_get shows the result later.")] = True,
+        # No schema maximum: the bound is the server's setting, checked (and named) by the executor.
+        max_tokens: Annotated[Optional[int], Field(ge=1, description="≤ OLLAMA_MAX_TOKENS.")] = None,
     ) -> Annotated[CallToolResult, Execution]:
         """Run an ai_task or mixed task on a local Ollama model; stores the answer with tokens, cost, duration. Without auto_complete it stays in_progress for review."""
         import anyio
@@ -69,8 +72,8 @@ def register_agent_tools(mcp: MCPServer) -> None:
         model = model or state.config.ollama_model
         who, kind = actor(state, None, None)
         # Ollama and the model first: a run that cannot start leaves the task as it was.
-        await anyio.to_thread.run_sync(lambda: executor.preflight(id, model))
-        run = await anyio.to_thread.run_sync(lambda: executor.start(id, model, who, kind))
+        await anyio.to_thread.run_sync(lambda: executor.preflight(id, model, max_tokens))
+        run = await anyio.to_thread.run_sync(lambda: executor.start(id, model, who, kind, max_tokens))
         if not wait:
             executor.run_in_background(run, auto_complete=auto_complete)
             return respond(Execution(
@@ -118,4 +121,5 @@ def _build_executor(state):
     return TaskExecutor(
         state.repository, client, system_prompt=config.ollama_system_prompt,
         prices=parse_price_table(config.ollama_prices, setting="OLLAMA_PRICES"), response_cap=config.execute_response_cap,
+        max_tokens=config.ollama_max_tokens,
     )

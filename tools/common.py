@@ -7,8 +7,10 @@
   every failure becomes one kind of refusal (`refusal()`): text `[code] message`, the same
   code and `retryable` in `_meta["mcp-tasks/error"]`, secrets scrubbed. Unexpected
   exceptions are logged with their traceback on stderr and reach the caller as `[internal]`.
-- `actor()` says who acts when a call names nobody (see its docstring); `own_name()` is that
-  default, the session's own name, which holds what the session takes.
+- Over HTTP with keys or sign-in, `call_tool` first checks the principal's scopes
+  (validators/roles.py): a call beyond them is refused `[forbidden]` naming the scope.
+- `actor()` says who acts (see its docstring): the principal when there is one; `own_name()`
+  is the session's own name, which holds what the session takes.
 - `respond(model)` returns a `CallToolResult` with the typed `structuredContent` and a
   compact JSON text block: the SDK's default pretty-printed copy is about twice the size,
   and agents pay for every byte of it in their context.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -35,7 +37,8 @@ from domain.errors import Forbidden, InvalidInput, TaskSystemError
 from domain.models import NAME_MAX, ActorType
 from domain.secrets import scrub
 from tools import profiles
-from tools.http_auth import authenticated_name
+from tools.http_auth import current_principal
+from validators.roles import READ, REVIEW, require, tool_scope
 from validators.arguments import argument_errors_text
 
 log = logging.getLogger("mcp-tasks")
@@ -133,6 +136,7 @@ class TaskServer(MCPServer):
             chosen = self._connection_tools(_request_context_or_none(context))
             if chosen is not None and name not in chosen:
                 raise Forbidden(f"{name} is not offered on this connection: its X-MCP-Tools header leaves it out.")
+            require_scope(tool_scope(name), name)
             tool = self._tool_manager.get_tool(name)
             if tool is None:
                 raise InvalidInput(_unknown_tool(name, [t.name for t in self._tool_manager.list_tools()]))
@@ -144,6 +148,13 @@ class TaskServer(MCPServer):
             return refusal(self._as_refusal(name, exc))
         finally:
             _session_actor.reset(token)
+
+    async def read_resource(self, uri: Any, context: Any = None) -> Any:
+        try:
+            require_scope(READ, f"Reading {str(uri)[:80]}")
+        except Forbidden as exc:
+            raise ResourceError(f"[forbidden] {exc}") from exc
+        return await super().read_resource(uri, context)
 
     def _as_refusal(self, name: str, exc: Exception) -> TaskSystemError:
         if isinstance(exc, TaskSystemError):
@@ -257,11 +268,41 @@ def respond(model: BaseModel, exclude_unset: bool = False) -> CallToolResult:
 
 
 def actor(state: AppState, name: str | None, kind: str | None) -> tuple[str, ActorType]:
-    """Who acts: the name the call gives; else the HTTP request's API-key name; else
-    MCP_TASKS_ACTOR when set; else the session's client name with its suffix; else mcp-tasks."""
+    """Who acts. Over HTTP with an API key or a signed-in token, the principal: a call that
+    names someone else is recorded as `name (via principal)`, never as that someone alone; the
+    kind is the call's, else the principal's (a signed-in person is human, a client ai).
+    Without a principal: the name the call gives; else MCP_TASKS_ACTOR when set; else the
+    session's client name with its suffix; else mcp-tasks."""
+    principal = current_principal()
+    if principal is not None:
+        return via(name, principal.name), ActorType(kind or principal.kind or state.config.actor_type)
     configured = state.config.actor if state.config.actor != DEFAULT_ACTOR else None
-    who = name or authenticated_name() or configured or _session_actor.get() or state.config.actor
+    who = name or configured or _session_actor.get() or state.config.actor
     return who, ActorType(kind or state.config.actor_type)
+
+
+def via(name: str | None, principal: str) -> str:
+    """`name (via principal)` for a name that is not the principal's, within the 100 characters
+    of the history's author column (the name is shortened, never the principal)."""
+    if not name or name == principal:
+        return principal
+    suffix = f" (via {principal})"
+    if name.endswith(suffix) or len(suffix) >= NAME_MAX:
+        return name if name.endswith(suffix) else principal
+    return name[: NAME_MAX - len(suffix)] + suffix
+
+
+def require_scope(needed: str, what: str) -> None:
+    """Refuse (Forbidden, naming the scope) when the request's principal lacks `needed`."""
+    principal = current_principal()
+    if principal is not None:
+        require(principal.scopes, needed, what, principal.name)
+
+
+def may_review() -> bool:
+    """Whether this call may cancel a task another agent holds (tasks:review; always without a principal)."""
+    principal = current_principal()
+    return principal is None or REVIEW in principal.scopes
 
 
 def own_name(state: AppState) -> str:
@@ -271,13 +312,13 @@ def own_name(state: AppState) -> str:
 
 def principal(state: AppState, session: Any) -> str:
     """Who owns what a request creates that others must not see (an MCP task's record): the
-    API key's name over HTTP; else the name this caller acts under by default, MCP_TASKS_ACTOR
+    API key's name (`key:<name>`) or a signed-in token's subject (`oauth:<sub>`) over HTTP; else the name this caller acts under by default, MCP_TASKS_ACTOR
     or the client's own name (on stdio that is the one client of the process, and the same
     name after a restart, so a client can still ask about a run its last process left). OAuth
-    subjects (issue 28) belong here too. `session`: the request's ServerSession."""
-    name = authenticated_name()
-    if name:
-        return f"key:{name}"
+    subject (`oauth:<sub>`). `session`: the request's ServerSession."""
+    who = current_principal()
+    if who is not None:
+        return f"{who.via}:{who.subject}"
     configured = state.config.actor if state.config.actor != DEFAULT_ACTOR else None
     try:
         client = session.client_params.client_info.name

@@ -21,7 +21,7 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit
 from pydantic import BaseModel, Field
 
 from domain.errors import Conflict
-from tools.common import actor, app, own_name
+from tools.common import actor, app, may_review, own_name
 
 FIRST_ROUND_TRIP_VERSION = "2026-07-28"  # from here on questions travel in InputRequiredResult
 
@@ -51,13 +51,14 @@ async def ask_before_cancel(
 ) -> Optional[Elicit]:
     """Resolver of tasks_status: a question only for a cancel of a task someone else holds.
     Async, so that every other status move passes without a hop to a worker thread."""
-    if confirm or status != "cancelled":
-        return None
+    if confirm or status != "cancelled" or not may_review():
+        return None  # a caller without tasks:review is refused by the tool itself: nothing to ask
     import anyio
 
     state = app(ctx)
     who = actor(state, updated_by, None)[0]
-    held = await anyio.to_thread.run_sync(state.repository.foreign_live_lease, id, (who, own_name(state)))
+    # The holder is told apart by the name the call gives; the session only when none is (leases.py).
+    held = await anyio.to_thread.run_sync(state.repository.foreign_live_lease, id, (who,))
     if held is None:
         return None
     message = (

@@ -34,12 +34,14 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, Res
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, EmptyResult, SubscribeRequestParams, SubscriptionsListenRequestParams, UnsubscribeRequestParams
 
-from domain.errors import TaskSystemError
+from domain.errors import Forbidden, TaskSystemError
 from domain.models import ID_MAX
 from infrastructure.change_feed import Change, ChangeHub
 from tools.task_listen import listen_with_tasks, requested_task_ids
 from tools.http_auth import authenticated_name
 from tools.outbox import Outbox
+from tools.common import require_scope
+from validators.roles import READ
 
 log = logging.getLogger("mcp-tasks.subscriptions")
 
@@ -116,6 +118,7 @@ class SubscriptionRelay:
     # ---- resources/subscribe (handshake era) ------------------------------------------------
 
     async def on_subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        _require_read("Subscribing")
         uri = _check_uri(str(params.uri))
         await self.ready()
         connection = ctx.session._connection  # the SDK exposes no public handle on the session's connection
@@ -276,6 +279,14 @@ class SubscriptionRelay:
             self.hub, self._closing = None, False
 
 
+def _require_read(what: str) -> None:
+    """Change notifications tell what changed: they need tasks:read, as reading does."""
+    try:
+        require_scope(READ, what)
+    except Forbidden as exc:
+        raise MCPError(INVALID_REQUEST, f"[forbidden] {exc}") from exc
+
+
 def register_subscriptions(mcp: Any, relay: SubscriptionRelay, *, sessions: bool = True) -> None:
     """Wire the relay into the server (built with `subscriptions=relay`).
 
@@ -292,6 +303,7 @@ def register_subscriptions(mcp: Any, relay: SubscriptionRelay, *, sessions: bool
         only = params.notifications.model_copy(
             update={"tools_list_changed": None, "prompts_list_changed": None, "resources_list_changed": None}
         )
+        _require_read("Listening for changes")
         for uri in only.resource_subscriptions or ():
             _check_uri(uri)
         task_ids = requested_task_ids(only)

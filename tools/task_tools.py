@@ -12,7 +12,7 @@ from pydantic import Field
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
 from tools import input_rules as rules
-from tools.common import actor, app, own_name, respond
+from tools.common import actor, app, may_review, own_name, respond
 from tools.confirmations import Confirmation, ask_before_cancel, ask_before_delete, check_answer
 from tools.lean_schema import DESTROYS, READ_ONLY, WRITES
 from tools.task_results import Assignment, Comment, Deleted, Result, Statistics, Task, TaskDetail, TaskPage, detail_of, page_of
@@ -182,7 +182,8 @@ def register_task_tools(mcp: MCPServer) -> None:
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
         task = state.repository.set_status(
-            id, TaskStatus(status), actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=own_name(state)
+            id, TaskStatus(status), actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=own_name(state),
+            cancel_held=may_review(),
         )
         return respond(Task(**task))
 
@@ -225,11 +226,13 @@ def register_task_tools(mcp: MCPServer) -> None:
         if (tokens_input or 0) + (tokens_output or 0) > 4_294_967_295:
             raise InvalidInput("tokens_input + tokens_output exceeds 4294967295, the largest tokens_total that fits.")
         state = app(ctx)
+        # The result's executor authors its history line: with a principal, `executor (via principal)`.
+        executor, kind = actor(state, executor, "human" if executor_type == "human" else "ai")
         result = state.repository.add_result(
             id, response=response, executor=executor, executor_type=ExecutorType(executor_type), model_name=model_name,
             status=ResultStatus(status), tokens_input=tokens_input, tokens_output=tokens_output, cost_usd=cost_usd,
             error_message=rules.text_bytes("error_message", error_message), request=rules.text_bytes("request", request),
-            duration_ms=duration_ms, actor_type=actor(state, None, "human" if executor_type == "human" else "ai")[1],
+            duration_ms=duration_ms, actor_type=kind,
         )
         return respond(Result(**result))
 

@@ -10,6 +10,9 @@ column holds (the spec's DDL, /sql/*/0001):
     request, error_message                                   TEXT (65,535 bytes)
     response                                                 LONGTEXT, kept under the packet limit
 
+It also reads what the final record says about the answer's end (``done_reason``), and
+checks a call's token bound against the server's (OLLAMA_MAX_TOKENS).
+
 Pure functions over values; the executor calls them on everything before the repository.
 """
 from __future__ import annotations
@@ -18,12 +21,20 @@ import math
 import re
 from dataclasses import dataclass
 
+from domain.errors import InvalidInput
+
 INT_UNSIGNED_MAX = 4_294_967_295
 # tokens_total = tokens_input + tokens_output must fit INT UNSIGNED too, so each half of it.
 TOKENS_MAX = INT_UNSIGNED_MAX // 2
 COST_MAX = 9_999.999999  # DECIMAL(10,6)
 TEXT_MAX_BYTES = 65_535  # TEXT
 REPLACEMENT = "\ufffd"
+
+# done_reason values that mean the answer was cut before the model finished: Ollama's
+# "length" (num_predict reached, or the context window full), and what proxies in front of
+# other backends pass on for the same (llama.cpp "limit", Anthropic "max_tokens" and
+# "model_context_window_exceeded", OpenAI "context_length_exceeded").
+CUT_REASONS = frozenset({"length", "limit", "max_tokens", "context_length_exceeded", "model_context_window_exceeded"})
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -92,3 +103,30 @@ def fit_bytes(text: str, limit: int) -> str:
     if len(encoded) <= limit:
         return text
     return encoded[:limit].decode("utf-8", "ignore")
+
+
+def answer_end(done_reason: str | None) -> str:
+    """How the answer ended, from the final record's ``done_reason``: "stop" (the model
+    finished; also when the server sends no reason, as Ollama before 0.1.33 did), "cut"
+    (a token or context bound stopped it), or "other" (any other reason: recorded, and the
+    answer not trusted as whole)."""
+    if done_reason is None or done_reason.strip().lower() in ("", "stop"):
+        return "stop"
+    return "cut" if done_reason.strip().lower() in CUT_REASONS else "other"
+
+
+def token_bound(requested: int | None, setting: int) -> int:
+    """The num_predict of one run: the call's ``max_tokens`` if given, else OLLAMA_MAX_TOKENS.
+    A call may lower the server's bound, never raise it: a larger value is refused (not
+    clamped), so the caller never gets a shorter answer than it asked for without knowing."""
+    if requested is None:
+        return setting
+    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
+        raise InvalidInput(f"max_tokens={requested!r} is not a positive whole number. Pass 1 to {setting}, or leave it out.")
+    if requested > setting:
+        raise InvalidInput(
+            f"max_tokens={requested} is above this server's bound OLLAMA_MAX_TOKENS={setting}. Pass at most "
+            f"{setting} (or leave it out), split the task into smaller subtasks, or ask whoever runs the server "
+            f"to raise OLLAMA_MAX_TOKENS."
+        )
+    return requested

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from config import Config
 from domain.errors import TaskSystemError
 from domain.secrets import scrub
+from validators.roles import ADMIN, BOARD_SCOPES, WRITE
 from web import actions
 from web.html import Safe
 from web.login_throttle import LoginThrottle
@@ -32,7 +33,8 @@ from web.pages import (
     NOTICES, View, board_page, layout, login_page, login_throttled_page, message_page, new_task_page,
     stats_page, task_page,
 )
-from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECONDS, BoardSecurity, clean_name
+from web.oauth_login import PERSON_COOKIE, provider_callback, provider_start
+from web.security import CSRF_COOKIE, NAME_COOKIE, SESSION_COOKIE, SESSION_SECONDS, BoardSecurity, clean_name, local_path
 
 log = logging.getLogger("mcp-tasks.board")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -98,8 +100,9 @@ class Guard:
 
 class Board:
     def __init__(self, config: Config, security: BoardSecurity, shared: Callable[[], Any] | None = None,
-                 throttle: LoginThrottle | None = None):
+                 throttle: LoginThrottle | None = None, sign_in: Any = None):
         self.config, self.security = config, security
+        self.sign_in = sign_in  # web.oauth_login.OAuthSignIn: people sign in through the identity provider
         self.throttle = throttle or LoginThrottle()  # failed sign-ins, per client address and overall
         self.shared = shared  # the MCP server's running AppState, when served beside /mcp
         self.db: Any = None
@@ -113,6 +116,8 @@ class Board:
             Route("/stats", self.stats, methods=["GET"]),
             Route("/login", self.login, methods=["GET", "POST"]),
             Route("/logout", self.logout, methods=["POST"]),
+            Route("/oauth/start", self.oauth_start, methods=["GET"]),
+            Route("/oauth/callback", self.oauth_callback, methods=["GET"]),
             Route("/name", self.set_name, methods=["POST"]),
             Route("/events", self.events, methods=["GET"]),
             Route("/static/{name}", self.static, methods=["GET"]),
@@ -174,12 +179,19 @@ class Board:
     def view(self, request: Request) -> View:
         """The viewer; who is None when keys are set and no valid session cookie came."""
         security = self.security
+        scopes = None
         if security.needs_login:
             who = security.session_name(request.cookies.get(SESSION_COOKIE))
+            scopes = security.scopes_of(who) if who else None
+            person = self.sign_in.person(request.cookies.get(PERSON_COOKIE)) if who is None and self.sign_in else None
+            if person:
+                who, scopes = person
         else:
             who = clean_name(request.cookies.get(NAME_COOKIE)) or security.default_actor
-        return View(who=who, csrf=security.csrf_token(self._csrf_cookie(request)), read_only=security.read_only,
-                    keys=security.needs_login)
+        # A key whose role cannot write sees the board as a read-only one: no forms, every POST refused.
+        return View(who=who, csrf=security.csrf_token(self._csrf_cookie(request)),
+                    read_only=security.read_only or (scopes is not None and WRITE not in scopes), keys=security.needs_login,
+                    scopes=scopes)
 
     def html(self, request: Request, view: View, title: str, body: Safe, status: int = 200, **messages: Any) -> Response:
         response = HTMLResponse(layout(view, title, body, **messages), status_code=status, headers={"Cache-Control": "no-store"})
@@ -194,7 +206,10 @@ class Board:
     def login_required(self, request: Request, view: View) -> Response:
         """With keys and no session: the login form, and not one byte of task data."""
         path = request.url.path if request.method == "GET" else "/"
-        return self.html(request, view, "Sign in", login_page(view, path), status=401)
+        return self.html(request, view, "Sign in", self.login_form(view, path), status=401)
+
+    def login_form(self, view: View, path: str) -> Safe:
+        return login_page(view, path, keys=bool(self.security.keys), provider=self.sign_in is not None)
 
     async def live(self, view: View) -> View:
         """The page's SSE URL, starting after the feed's head when the page was read."""
@@ -283,7 +298,7 @@ class Board:
         act = actions.ACTIONS.get(action)
         if act is None:
             return self.html(request, view, "Not found", message_page(f"There is no action {action[:40]!r}."), 404)
-        form, refusal = await self.checked_post(request, view)
+        form, refusal = await self.checked_post(request, view, needs=BOARD_SCOPES.get(action, ADMIN))
         if refusal:
             return refusal
         try:
@@ -305,11 +320,16 @@ class Board:
 
     # ---- POST checks ---------------------------------------------------------------------------
 
-    async def checked_post(self, request: Request, view: View, *, writes: bool = True) -> tuple[dict[str, str], Response | None]:
-        """The form of a POST that passed the read-only, Origin and CSRF checks; else the refusal."""
-        if writes and view.read_only:
+    async def checked_post(self, request: Request, view: View, *, writes: bool = True,
+                           needs: str = WRITE) -> tuple[dict[str, str], Response | None]:
+        """The form of a POST that passed the read-only, role, Origin and CSRF checks; else the refusal."""
+        if writes and self.security.read_only:
             return {}, self.html(request, view, "Read-only", message_page(
                 "This board is read-only (READ_ONLY=true): it shows tasks and changes nothing."), 403)
+        if writes and not view.may(needs):
+            log.warning("board: refused a POST to %s by %s: it needs %s", request.url.path, view.who, needs)
+            return {}, self.html(request, view, "Refused", message_page(
+                f"This needs {needs}, and your role does not include it; nothing was changed."), 403)
         origin = request.headers.get("origin")
         if not self.security.origin_allowed(origin):
             log.warning("board: refused a POST to %s from Origin %r", request.url.path, origin)
@@ -345,12 +365,9 @@ class Board:
             self.throttle.failed(address)
             log.warning("board: a sign-in with an unknown key from %s was refused%s", address,
                         "; its sign-ins are paused" if self.throttle.retry_after(address)[0] else "")
-            return self.html(request, view, "Sign in", login_page(view, form.get("next", "/")), 401,
+            return self.html(request, view, "Sign in", self.login_form(view, form.get("next", "/")), 401,
                              error="That key is not one of this server's API keys (MCP_API_KEYS).")
-        target = form.get("next", "/")
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
-            target = "/"
-        response = RedirectResponse(target, status_code=303)
+        response = RedirectResponse(local_path(form.get("next", "/")), status_code=303)
         response.set_cookie(SESSION_COOKIE, self.security.session_cookie(name), max_age=SESSION_SECONDS, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https", path="/")
         self._set_csrf(request, response)
@@ -363,7 +380,16 @@ class Board:
             return refusal
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        response.delete_cookie(PERSON_COOKIE, path="/", httponly=True, samesite="strict")
         return response
+
+    # ---- sign-in through the identity provider (web/oauth_login.py) ----------------------------
+
+    async def oauth_start(self, request: Request) -> Response:
+        return await provider_start(self, request)
+
+    async def oauth_callback(self, request: Request) -> Response:
+        return await provider_callback(self, request)
 
     async def set_name(self, request: Request) -> Response:
         view = self.view(request)
@@ -418,6 +444,7 @@ class Board:
 
 def build_board(
     config: Config, *, allowed_hosts: list[str], allowed_origins: list[str], shared: Callable[[], Any] | None = None,
+    sign_in: Any = None,
 ) -> Board:
     """The board for this config, answering to these Host and Origin values; `shared` gives
     the running AppState of the MCP server it is served beside."""
@@ -431,9 +458,9 @@ def build_board(
             default = None
     security = BoardSecurity(
         keys=tuple(config.api_keys), allowed_hosts=tuple(allowed_hosts), allowed_origins=tuple(allowed_origins),
-        default_actor=default or "board", read_only=config.read_only,
+        default_actor=default or "board", read_only=config.read_only, roles=config.api_key_roles, people=sign_in is not None,
     )
-    return Board(config, security, shared)
+    return Board(config, security, shared, sign_in=sign_in)
 
 
 def attach_board(app: Starlette, board: Board) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from validators.roles import REVIEW
 from web.charts import STATUSES, bar_chart, line_chart, status_series
 from web.html import Safe, h, join, url
 
@@ -28,6 +29,10 @@ class View:
     read_only: bool
     keys: bool  # MCP_API_KEYS set: sign in / sign out instead of a name
     events: str | None = None  # the SSE URL when live updates are on
+    scopes: frozenset[str] | None = None  # the signed-in key's role as scopes (validators/roles.py); None: every right
+
+    def may(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
 
 
 def _hidden(view: View) -> Safe:
@@ -237,7 +242,7 @@ def actions(view: View, task: dict[str, Any], form: dict[str, str]) -> Safe:
     # The version the person saw: the repository refuses the move if the task changed since.
     seen = join([_hidden(view), h('<input type="hidden" name="updated_at" value="{}">', task["updated_at"])])
     parts = []
-    if waits_for_review(task):
+    if waits_for_review(task) and view.may(REVIEW):
         parts.append(h(
             '<section class="review-box"><h2>Review</h2><p>This task is in progress with a result: approve it (completed) '
             'or send it back (pending) with a comment.</p>'
@@ -301,14 +306,18 @@ def stats_page(stats: dict[str, Any], history: dict[str, Any]) -> Safe:
     )
 
 
-def login_page(view: View, next_path: str) -> Safe:
-    return h(
-        '<h1>Sign in</h1><p>This board needs one of the server\'s API keys (MCP_API_KEYS). Your key\'s name is recorded as '
+def login_page(view: View, next_path: str, *, keys: bool = True, provider: bool = False) -> Safe:
+    """The key form (MCP_API_KEYS) and/or the link to sign in through the identity provider."""
+    link = h('<p><a class="provider-sign-in" href="{}">Sign in with your identity provider</a>; your name there is '
+             'recorded as the author of what you do here.</p>', url("/oauth/start", next=next_path)) if provider else ""
+    form = h(
+        '<p>{}This board takes one of the server\'s API keys (MCP_API_KEYS). Your key\'s name is recorded as '
         'the author of what you do here.</p><form method="post" action="/login" class="login">{}'
         '<input type="hidden" name="next" value="{}"><label>API key <input type="password" name="key" required '
         'autocomplete="current-password"></label><button>Sign in</button></form>',
-        _hidden(view), next_path,
-    )
+        "Or: " if provider else "", _hidden(view), next_path,
+    ) if keys else ""
+    return join([h("<h1>Sign in</h1>"), link, form])
 
 
 def message_page(text: str) -> Safe:

@@ -7,7 +7,8 @@ over HTTP (tools/http_auth.py, server_commands.transport_security), for a browse
   login takes a key and sets a session cookie (HttpOnly, SameSite=Strict) that names the
   key's owner and is signed with that key, so removing or changing the key ends its
   sessions, and several server instances that share the keys accept each other's cookies.
-  The key itself is never stored in the cookie. The key's name is the actor in history.
+  The key itself is never stored in the cookie. The key's name is the actor in history, and
+  its role (name:key:role) decides what the board offers and accepts (validators/roles.py).
   Failed sign-ins are counted and, past a limit, paused (web/login_throttle.py).
 - Without keys (loopback only): the actor is a name the person gives (a cookie), else the
   default name.
@@ -24,6 +25,8 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Iterable
+
+from validators.roles import ROLES, granted
 
 SESSION_COOKIE = "board_session"
 CSRF_COOKIE = "board_csrf"
@@ -49,6 +52,11 @@ def _allowed(value: str, allowed: Iterable[str]) -> bool:
     return False
 
 
+def local_path(target: str) -> str:
+    """A path on this board to go on to after a sign-in; anything else (another site) is /."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
 def clean_name(text: str | None) -> str | None:
     """A person's name as the actor in history, or None when it is unusable."""
     name = (text or "").strip()
@@ -62,7 +70,14 @@ class BoardSecurity:
     allowed_origins: tuple[str, ...]
     default_actor: str
     read_only: bool = False
+    roles: tuple[tuple[str, str], ...] = ()  # (key name, role) of the keys given a role (MCP_API_KEYS name:key:role)
+    people: bool = False  # people sign in through the identity provider (web/oauth_login.py)
     _secret: bytes = field(default=b"", repr=False)
+
+    def scopes_of(self, name: str) -> frozenset[str] | None:
+        """The scopes a signed-in key's role grants; None for a key without a role (every right)."""
+        role = dict(self.roles).get(name)
+        return granted([ROLES[role]]) if role else None
 
     def __post_init__(self) -> None:
         if self.keys:
@@ -85,7 +100,7 @@ class BoardSecurity:
 
     @property
     def needs_login(self) -> bool:
-        return bool(self.keys)
+        return bool(self.keys) or self.people
 
     def key_name(self, presented: str) -> str | None:
         """The name of the key presented, compared in constant time against every key."""

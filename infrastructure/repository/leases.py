@@ -18,7 +18,7 @@ import random
 import time
 from typing import Any
 
-from domain.errors import Conflict, InvalidInput, TaskSystemError
+from domain.errors import Conflict, Forbidden, InvalidInput, TaskSystemError
 from domain.models import ActorType, CommentType, ExecutorType, TaskStatus, TaskType
 from infrastructure.tx import Tx
 from infrastructure.repository.base import TASK_COLUMNS, RepositoryBase, _task, _text_time
@@ -110,12 +110,20 @@ class LeasesMixin(RepositoryBase):
     def _names(lease: dict[str, Any]) -> set[str]:
         return {n for n in (lease["holder"], lease["holder_session"]) if n}
 
-    def _check_not_held_by_other(self, tx: Tx, task_id: int, actor: str, action: str, name_param: str | None) -> None:
+    def _check_not_held_by_other(
+        self, tx: Tx, task_id: int, actor: str, action: str, name_param: str | None, needs: str | None = None,
+    ) -> None:
         """Refuse a move of a task that another agent holds under a live lease (retryable: it ends).
-        `name_param`: the parameter by which the caller names itself, which the refusal tells it to pass."""
+        `name_param`: the parameter by which the caller names itself, which the refusal tells it to pass.
+        `needs`: the move is one that scope may make (a reviewer's cancel); refused as forbidden."""
         lease = self._lease(tx, task_id)
         if not lease or not lease["holder"] or int(lease["expired"]) or actor in self._names(lease):
             return
+        if needs:
+            raise Forbidden(
+                f"Task {task_id} is held by {lease['holder']} ({lease['holder_type']}); {action} needs {needs}. "
+                "Nothing was changed. Ask a reviewer, or the holder, to cancel it."
+            )
         # A one-shot client (the Inspector CLI, `server.py call`) is a new session on every call:
         # without a name it is refused by its own lease, so say which name takes the task's part.
         hint = (

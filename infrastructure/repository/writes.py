@@ -142,11 +142,13 @@ class WritesMixin(RepositoryBase):
         session: str | None = None,
         take_as: ExecutorType | None = None,
         comment: str | None = None,
+        cancel_held: bool = True,
     ) -> dict[str, Any]:
         """Move a task along the workflow. In the same transaction, so that a person's one
         action on the board is one change or none: `take_as` assigns the task to the actor
         (moving it to in_progress: "take"), and `comment` adds the actor's comment after the
-        move (sending a task back with what should change)."""
+        move (sending a task back with what should change). `cancel_held=False`: a cancel of a
+        task another agent holds is refused (the caller lacks tasks:review)."""
 
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
@@ -164,6 +166,8 @@ class WritesMixin(RepositoryBase):
                     current = TaskStatus(self._task_row(tx, task_id)["status"])
             elif current == TaskStatus.IN_PROGRESS and target != TaskStatus.CANCELLED:  # a cancel overrides
                 self._check_not_held_by_other(tx, task_id, actor, f"moving it to {target.value}", "updated_by")
+            elif current == TaskStatus.IN_PROGRESS and not cancel_held:  # ... for a reviewer
+                self._check_not_held_by_other(tx, task_id, actor, "cancelling it", "updated_by", needs="tasks:review")
             self._renew_lease(tx, task_id, actor)
             wf.check_transition(task_id, current, target, self._holder(tx, task_id) if current == target else None)
             if target == TaskStatus.IN_PROGRESS:

@@ -76,7 +76,7 @@ async def test_2026_clients_are_asked_once_through_input_required_and_only_accep
                 assert "[conflict]" in text and "not deleted" in text and "Nothing was changed" in text
                 message = only_question(person)
                 assert f"task {task['id']}" in message and "Quarterly report" in message and "1 result" in message
-                assert "1 comment by others (carol)" in message
+                assert "1 comment by others (carol (via bob))" in message  # a name given with a key is recorded via it (issue 28)
             kept = await call(alice, "tasks_get", id=task["id"])
             assert len(kept["results"]) == 1
             deleted = await call(alice, "tasks_delete", id=task["id"])

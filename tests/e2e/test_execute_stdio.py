@@ -162,6 +162,26 @@ async def test_other_sessions_are_answered_while_a_run_drips(backend_url, tmp_pa
     assert result.is_error and "OLLAMA_MAX_SECONDS=5" in result.content[0].text and outcome["seconds"] < 12
 
 
+async def test_a_cut_answer_is_named_to_the_caller_and_a_bound_above_the_setting_refused(backend_url, tmp_path):
+    # Issue 29: Ollama says "length" at the bound; the caller learns why and what to do.
+    with FakeOllama(behaviour=Succeed(chunks=("Once ", "upon"), eval_count=8, done_reason="length")) as ollama:
+        env = server_env(backend_url, tmp_path, OLLAMA_HOST=ollama.url, OLLAMA_MAX_TOKENS="8")
+        async with stdio_session(env) as s:
+            task = (await s.call_tool("tasks_create", {"title": "Write a 2,000-word story"})).structured_content
+            above = await s.call_tool("tasks_execute", {"id": task["id"], "max_tokens": 9})
+            untouched = (await s.call_tool("tasks_get", {"id": task["id"]})).structured_content
+            cut = await s.call_tool("tasks_execute", {"id": task["id"], "max_tokens": 4, "auto_complete": True})
+            stored = (await s.call_tool("tasks_get", {"id": task["id"]})).structured_content
+    assert above.is_error and "OLLAMA_MAX_TOKENS=8" in above.content[0].text and "at most 8" in above.content[0].text
+    assert untouched["status"] == "pending" and untouched["results"] == []
+    text = cut.content[0].text
+    assert cut.is_error and text.startswith("[invalid_argument] The answer was cut") and "'length'" in text
+    assert "Raise the bound" in text and "split the task" in text and "partial" in text
+    assert [body["options"] for body in ollama.chat_bodies] == [{"num_predict": 4}]
+    assert stored["status"] == "failed" and stored["results"][0]["status"] == "partial"
+    assert stored["results"][0]["response"] == "Once upon" and "'length'" in stored["results"][0]["error_message"]
+
+
 def _doctor(env: dict[str, str], *options: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SERVER), "doctor", *options], env=env, capture_output=True, text=True, timeout=60)
 
@@ -173,6 +193,7 @@ def test_doctor_passes_without_ollama_with_a_warning_and_strict_makes_the_warnin
         up_strict = _doctor(server_env(db, tmp_path, OLLAMA_HOST=ollama.url), "--strict")
         missing = _doctor(server_env(db, tmp_path, OLLAMA_HOST=ollama.url, OLLAMA_MODEL="gemma"))
     assert up.returncode == 0 and up_strict.returncode == 0, up.stdout + up.stderr
+    assert "OLLAMA_MAX_TOKENS=4096 tokens per answer" in up.stdout
     assert [line.split()[0] for line in up.stdout.splitlines()] == ["OK"] * 5  # database, schema, ollama, contracts, bounds
     down_env = server_env(db, tmp_path, OLLAMA_HOST=f"http://127.0.0.1:{unused_port()}")
     down, down_strict = _doctor(down_env), _doctor(down_env, "--strict")

@@ -56,7 +56,8 @@ async def test_spec_example_workflow_runs_over_http_and_the_key_name_is_the_defa
     assert [(c["author"], c["content"]) for c in final["comments"]] == [
         ("alice", "Task created (pending)"),
         ("ci-bot", "Status: pending → in_progress"),
-        ("claude", "Result (success) by claude, 1500 tokens"),  # a result is authored by its executor
+        # A result is authored by its executor; with a key, the key's name says who really sent it.
+        ("claude (via ci-bot)", "Result (success) by claude (via ci-bot), 1500 tokens"),
         ("ci-bot", "Status: in_progress → completed"),
     ]
     assert server.stdout_text() == "", "stdout must stay empty: logs go to stderr"
@@ -175,7 +176,8 @@ async def test_two_stateless_instances_over_one_mariadb_hand_out_every_task_exac
     assert sum(1 for ids in claims.values() if ids) >= 2, f"the work was not spread: {claims}"
     for name, ids in claims.items():
         for task_id in ids:
-            assert details[created.index(task_id)]["assignments"][0]["assignee"] == name
+            key_name = ("alice", "ci-bot")[int(name.split("-")[1]) // 2]  # the claim is held by the key's principal
+            assert details[created.index(task_id)]["assignments"][0]["assignee"] == f"{name} (via {key_name})"
 
 
 def _delete_session(url: str, key: str, session: str) -> int:
