@@ -14,7 +14,8 @@ with one process's share of the CPU, became the bottleneck). Beside it, from N p
   transaction (the look for expired leases and queued priorities, the passes built by the
   repository's own WorkOrder.claim_passes, the status change, the assignment, the lease, the history
   comment and its change-feed row, the task read back with its lease and attributes: 11
-  statements), with PyMySQL or sqlite3 and nothing else: the floor of the claim as it is written.
+  statements; since issue 22 the passes' candidates are one plain read and the task taken is
+  locked by its key), with PyMySQL or sqlite3 and nothing else: the floor of the claim as it is written.
 - raw SQL, minimal: one SKIP LOCKED select (SQLite: select + compare-and-set), the status
   change, an assignment and a comment: the floor of any claim at all.
 Raw MariaDB sessions are marked as the server's own (@mcp_tasks_writer), so the change-feed
@@ -39,7 +40,6 @@ import anyio  # noqa: E402
 from config import parse_database_url  # noqa: E402
 from infrastructure.database import Database  # noqa: E402
 
-CLAIM_CANDIDATES = 32  # as infrastructure/repository/leases.py
 LEASE_SECONDS = 1800
 
 
@@ -191,10 +191,11 @@ def _connect(url: str):
 
 def _claim_sql(url: str, dialect: str) -> dict:
     """The statements of one claim by `claude` (no filters), as the repository builds them
-    (infrastructure/repository/leases.py: claim, _claim_candidates, _claimed_row)."""
+    (infrastructure/repository/leases.py: claim, claim_candidates_sql, CLAIM_LOCK_SQL, _claimed_row)."""
     from domain.models import ExecutorType, TaskType
     from infrastructure.tx import Tx
     from infrastructure.repository.base import TASK_COLUMNS
+    from infrastructure.repository.leases import CLAIM_LOCK_SQL, LeasesMixin
     from infrastructure.repository.work_order import WorkOrder
     from validators import workflow_validator as wf
 
@@ -215,7 +216,6 @@ def _claim_sql(url: str, dialect: str) -> dict:
     attribute_columns = work.attribute_columns(tx)
     con.close()
     q = (lambda sql: sql) if dialect == "mysql" else (lambda sql: sql.replace("%s", "?"))
-    statements = [(source == "tasks", f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}", 1) for source, clause, order in passes]
     expires = "NOW(6) + INTERVAL %s SECOND" if dialect == "mysql" else "strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || %s || ' seconds')"
     conflict = (
         "ON DUPLICATE KEY UPDATE holder = VALUES(holder), holder_type = VALUES(holder_type), assignment_id = VALUES(assignment_id), "
@@ -237,7 +237,9 @@ def _claim_sql(url: str, dialect: str) -> dict:
     return {
         "params": ["pending", *allowed],
         "opener": opener,
-        "passes": [(indexed, q(sql), times) for indexed, sql, times in statements],
+        "candidates": q(LeasesMixin.claim_candidates_sql(passes, 0)),
+        "passes": len(passes),
+        "lock": q(CLAIM_LOCK_SQL),
         "take": q(f"UPDATE tasks SET status = 'in_progress', {tx_.touch}, completed_at = NULL WHERE id = %s AND status = 'pending'"),
         "assign": q(
             "INSERT INTO task_assignments (task_id, assignee, assignee_type, model_name, assigned_by, assigned_by_type, "
@@ -269,30 +271,26 @@ def _raw_claim_worker(url: str, n: int, barrier, out) -> None:
         cur.execute(sql["opener"])
         cur.fetchall()
         claimed = None
-        for indexed, select, times in sql["passes"]:
-            if dialect == "mysql" and indexed:
-                cur.execute(select + " LIMIT 1 FOR UPDATE SKIP LOCKED", sql["params"])
-            elif indexed:
-                cur.execute(select + f" LIMIT {CLAIM_CANDIDATES}", sql["params"])
-            else:
-                cur.execute(select, sql["params"] * times)
-            for (task_id,) in cur.fetchall():
-                cur.execute(sql["take"], (task_id,))
-                if cur.rowcount != 1:
+        cur.execute(sql["candidates"], sql["params"] * sql["passes"])
+        for task_id, *_order in cur.fetchall():
+            if dialect == "mysql":
+                cur.execute(sql["lock"], (task_id,))
+                if not cur.fetchall():
                     continue
-                cur.execute(sql["assign"], (task_id, name, "claude", None, name, "ai", "claimed with tasks_claim"))
-                assignment_id = cur.lastrowid
-                cur.execute(sql["lease"], (task_id, name, "ai", assignment_id, LEASE_SECONDS, LEASE_SECONDS, None))
-                metadata = {"from": "pending", "to": "in_progress", "assignment_id": assignment_id, "lease_seconds": LEASE_SECONDS}
-                cur.execute(sql["history"], (task_id, name, "ai", "status_change", f"Claimed by {name} [claude]: pending → in_progress",
-                                             json.dumps(metadata, ensure_ascii=False)))
-                cur.execute(sql["feed"], (task_id, "status", name))
-                cur.execute(sql["read_back"], (task_id,))
-                cur.fetchall()  # no priority row here, so no queue update follows
-                claimed = task_id
-                break
-            if claimed is not None:
-                break
+            cur.execute(sql["take"], (task_id,))
+            if cur.rowcount != 1:
+                continue
+            cur.execute(sql["assign"], (task_id, name, "claude", None, name, "ai", "claimed with tasks_claim"))
+            assignment_id = cur.lastrowid
+            cur.execute(sql["lease"], (task_id, name, "ai", assignment_id, LEASE_SECONDS, LEASE_SECONDS, None))
+            metadata = {"from": "pending", "to": "in_progress", "assignment_id": assignment_id, "lease_seconds": LEASE_SECONDS}
+            cur.execute(sql["history"], (task_id, name, "ai", "status_change", f"Claimed by {name} [claude]: pending → in_progress",
+                                         json.dumps(metadata, ensure_ascii=False)))
+            cur.execute(sql["feed"], (task_id, "status", name))
+            cur.execute(sql["read_back"], (task_id,))
+            cur.fetchall()  # no priority row here, so no queue update follows
+            claimed = task_id
+            break
         cur.execute("COMMIT")
         if claimed is None:
             break

@@ -415,11 +415,12 @@ class SQLiteLoader:
         con.execute("PRAGMA synchronous = OFF")
         con.execute("PRAGMA cache_size = -262144")  # 256 MB for the index builds
         con.execute("PRAGMA foreign_keys = OFF")
-        # Secondary indexes and the FTS triggers, by their own stored SQL, to recreate after the load.
+        # Secondary indexes and the FTS triggers, by their own stored SQL, to recreate after the load;
+        # the change feed's triggers too: a bulk load is not a million changes to announce.
         self.deferred = con.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND "
             "((type = 'index' AND tbl_name IN ('tasks', 'task_assignments', 'task_results', 'task_comments')) "
-            "OR (type = 'trigger' AND tbl_name = 'tasks'))"
+            "OR (type = 'trigger' AND (tbl_name = 'tasks' OR name LIKE 'mcp_tasks_feed_%')))"
         ).fetchall()
         for kind, name, _ in self.deferred:
             con.execute(f"DROP {kind.upper()} {name}")

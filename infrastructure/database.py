@@ -34,10 +34,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 from config import DatabaseSettings
 from domain.errors import Forbidden, OutcomeUnknown, StorageError, TaskSystemError
 from infrastructure.db_errors import (
-    CANNOT_CONNECT, CONNECTION_LOST, NODE_NOT_READY, READ_ONLY_REFUSAL, DriverErrors, Lost, Retry, broke,
+    CANNOT_CONNECT, CONNECTION_LOST, NODE_NOT_READY, READ_ONLY_REFUSAL, DriverErrors, Lost, Retry, broke, timed_out,
 )
-from infrastructure.foreign_writes import MARK_OUR_SESSION, PRESENT_SQL, ensure_triggers, missing_triggers
-from infrastructure.mysql_pool import MySQLPool
+from infrastructure.foreign_writes import (
+    MARK_OUR_SESSION, MARK_OUR_SQLITE_WRITE, PRESENT_SQL, SQLITE_MARK_TABLE, UNMARK_OUR_SQLITE_WRITE, ensure_triggers,
+    missing_triggers,
+)
+from infrastructure.mysql_pool import MySQLPool, timeouts
 from infrastructure.tx import Tx
 from infrastructure.command_name import init_db
 
@@ -80,6 +83,7 @@ class Database:
         self.retries = 0  # writes run again after a deadlock or certification conflict (for benches)
         # Whether the server is a Galera node (@@wsrep_on); None until the first connection.
         self.galera: bool | None = None
+        self._sqlite_marks: bool | None = None  # whether the file has SQLite's foreign-write triggers (0009)
 
     def describe(self) -> str:
         return self.settings.describe()
@@ -253,6 +257,8 @@ class Database:
         try:
             con = pool.acquire()
         except pymysql.err.MySQLError as exc:
+            if timed_out(exc):  # nothing was sent: trying again would wait as long again
+                raise self.errors.unreachable(exc, connecting=True) from exc
             raise self.errors.map_mysql(exc) from exc
         reusable = False
         try:
@@ -297,9 +303,15 @@ class Database:
         try:
             if write:
                 con.execute("BEGIN IMMEDIATE")
+                if self._sqlite_marks is None:
+                    self._sqlite_marks = con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [SQLITE_MARK_TABLE]).fetchone() is not None
+                if self._sqlite_marks:
+                    con.execute(MARK_OUR_SQLITE_WRITE)  # the feed triggers stay silent for this transaction
             try:
                 result = fn(Tx(cursor, "sqlite"))
                 if write:
+                    if self._sqlite_marks:
+                        con.execute(UNMARK_OUR_SQLITE_WRITE)
                     con.execute("COMMIT")
                 return result
             except BaseException:
@@ -316,7 +328,9 @@ class Database:
             if self._pool is None:
                 # Bounded: ten agents with one process each stay well under MariaDB's default
                 # max_connections (151).
-                self._pool = MySQLPool(self._open_mysql, size=10, ping_idle=PING_IDLE_SECONDS)
+                self._pool = MySQLPool(
+                    self._open_mysql, size=10, ping_idle=PING_IDLE_SECONDS, ping_timeout=self.settings.connect_timeout
+                )
             return self._pool
 
     def _open_mysql(self) -> Any:
@@ -355,10 +369,10 @@ class Database:
             charset="utf8mb4",
             autocommit=True,
             connect_timeout=s.connect_timeout,
-            # Bounds every statement and the login handshake: a server that accepts the
-            # connection and then never answers would otherwise hold the call for good.
-            # The long statements (statistics, search) run well under a second, and the
-            # search caps itself with max_statement_time, so the bound never cuts a healthy one.
+            # Bounds every statement: a server that stops answering would otherwise hold the
+            # call for good. The long statements (statistics, search) run well under a second,
+            # and the search caps itself with max_statement_time, so the bound never cuts a
+            # healthy one. The login below, and the pool's ping, wait DB_CONNECT_TIMEOUT only.
             read_timeout=s.query_timeout,
             write_timeout=s.query_timeout,
             # READ COMMITTED: each statement sees what committed before it started (a claim
@@ -369,15 +383,20 @@ class Database:
             + (", READ ONLY" if self.read_only else ""),
             cursorclass=pymysql.cursors.DictCursor,
             ssl_disabled=s.tls_disabled,
+            defer_connect=True,
         )
         try:
-            with con.cursor() as cursor:
-                # Marks the session as ours: the triggers that announce other programs' writes
-                # on the change feed stay silent for it (infrastructure/foreign_writes.py).
-                cursor.execute(MARK_OUR_SESSION)
-                self._galera_session(cursor)
+            # A server that accepts the connection and then says nothing (a partition, a hung
+            # server) is given up on after DB_CONNECT_TIMEOUT, as one that never accepts it.
+            with timeouts(con, s.connect_timeout):
+                con.connect()
+                with con.cursor() as cursor:
+                    # Marks the session as ours: the triggers that announce other programs' writes
+                    # on the change feed stay silent for it (infrastructure/foreign_writes.py).
+                    cursor.execute(MARK_OUR_SESSION)
+                    self._galera_session(cursor)
         except BaseException:
-            con.close()
+            _quietly(con.close)
             raise
         return con
 

@@ -46,7 +46,7 @@ class DriverErrors:
     def describe(self) -> str:
         return self.settings.describe()
 
-    def unreachable(self, exc: BaseException | None, outcome: str = "") -> StorageError:
+    def unreachable(self, exc: BaseException | None, outcome: str = "", connecting: bool = False) -> StorageError:
         reason = str(exc.args[1] if exc is not None and len(getattr(exc, "args", ())) > 1 else exc or "")
         code = exc.args[0] if exc is not None and getattr(exc, "args", None) else None
         if code in NODE_NOT_READY:
@@ -54,6 +54,13 @@ class DriverErrors:
                 f"The Galera node of {self.describe()} is not ready for queries (error {code}: {reason}), and no other "
                 f"node answered. {outcome + ' ' if outcome else ''}The node has left the cluster's primary component or "
                 "is still joining; try again in a few seconds, and check the cluster (SHOW STATUS LIKE 'wsrep_%')."
+            ))
+        if timed_out(exc) and connecting:  # the ping of an idle connection or the login of a new one
+            return StorageError(scrub(
+                f"The database {self.describe()} did not answer within {self.settings.connect_timeout:g} s "
+                f"(DB_CONNECT_TIMEOUT) while connecting. {outcome + ' ' if outcome else ''}Packets to it may be lost "
+                "(a network partition) or it is stuck: check the network and the database. "
+                "The server keeps running and uses the database again once it answers."
             ))
         if timed_out(exc):
             return StorageError(scrub(

@@ -1,4 +1,5 @@
-"""MariaDB triggers that put other programs' writes on the change feed.
+"""Triggers that put other programs' writes on the change feed (MariaDB here; SQLite's in
+sql/sqlite/0009.foreign-writes.sql).
 
 Every write of this server adds its own task_changes row (with a precise kind and the actor,
 infrastructure/change_feed.py) and keeps the priority queue's copy of a task in step
@@ -15,7 +16,12 @@ SUPER or log_bin_trust_function_creators=1). Without it the server must still in
 work, only other programs' writes go unannounced; and once an administrator grants it, the
 next `init-db` must create them. So init-db ensures them on every run (one look in
 information_schema when they exist), and doctor says when they are missing.
-SQLite has no other writers (the web app shares MariaDB), so it has no triggers.
+
+SQLite: another program (the sqlite3 shell, a script) may write to the file too. Its triggers
+come with a migration (no privileges there), and they stay silent while the table
+mcp_tasks_writing holds a row: each of our write transactions inserts one first and deletes
+it before COMMIT. SQLite admits one writer at a time, so no other writer ever sees it, and a
+transaction that fails rolls it back with the rest.
 """
 from __future__ import annotations
 
@@ -28,6 +34,9 @@ log = logging.getLogger(__name__)
 
 WRITER_VARIABLE = "@mcp_tasks_writer"
 MARK_OUR_SESSION = f"SET {WRITER_VARIABLE} = 1"
+SQLITE_MARK_TABLE = "mcp_tasks_writing"
+MARK_OUR_SQLITE_WRITE = f"INSERT OR REPLACE INTO {SQLITE_MARK_TABLE} (writer) VALUES (1)"
+UNMARK_OUR_SQLITE_WRITE = f"DELETE FROM {SQLITE_MARK_TABLE}"
 
 # Kept in step with infrastructure/repository/work_order.py: queued while pending, DUE_SORT order.
 _REQUEUE = (

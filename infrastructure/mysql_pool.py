@@ -13,7 +13,9 @@ up (a call whose connection was lost runs once more on a new one). What is kept:
 - a connection idle for `ping_idle` seconds or more is pinged when it is handed out, and a
   dead one replaced: that is how a restarted server is reconnected. One used more recently
   was alive then; if the server went away since, the first statement fails and the caller
-  retries on a new connection;
+  retries on a new connection. The ping waits `ping_timeout` (DB_CONNECT_TIMEOUT), not the
+  statement timeout: a server behind a partition (packets dropped, nothing refused) is found
+  in seconds, where a statement would wait DB_QUERY_TIMEOUT for it;
 - a connection that failed (lost, timed out, out of sync) is closed, never handed out again,
   and every idle one is pinged before its next use: a server restart kills them all at once,
   and the caller's one retry must get a live connection, not the next dead one.
@@ -30,7 +32,8 @@ import hashlib
 import re
 import threading
 import time
-from typing import Any, Callable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 PREPARED_PER_CONNECTION = 64  # distinct statements a connection prepares; past it, statements run as text
 _UNKNOWN_STATEMENT = 1243  # ER_UNKNOWN_STMT_HANDLER: the connection no longer has it
@@ -41,10 +44,11 @@ class MySQLPool:
     """`acquire()` a connection, `release(con, reusable)` it. Thread-safe; connections are
     opened lazily, nothing at construction."""
 
-    def __init__(self, open_connection: Callable[[], Any], size: int, ping_idle: float):
+    def __init__(self, open_connection: Callable[[], Any], size: int, ping_idle: float, ping_timeout: float = 5.0):
         self._open = open_connection
         self._size = size
         self._ping_idle = ping_idle
+        self._ping_timeout = ping_timeout
         self._idle: list[tuple[Any, float]] = []  # (connection, when it came back); last in, first out
         self._count = 0  # open connections, idle or handed out
         self._suspect_before = 0.0  # idle connections back before this are pinged before use
@@ -62,7 +66,7 @@ class MySQLPool:
                 self._count += 1
         if con is not None:
             fresh = time.monotonic() - since < self._ping_idle and since > self._suspect_before
-            if fresh or _answers(con):
+            if fresh or _answers(con, self._ping_timeout):
                 return con
             _close(con)
         try:
@@ -134,12 +138,27 @@ def _prepare(cursor: Any, name: str, sql: str) -> None:
     cursor.execute(f"PREPARE {name} FROM %s", (_PLACEHOLDER.sub("?", sql).replace("%%", "%"),))
 
 
-def _answers(con: Any) -> bool:
+def _answers(con: Any, timeout: float) -> bool:
     try:
-        con.ping(False)
+        with timeouts(con, timeout):
+            con.ping(False)
     except Exception:  # noqa: BLE001 - any failure means this connection is no use
         return False
     return True
+
+
+@contextmanager
+def timeouts(con: Any, seconds: float) -> Iterator[None]:
+    """The connection's socket read and write timeouts set to `seconds` for a moment (a ping,
+    the login), then back to what they were (DB_QUERY_TIMEOUT, for statements). PyMySQL keeps
+    them in `_read_timeout`/`_write_timeout` and applies them before each read and write
+    (1.x); it has no public way to change them after connect."""
+    before = con._read_timeout, con._write_timeout
+    con._read_timeout = con._write_timeout = seconds
+    try:
+        yield
+    finally:
+        con._read_timeout, con._write_timeout = before
 
 
 def _close(con: Any) -> None:

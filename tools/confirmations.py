@@ -57,7 +57,8 @@ async def ask_before_cancel(
 
     state = app(ctx)
     who = actor(state, updated_by, None)[0]
-    held = await anyio.to_thread.run_sync(state.repository.foreign_live_lease, id, (who, own_name(state)))
+    # The holder is told apart by the name the call gives; the session only when none is (leases.py).
+    held = await anyio.to_thread.run_sync(state.repository.foreign_live_lease, id, (who,))
     if held is None:
         return None
     message = (

@@ -163,9 +163,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         require_some_change(fields, "title, description, type, due_date, metadata, parent_task_id, priority, labels, depends_on")
         state = app(ctx)
         who, kind = actor(state, updated_by, updated_by_type)
-        task = state.repository.update_task(
-            id, fields, actor=who, actor_type=kind, expected_updated_at=expected_updated_at, session=own_name(state)
-        )
+        task = state.repository.update_task(id, fields, actor=who, actor_type=kind, expected_updated_at=expected_updated_at)
         return respond(Task(**task))
 
     @mcp.tool(title="Change task status", annotations=WRITE, structured_output=False)
@@ -204,7 +202,7 @@ def register_task_tools(mcp: MCPServer) -> None:
         who, kind = actor(state, assigned_by, None)
         assignment = state.repository.assign(
             id, assignee=assignee, assignee_type=ExecutorType(assignee_type), model_name=model_name,
-            notes=rules.text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind, session=own_name(state),
+            notes=rules.text_bytes("notes", notes), assigned_by=who, assigned_by_type=kind,
         )
         return respond(Assignment(**assignment))
 
@@ -234,7 +232,7 @@ def register_task_tools(mcp: MCPServer) -> None:
             id, response=response, executor=executor, executor_type=ExecutorType(executor_type), model_name=model_name,
             status=ResultStatus(status), tokens_input=tokens_input, tokens_output=tokens_output, cost_usd=cost_usd,
             error_message=rules.text_bytes("error_message", error_message), request=rules.text_bytes("request", request),
-            duration_ms=duration_ms, actor_type=kind, session=own_name(state),
+            duration_ms=duration_ms, actor_type=kind,
         )
         return respond(Result(**result))
 
@@ -271,6 +269,5 @@ def register_task_tools(mcp: MCPServer) -> None:
         who, kind = actor(state, author, author_type)
         comment = state.repository.add_comment(
             id, content=rules.text_bytes("content", content), author=who, author_type=kind, comment_type=comment_type,
-            session=own_name(state),
         )
         return respond(Comment(**comment))

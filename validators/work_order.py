@@ -7,7 +7,9 @@
   `completed` clears a blocker: a failed blocker may still be retried, and a cancelled one
   means the work A needs was never done, so A stays blocked until someone removes the
   dependency (tasks_update depends_on) or cancels A as well. Unblocking silently would
-  let an agent deploy what was never built.
+  let an agent deploy what was never built. For the same reason a task that still blocks an
+  open task (pending, in_progress or failed) cannot be deleted: the deletion would drop the
+  dependency with it.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ NORMAL_RANK = PRIORITY_RANK["normal"]
 LABEL_MAX_CHARS = 50
 LABELS_MAX = 20
 DEPENDENCIES_MAX = 100
-_LABEL = re.compile(r"^[^\s,\x00-\x1f\x7f]+(?: [^\s,\x00-\x1f\x7f]+)*$")
+# C0, DEL and C1 (U+0080-U+009F: 8-bit CSI U+009B is a terminal escape as ESC [ is).
+_LABEL = re.compile(r"^[^\s,\x00-\x1f\x7f-\x9f]+(?: [^\s,\x00-\x1f\x7f-\x9f]+)*$")
 
 
 def normalise_labels(labels: Iterable[str] | None, name: str = "labels") -> list[str] | None:
@@ -109,6 +112,26 @@ def check_no_cycle(path: list[int] | None, name: str = "depends_on") -> None:
             f"{name} would make a cycle: {' → '.join(map(str, path))} (each depends on the next). "
             "Nothing was changed. Drop one of these dependencies."
         )
+
+
+OPEN_DEPENDENT_STATUSES = ("pending", "in_progress", "failed")  # a dependent that may still start
+
+
+def check_deletable_blocker(task_id: int, dependents: list[dict]) -> None:
+    """Refuse to delete a task that an open task depends on, naming those tasks and the way out."""
+    open_ = [d for d in dependents if d["status"] in OPEN_DEPENDENT_STATUSES]
+    if not open_:
+        return
+    shown = ", ".join(f"{d['id']} ({d['status']}: {shorten(d['title'], 60)})" for d in open_[:10])
+    more = f" and {len(open_) - 10} more" if len(open_) > 10 else ""
+    first = open_[0]
+    keep = ", ".join(map(str, first["other_blockers"]))
+    raise WorkflowError(
+        f"Task {task_id} cannot be deleted: task{'s' if len(open_) > 1 else ''} {shown}{more} "
+        f"depend{'' if len(open_) > 1 else 's'} on it, and deleting it would unblock them silently. Nothing was deleted. "
+        f"Remove the dependency first (e.g. tasks_update id={first['id']} depends_on=[{keep}]), "
+        f"or cancel task {task_id} instead (a cancelled blocker still blocks)."
+    )
 
 
 def blocked_message(task_id: int, open_blockers: list[dict]) -> str:

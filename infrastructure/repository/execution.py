@@ -17,7 +17,7 @@ from validators import workflow_validator as wf
 
 class ExecutionMixin(RepositoryBase):
     def start_execution(
-        self, task_id: int, *, model: str, actor: str, actor_type: ActorType, session: str | None = None,
+        self, task_id: int, *, model: str, actor: str, actor_type: ActorType,
     ) -> dict[str, Any]:
         """Take the task for a model run: refuse what may not run, assign the model, in_progress, lease."""
 
@@ -26,7 +26,7 @@ class ExecutionMixin(RepositoryBase):
             if row["status"] == "in_progress":
                 # Another agent's live lease stands: running the model would overwrite and then
                 # drop it, leaving the task in_progress with nobody holding it.
-                self._check_not_held_by_other(tx, task_id, actor, session, "running it on a model")
+                self._check_not_held_by_other(tx, task_id, actor, "running it on a model", None)
                 if self._reap_one(tx, task_id):
                     row = self._task_row(tx, task_id)
             status, task_type = TaskStatus(row["status"]), TaskType(row["type"])

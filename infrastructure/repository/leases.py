@@ -2,6 +2,12 @@
 drop and renew a lease, say who holds a task, return expired claims to pending (the reaper,
 run by every claim), and tasks_claim itself.
 
+Who holds: a lease keeps the name the task was taken under (`holder`) and, when that was an
+explicit name, the taking session's own name too (`holder_session`). A caller is the holder
+when its actor is one of them. The actor is the name the call gives, else the session's own
+name: so an explicit name decides even inside one connection (subagents sharing it), and the
+session decides only when no name is given.
+
 Belongs here: who may work a task and until when, and how the next task is handed out.
 """
 from __future__ import annotations
@@ -10,7 +16,7 @@ import json
 import logging
 import random
 import time
-from typing import Any, Iterator
+from typing import Any
 
 from domain.errors import Conflict, Forbidden, InvalidInput, TaskSystemError
 from domain.models import ActorType, CommentType, ExecutorType, TaskStatus, TaskType
@@ -20,7 +26,10 @@ from validators import workflow_validator as wf
 from infrastructure.command_name import init_db
 
 log = logging.getLogger("infrastructure.task_repository")  # the logger's name before the split
-CLAIM_CANDIDATES = 32  # tasks a compare-and-set pass tries before the next pass (more than agents racing)
+CLAIM_CANDIDATES = 32  # tasks read per claim pass, tried in turn (more than agents racing)
+# The one row a claim locks, by its key: a task another claimer is taking is passed over at once.
+CLAIM_LOCK_SQL = "SELECT id FROM tasks WHERE id = %s AND status = 'pending' FOR UPDATE SKIP LOCKED"
+CLAIM_ROUNDS = 20  # re-reads of the candidates when other claimers took every one read: a bound, not a limit met in use
 # On Galera, a claim tries the first GALERA_SPREAD candidates of a pass in random order: row
 # locks (SKIP LOCKED) bind one node only, so claimers on every node would otherwise all take
 # the head and all but one fail certification at COMMIT (bench/RESULTS.md, issue 24).
@@ -77,15 +86,15 @@ class LeasesMixin(RepositoryBase):
                 [task_id],
             )
 
-    def _renew_lease(self, tx: Tx, task_id: int, holder: str, session: str | None = None) -> None:
+    def _renew_lease(self, tx: Tx, task_id: int, actor: str) -> None:
         """Any write by the holder on its task renews its lease for the lease's own length, even
         one that ran out, as long as the reaper has not given the task to anyone else."""
         if self._has_leases(tx):
             expires = self._expires(tx).replace("%s", "lease_seconds")
             tx.execute(
                 f"UPDATE task_leases SET expires_at = {expires} WHERE task_id = %s AND expires_at IS NOT NULL "
-                "AND (holder IN (%s, %s) OR holder_session IN (%s, %s))",
-                [task_id, holder, session or holder, holder, session or holder],
+                "AND (holder = %s OR holder_session = %s)",
+                [task_id, actor, actor],
             )
 
     def _lease(self, tx: Tx, task_id: int) -> dict[str, Any] | None:
@@ -103,33 +112,40 @@ class LeasesMixin(RepositoryBase):
         return {n for n in (lease["holder"], lease["holder_session"]) if n}
 
     def _check_not_held_by_other(
-        self, tx: Tx, task_id: int, actor: str, session: str | None, action: str, needs: str | None = None,
+        self, tx: Tx, task_id: int, actor: str, action: str, name_param: str | None, needs: str | None = None,
     ) -> None:
         """Refuse a move of a task that another agent holds under a live lease (retryable: it ends).
+        `name_param`: the parameter by which the caller names itself, which the refusal tells it to pass.
         `needs`: the move is one that scope may make (a reviewer's cancel); refused as forbidden."""
         lease = self._lease(tx, task_id)
-        if not lease or not lease["holder"] or int(lease["expired"]) or self._names(lease) & {actor, session}:
+        if not lease or not lease["holder"] or int(lease["expired"]) or actor in self._names(lease):
             return
         if needs:
             raise Forbidden(
                 f"Task {task_id} is held by {lease['holder']} ({lease['holder_type']}); {action} needs {needs}. "
                 "Nothing was changed. Ask a reviewer, or the holder, to cancel it."
             )
+        # A one-shot client (the Inspector CLI, `server.py call`) is a new session on every call:
+        # without a name it is refused by its own lease, so say which name takes the task's part.
+        hint = (
+            f" You called as {actor}. If you are {lease['holder']}, pass {name_param}={lease['holder']!r}: a call "
+            "without a name acts as its session, and one-shot clients get a new session name on every call."
+            if name_param else ""
+        )
         raise Conflict(
             f"Task {task_id} is held by {lease['holder']} ({lease['holder_type']}) under a lease until "
-            f"{_text_time(lease['expires_at'])}; {action} is refused so their work is not lost. Nothing was changed. "
-            "Take another task (tasks_claim), or wait: tasks_get shows the holder and the lease.",
+            f"{_text_time(lease['expires_at'])}; {action} is refused so their work is not lost. Nothing was changed.{hint} "
+            "Otherwise take another task (tasks_claim), or wait: tasks_get shows the holder and the lease.",
             retryable=True,
         )
 
-    def _resume(self, tx: Tx, task_id: int, actor: str, actor_type: ActorType, session: str | None = None) -> bool:
+    def _resume(self, tx: Tx, task_id: int, actor: str, actor_type: ActorType) -> bool:
         """The agent whose lease ran out is back: if the reaper gave its task back to pending and
         nobody has taken it since, it is the agent's again (in_progress, a fresh lease). True if resumed."""
         lease = self._lease(tx, task_id)
         if not lease or not lease["reaped_holder"]:
             return False
-        names = {lease["reaped_holder"], lease["holder_session"]} - {None}
-        if not names & {actor, session}:
+        if actor not in {lease["reaped_holder"], lease["holder_session"]}:
             return False
         if tx.value(f"SELECT status FROM tasks WHERE id = %s{tx.for_update}", [task_id]) != "pending":
             return False
@@ -140,10 +156,10 @@ class LeasesMixin(RepositoryBase):
         )
         return True
 
-    def _holder_speaks(self, tx: Tx, task_id: int, actor: str, actor_type: ActorType, session: str | None = None) -> None:
+    def _holder_speaks(self, tx: Tx, task_id: int, actor: str, actor_type: ActorType) -> None:
         """A write by the holder: renew its lease, or take its task back if the reaper had returned it."""
-        if not self._resume(tx, task_id, actor, actor_type, session):
-            self._renew_lease(tx, task_id, actor, session)
+        if not self._resume(tx, task_id, actor, actor_type):
+            self._renew_lease(tx, task_id, actor)
 
     def renew_lease(self, task_id: int, holder: str) -> None:
         """For a running execution: keep its claim alive while it streams."""
@@ -297,45 +313,61 @@ class LeasesMixin(RepositoryBase):
             base = " AND ".join(where)
             # Ready tasks only, by priority (urgent first), then due date, then age: one
             # index-friendly pass each (work_order.claim_passes), instead of one ORDER BY that
-            # would sort every pending task.
+            # would sort every pending task; their candidates read together (_claim_candidates).
             skip_locked = tx.dialect == "mysql" and self._can_skip_locked(tx)
-            for candidates in self._claim_candidates(tx, self.work.claim_passes(tx, base, queued_ranks), params, skip_locked):
+            passes = self.work.claim_passes(tx, base, queued_ranks)
+            tried: list[int] = []
+            for _ in range(CLAIM_ROUNDS):
+                candidates, complete = self._claim_candidates(tx, passes, params, tried)
                 for task_id in candidates:
-                    task_id = int(task_id)
-                    # Compare-and-set: on an old server another claimer may have taken it meanwhile.
+                    if task_id is None:  # the end of a pass that had more tasks than were read: read again
+                        break
+                    tried.append(task_id)
+                    if skip_locked and tx.row(CLAIM_LOCK_SQL, [task_id]) is None:
+                        continue  # another claimer is taking it (or took it since the read)
+                    # Compare-and-set: without SKIP LOCKED another claimer may have taken it meanwhile.
                     won = tx.execute(
                         f"UPDATE tasks SET status = 'in_progress', {tx.touch}, completed_at = NULL WHERE id = %s AND status = 'pending'",
                         [task_id],
                     )
-                    if won != 1:
-                        continue
-                    assignment_id = self._insert_active_assignment(
-                        tx, task_id, assignee, assignee_type, model_name, assignee, actor_type, "claimed with tasks_claim"
-                    )
-                    self._take_lease(tx, task_id, assignee, actor_type.value, assignment_id, seconds, session)
-                    self._history(
-                        tx, task_id, assignee, actor_type, CommentType.STATUS_CHANGE,
-                        f"Claimed by {assignee} [{assignee_type.value}]: pending → in_progress",
-                        {"from": "pending", "to": "in_progress", "assignment_id": assignment_id, "lease_seconds": seconds},
-                    )
-                    row = self._claimed_row(tx, task_id)
-                    queued_rank = row["priority_rank"]
-                    attributes = self.work.attributes_of(row)
-                    if queued_rank is not None:
-                        # Its priority row leaves the queue (a normal task has none: nothing to update).
-                        self.work.set_queued(tx, task_id, False)
-                    expires = row.pop("lease_expires_at")
-                    return {
-                        **_task(row), **attributes,
-                        "assignment_id": assignment_id, "lease_expires_at": _text_time(expires),
-                    }
-            return None
+                    if won == 1:
+                        return self._claimed(tx, task_id, assignee, assignee_type, model_name, actor_type, seconds, session)
+                if complete:
+                    return None
+            raise Conflict(
+                f"So many agents are claiming at once that {len(tried)} tasks were taken by others while this claim "
+                "tried them; nothing was claimed. Try again.",
+                retryable=True,
+            )
 
         found = self.db.write(lambda tx: run(tx, True))
         if found is _REAP:
             self.reap_expired()
             found = self.db.write(lambda tx: run(tx, False))
         return found
+
+    def _claimed(
+        self, tx: Tx, task_id: int, assignee: str, assignee_type: ExecutorType, model_name: str | None,
+        actor_type: ActorType, seconds: int, session: str | None,
+    ) -> dict[str, Any]:
+        """The rest of a claim once the task is in_progress: assignment, lease, history, the task read back."""
+        assignment_id = self._insert_active_assignment(
+            tx, task_id, assignee, assignee_type, model_name, assignee, actor_type, "claimed with tasks_claim"
+        )
+        self._take_lease(tx, task_id, assignee, actor_type.value, assignment_id, seconds, session)
+        self._history(
+            tx, task_id, assignee, actor_type, CommentType.STATUS_CHANGE,
+            f"Claimed by {assignee} [{assignee_type.value}]: pending → in_progress",
+            {"from": "pending", "to": "in_progress", "assignment_id": assignment_id, "lease_seconds": seconds},
+        )
+        row = self._claimed_row(tx, task_id)
+        queued_rank = row["priority_rank"]
+        attributes = self.work.attributes_of(row)
+        if queued_rank is not None:
+            # Its priority row leaves the queue (a normal task has none: nothing to update).
+            self.work.set_queued(tx, task_id, False)
+        expires = row.pop("lease_expires_at")
+        return {**_task(row), **attributes, "assignment_id": assignment_id, "lease_expires_at": _text_time(expires)}
 
     def _claimed_row(self, tx: Tx, task_id: int) -> dict[str, Any]:
         """The task just claimed, with its lease's end and its attributes, in one statement.
@@ -353,24 +385,46 @@ class LeasesMixin(RepositoryBase):
         return json.loads(tx.value(f"SELECT JSON_OBJECT({pairs}) AS task FROM ({sql}) AS claimed", [task_id]))
 
     @staticmethod
-    def _claim_candidates(
-        tx: Tx, passes: list[tuple[str, str, str]], params: list[Any], skip_locked: bool,
-    ) -> Iterator[list[Any]]:
-        """The candidate ids of each claim pass in turn, each read only when the one before found none.
+    def claim_candidates_sql(passes: list[tuple[str, str, str]], tried: int) -> str:
+        """The statement of _claim_candidates: a branch per pass (its WHERE's parameters, then the
+        `tried` ids to leave out), each its first CLAIM_CANDIDATES + 1 tasks, in claim order."""
+        skip = f" AND tasks.id NOT IN ({', '.join(['%s'] * tried)})" if tried else ""
+        branches = []
+        for n, (source, clause, order) in enumerate(passes):
+            keys = order.split(", ")
+            keys = ["NULL"] * (3 - len(keys)) + keys  # the undated pass has no due date to sort by
+            branches.append(
+                f"SELECT id, claim_pass, k1, k2, k3 FROM (SELECT tasks.id AS id, {n} AS claim_pass, {keys[0]} AS k1, {keys[1]} AS k2, "
+                f"{keys[2]} AS k3 FROM {source} WHERE {clause}{skip} ORDER BY {order} LIMIT {CLAIM_CANDIDATES + 1}) AS pass_{n}"
+            )
+        return " UNION ALL ".join(branches) + " ORDER BY claim_pass, k1, k2, k3"
 
-        SKIP LOCKED only where the order comes from an index (the tasks passes): a pass that
-        sorts (the priority joins) would lock every row it read before sorting, and concurrent
-        claimers would skip all of them. Those read candidates and compare-and-set instead.
+    @classmethod
+    def _claim_candidates(
+        cls, tx: Tx, passes: list[tuple[str, str, str]], params: list[Any], tried: list[int],
+    ) -> tuple[list[int | None], bool]:
+        """(ids, complete): the first CLAIM_CANDIDATES ready tasks of every pass not yet tried, in
+        claim order, in one plain read. A pass that has more than were read ends in None: the
+        claim reads again there rather than go on to a lower pass. complete: no pass was cut.
+
+        A plain read, never a locking one: a locking read whose plan sorts (the full-text index
+        of a search, the parent index, a priority join) locks every row it reads before it
+        sorts, and concurrent claimers skipping those rows got lower tasks, or nothing, while
+        better ones were free. The claim locks its one task by primary key instead.
         """
-        for source, clause, order in passes:
-            select = f"SELECT tasks.id AS id FROM {source} WHERE {clause} ORDER BY {order}"
+        rows = tx.rows(cls.claim_candidates_sql(passes, len(tried)), [*params, *tried] * len(passes))
+        ids: list[int | None] = []
+        complete = True
+        for n in range(len(passes)):
+            found = [int(r["id"]) for r in rows if int(r["claim_pass"]) == n]
             if tx.galera:
-                yield _spread([r["id"] for r in tx.rows(f"{select} LIMIT {CLAIM_CANDIDATES}", params)])
-            elif skip_locked and source == "tasks":
-                row = tx.row(f"{select} LIMIT 1 FOR UPDATE SKIP LOCKED", params)
-                yield [row["id"]] if row else []
-            else:
-                yield [r["id"] for r in tx.rows(f"{select} LIMIT {CLAIM_CANDIDATES}", params)]
+                found = _spread(found)
+            ids += found[:CLAIM_CANDIDATES]
+            if len(found) > CLAIM_CANDIDATES:
+                ids.append(None)
+                complete = False
+                break
+        return ids, complete
 
 
 def _spread(candidates: list[Any]) -> list[Any]:

@@ -32,7 +32,7 @@ class ReviewMixin(RepositoryBase):
         ended = f"; the lease of {holder} ended" if holder and holder != actor else ""
         return f" ({REVIEWS[review]} by {actor}{ended})", meta
 
-    def _check_review_ended(self, tx: Tx, task_id: int, actor: str, session: str | None) -> None:
+    def _check_review_ended(self, tx: Tx, task_id: int, actor: str) -> None:
         """Refuse a write by an agent whose lease a reviewer ended, naming the reviewer.
 
         One read by primary-key order of the task's history, only for a task that is pending or
@@ -45,8 +45,8 @@ class ReviewMixin(RepositoryBase):
         meta = _json(row["metadata"]) if row else None
         if not isinstance(meta, dict) or meta.get("review") not in REVIEWS:
             return
-        if not ({meta.get("lease_of"), meta.get("lease_session")} - {None}) & {actor, session}:
-            return
+        if actor not in {meta.get("lease_of"), meta.get("lease_session")} - {None}:
+            return  # the name given decides, or the session's own name when none is (leases.py)
         when = _text_time(row["created_at"])
         if meta["review"] == "approved":
             then = "It is completed; nothing more is needed from you. For new work create a follow-up task with " \

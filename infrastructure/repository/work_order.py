@@ -131,6 +131,18 @@ class WorkOrder:
             [task_id],
         )
 
+    def dependents(self, tx: Tx, task_id: int) -> list[dict[str, Any]]:
+        """The tasks that depend on task_id (id, title, status), each with its other blockers."""
+        if not self.present(tx):
+            return []
+        rows = tx.rows(
+            "SELECT t.id, t.title, t.status FROM task_dependencies d JOIN tasks t ON t.id = d.task_id "
+            "WHERE d.depends_on_id = %s ORDER BY t.id",
+            [task_id],
+        )
+        others = self._blockers_of(tx, [int(r["id"]) for r in rows])
+        return [{**r, "other_blockers": sorted(b for b in others.get(int(r["id"]), ()) if b != task_id)} for r in rows]
+
     # ---- priority and labels -----------------------------------------------------------------
 
     def set_priority(self, tx: Tx, task_id: int, priority: str) -> None:

@@ -87,7 +87,6 @@ class WritesMixin(RepositoryBase):
         actor: str,
         actor_type: ActorType,
         expected_updated_at: str | None = None,
-        session: str | None = None,
     ) -> dict[str, Any]:
         """fields: title, description, type, due_date (None clears), metadata, parent_task_id,
         and the order of work: priority, labels, depends_on (each replaces what was there)."""
@@ -103,7 +102,7 @@ class WritesMixin(RepositoryBase):
             self._check_expected(tx, task_id, row, expected_updated_at)
             status = TaskStatus(row["status"])
             wf.check_open_for(task_id, status, "edited")
-            self._holder_speaks(tx, task_id, actor, actor_type, session)
+            self._holder_speaks(tx, task_id, actor, actor_type)
             if "parent_task_id" in fields and fields["parent_task_id"] is not None:
                 pid = fields["parent_task_id"]
                 parent = self._locked_status(tx, pid)
@@ -158,23 +157,23 @@ class WritesMixin(RepositoryBase):
             self._check_expected(tx, task_id, row, expected_updated_at)
             current = TaskStatus(row["status"])
             if review is None and target != TaskStatus.IN_PROGRESS and current in (TaskStatus.PENDING, TaskStatus.COMPLETED):
-                self._check_review_ended(tx, task_id, actor, session)
+                self._check_review_ended(tx, task_id, actor)
             # No reaping here: a lease that ran out only ends when someone else takes the task,
             # so the holder can still finish, and a refusal never hides a take-back (tasks_get agrees).
             if current == TaskStatus.PENDING and target in (TaskStatus.COMPLETED, TaskStatus.FAILED):
-                if self._resume(tx, task_id, actor, actor_type, session):
+                if self._resume(tx, task_id, actor, actor_type):
                     current = TaskStatus.IN_PROGRESS
             elif current == TaskStatus.IN_PROGRESS and target == TaskStatus.IN_PROGRESS:
                 # Taking over a task whose holder's lease ran out: the take-back and the take land together.
                 lease = self._lease(tx, task_id)
-                if lease and lease["expired"] and not self._names(lease) & {actor, session} and self._reap_one(tx, task_id):
+                if lease and lease["expired"] and actor not in self._names(lease) and self._reap_one(tx, task_id):
                     current = TaskStatus(self._task_row(tx, task_id)["status"])
             elif current == TaskStatus.IN_PROGRESS and target != TaskStatus.CANCELLED and review is None:  # these override
-                self._check_not_held_by_other(tx, task_id, actor, session, f"moving it to {target.value}")
+                self._check_not_held_by_other(tx, task_id, actor, f"moving it to {target.value}", "updated_by")
             elif current == TaskStatus.IN_PROGRESS and target == TaskStatus.CANCELLED and not cancel_held:  # ... for a reviewer
-                self._check_not_held_by_other(tx, task_id, actor, session, "cancelling it", needs="tasks:review")
+                self._check_not_held_by_other(tx, task_id, actor, "cancelling it", "updated_by", needs="tasks:review")
             note, extra = self._review_note(tx, task_id, review, actor, comment) if review else ("", None)
-            self._renew_lease(tx, task_id, actor, session)
+            self._renew_lease(tx, task_id, actor)
             wf.check_transition(task_id, current, target, self._holder(tx, task_id) if current == target else None)
             if target == TaskStatus.IN_PROGRESS:
                 self._check_unblocked(tx, task_id)
@@ -293,12 +292,11 @@ class WritesMixin(RepositoryBase):
         notes: str | None,
         assigned_by: str,
         assigned_by_type: ActorType,
-        session: str | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
             wf.check_assignable(task_id, TaskStatus(row["status"]), TaskType(row["type"]), assignee_type)
-            self._holder_speaks(tx, task_id, assigned_by, assigned_by_type, session)
+            self._holder_speaks(tx, task_id, assigned_by, assigned_by_type)
             assignment_id = self._add_assignment(tx, task_id, assignee, assignee_type, model_name, notes, assigned_by, assigned_by_type)
             tx.execute(f"UPDATE tasks SET {tx.touch} WHERE id = %s", [task_id])
             return _normalise(tx.row("SELECT * FROM task_assignments WHERE id = %s", [assignment_id]))
@@ -337,18 +335,17 @@ class WritesMixin(RepositoryBase):
         request: str | None,
         duration_ms: int | None,
         actor_type: ActorType,
-        session: str | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row = self._task_row(tx, task_id, lock=True)
             if row["status"] in ("pending", "completed"):
-                self._check_review_ended(tx, task_id, executor, session)
+                self._check_review_ended(tx, task_id, executor)
             if TaskStatus(row["status"]) in FINAL_STATUSES:
                 raise WorkflowError(
                     f"Task {task_id} is {row['status']}; {row['status']} is final, so it takes no new results. "
                     f"{wf.follow_up_hint(task_id)}"
                 )
-            self._holder_speaks(tx, task_id, executor, actor_type, session)
+            self._holder_speaks(tx, task_id, executor, actor_type)
             assignment = tx.row(
                 "SELECT id FROM task_assignments WHERE task_id = %s AND assignee = %s ORDER BY id DESC LIMIT 1",
                 [task_id, executor],
@@ -364,7 +361,11 @@ class WritesMixin(RepositoryBase):
 
     def delete_task(self, task_id: int, *, actor: str, actor_type: ActorType) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
+            if self.work.present(tx):  # (information_schema: no InnoDB snapshot before the lock)
+                self.work.lock_graph(tx)  # no dependency on this task is added while it goes
             row = self._task_row(tx, task_id, lock=True)
+            dependents = self.work.dependents(tx, task_id)
+            wo.check_deletable_blocker(task_id, dependents)
             counts = {
                 table: int(tx.value(f"SELECT COUNT(*) AS n FROM {table} WHERE task_id = %s", [task_id]))
                 for table in ("task_assignments", "task_results", "task_comments")
@@ -374,6 +375,12 @@ class WritesMixin(RepositoryBase):
                 # ON DELETE SET NULL does this too; explicit so the children's history says why.
                 tx.execute(f"UPDATE tasks SET parent_task_id = NULL, {tx.touch} WHERE id = %s", [child])
                 self._history(tx, child, actor, actor_type, CommentType.UPDATE, f"Parent task {task_id} was deleted; now top-level", {"deleted_parent": task_id})
+            for dependent in dependents:
+                # Finished tasks only (check_deletable_blocker): the edge goes with the task, said in their history.
+                self._history(
+                    tx, int(dependent["id"]), actor, actor_type, CommentType.UPDATE,
+                    f"Blocker task {task_id} was deleted; the dependency on it is gone", {"deleted_blocker": task_id},
+                )
             tx.execute("DELETE FROM tasks WHERE id = %s", [task_id])
             self._record_change(tx, task_id, "deleted", actor)  # its history went with it; the feed row stays
             if counts["task_results"]:
@@ -397,11 +404,10 @@ class WritesMixin(RepositoryBase):
         author_type: ActorType | str,
         comment_type: str = "comment",
         metadata: dict | None = None,
-        session: str | None = None,
     ) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             self._task_row(tx, task_id)
-            self._holder_speaks(tx, task_id, author, ActorType(author_type), session)
+            self._holder_speaks(tx, task_id, author, ActorType(author_type))
             comment_id = self._history(tx, task_id, author, ActorType(author_type), comment_type, content, metadata)
             row = tx.row("SELECT * FROM task_comments WHERE id = %s", [comment_id])
             return {**_normalise(row), "metadata": _json(row["metadata"])}

@@ -11,7 +11,7 @@ import pytest
 from mcp import types
 
 from tests.conftest import server_env
-from tests.support.mcp_http import http_server, http_session
+from tests.support.mcp_http import call, http_server, http_session, refused
 from tests.support.mcp_stdio import stdio_session
 
 pytestmark = pytest.mark.anyio
@@ -31,18 +31,6 @@ class Person:
         self.asked.append(params)
         content = {"confirm": self.confirm} if self.action == "accept" else None
         return types.ElicitResult(action=self.action, content=content)
-
-
-async def call(client, name: str, **args):
-    result = await client.call_tool(name, args)
-    assert not result.is_error, (name, args, result.content)
-    return result.structured_content
-
-
-async def refused(client, name: str, **args) -> str:
-    result = await client.call_tool(name, args)
-    assert result.is_error, (name, args, result.structured_content)
-    return result.content[0].text
 
 
 async def task_with_a_result(client, title: str) -> dict:

@@ -14,7 +14,7 @@ import requests
 
 from infrastructure.jwks import REFETCH_SECONDS
 from tests.conftest import server_env
-from tests.support.mcp_http import http_server, http_session
+from tests.support.mcp_http import call, http_server, http_session, refused
 from tests.support.oauth_issuer import oauth_issuer
 
 pytestmark = pytest.mark.anyio
@@ -43,18 +43,6 @@ def _post(url: str, body: dict, token: str | None, session: str | None = None) -
     if session:
         headers["Mcp-Session-Id"] = session
     return requests.post(url, data=json.dumps(body), headers=headers, timeout=30)
-
-
-async def call(client, name: str, **args):
-    result = await client.call_tool(name, args)
-    assert not result.is_error, (name, args, result.content)
-    return result.structured_content
-
-
-async def refused(client, name: str, **args) -> str:
-    result = await client.call_tool(name, args)
-    assert result.is_error, (name, args, result.structured_content)
-    return result.content[0].text
 
 
 def test_the_metadata_names_the_issuer_and_four_scopes_and_a_request_without_a_token_gets_401(tmp_path):

@@ -143,3 +143,101 @@ async def test_a_subscriber_hears_of_the_web_apps_write_within_two_seconds(maria
         began = time.monotonic()
         sql(web_app, "UPDATE tasks SET status = 'completed' WHERE id = %s", task["id"])
         assert await inbox.wait_for(f"task://{task['id']}", began) < DEADLINE
+
+
+# ---- SQLite: another program writing to the same file (the sqlite3 shell, a script) ----------
+
+
+@pytest.fixture
+def lite(tmp_path):
+    from config import load_config
+
+    config = load_config({"DATABASE_URL": f"sqlite:///{tmp_path / 'tasks.db'}", "HOME": str(tmp_path)})
+    db = Database(config.database, config.database_source)
+    yield TaskRepository(db)
+    db.close()
+
+
+@pytest.fixture
+def script(lite):
+    """A plain sqlite3 connection to the server's file, as a script or the sqlite3 shell holds one."""
+    import sqlite3
+
+    lite.statistics()  # the server has created the file and its schema
+    con = sqlite3.connect(str(lite.db.settings.sqlite_path), isolation_level=None)
+    yield con
+    con.close()
+
+
+def test_on_sqlite_another_programs_writes_reach_the_feed_with_their_kind_and_author(lite, script):
+    feed = ChangeFeed(lite.db)
+    start = feed.head()
+    task = make(lite, "made by an agent")
+    script.execute("UPDATE tasks SET status = 'in_progress' WHERE id = ?", [task["id"]])
+    script.execute("UPDATE tasks SET title = 'renamed by a script' WHERE id = ?", [task["id"]])
+    script.execute("INSERT INTO task_comments (task_id, author, author_type, comment_type, content) "
+                   "VALUES (?, 'alice', 'human', 'comment', 'looks good')", [task["id"]])
+    script.execute("INSERT INTO task_assignments (task_id, assignee, assignee_type, assigned_by) VALUES (?, 'bob', 'human', 'alice')",
+                   [task["id"]])
+    script.execute("UPDATE task_assignments SET status = 'accepted' WHERE task_id = ?", [task["id"]])
+    script.execute("INSERT INTO task_results (task_id, executor, executor_type, status) VALUES (?, 'bob', 'human', 'success')",
+                   [task["id"]])
+    made = script.execute("INSERT INTO tasks (uuid, title, type, status, created_by, created_by_type) "
+                          "VALUES ('u-1', 'made by a script', 'human_task', 'pending', 'alice', 'human')").lastrowid
+    script.execute("DELETE FROM tasks WHERE id = ?", [task["id"]])
+    changes = [(c.task_id, c.kind, c.actor) for c in feed.since(start)]
+    assert changes == [
+        (task["id"], "created", "alice"), (task["id"], "status", None), (task["id"], "updated", None),
+        (task["id"], "comment", "alice"), (task["id"], "assigned", "bob"), (task["id"], "assigned", "bob"),
+        (task["id"], "result", "bob"), (made, "created", None), (task["id"], "deleted", None),
+    ]
+
+
+def test_on_sqlite_the_servers_own_writes_are_announced_once_and_leave_no_mark(lite, script):
+    feed = ChangeFeed(lite.db)
+    start = feed.head()
+    task = make(lite, "one row per change")
+    move(lite, task["id"], "in_progress", actor="agent")
+    lite.update_task(task["id"], {"title": "renamed"}, actor="agent", actor_type=ActorType.AI)
+    with pytest.raises(Exception):  # a write that fails rolls its mark back with the rest
+        lite.update_task(task["id"], {"parent_task_id": 999_999}, actor="agent", actor_type=ActorType.AI)
+    assert [c.kind for c in feed.since(start)] == ["created", "status", "updated"]
+    assert script.execute("SELECT COUNT(*) FROM mcp_tasks_writing").fetchone() == (0,)
+    script.execute("UPDATE tasks SET title = 'and by a script' WHERE id = ?", [task["id"]])
+    assert [c.kind for c in feed.since(start)] == ["created", "status", "updated", "updated"]
+
+
+def test_on_sqlite_a_priority_task_a_script_sets_back_to_pending_is_claimed_in_its_turn(lite, script):
+    older_normal = make(lite, "older, normal")
+    urgent = make(lite, "urgent", priority="urgent")
+    assert claim(lite)["id"] == urgent["id"]
+    script.execute("UPDATE tasks SET status = 'pending' WHERE id = ?", [urgent["id"]])
+    script.execute("DELETE FROM task_leases WHERE task_id = ?", [urgent["id"]])
+    assert claim(lite)["id"] == urgent["id"]
+    assert claim(lite)["id"] == older_normal["id"]
+    script.execute("UPDATE tasks SET status = 'pending' WHERE id IN (?, ?)", [urgent["id"], older_normal["id"]])
+    script.execute("UPDATE tasks SET due_date = '2027-01-05 00:00:00' WHERE id = ?", [urgent["id"]])
+    assert script.execute("SELECT due_sort, queued FROM task_priorities WHERE task_id = ?", [urgent["id"]]).fetchone() == (
+        "2027-01-05 00:00:00", 1,
+    )
+
+
+@pytest.mark.anyio
+async def test_on_sqlite_a_subscriber_hears_of_another_programs_update(tmp_path):
+    import time
+
+    from tests.e2e.test_subscriptions import DEADLINE, Inbox, stdio_client, tool
+
+    path = tmp_path / "tasks.db"
+    inbox = Inbox()
+    async with stdio_client(server_env(f"sqlite:///{path}", tmp_path), inbox=inbox) as agent:
+        task = await tool(agent, "tasks_create", title="Finished from a script")
+        await agent.session.subscribe_resource(f"task://{task['id']}")
+        began = time.monotonic()
+        update = (
+            "import sqlite3, sys; con = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None); "
+            "con.execute(\"UPDATE tasks SET status = 'completed' WHERE id = ?\", [int(sys.argv[2])])"
+        )
+        done = subprocess.run([sys.executable, "-c", update, str(path), str(task["id"])], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert await inbox.wait_for(f"task://{task['id']}", began) < DEADLINE

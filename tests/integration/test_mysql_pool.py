@@ -122,3 +122,35 @@ def test_a_call_running_when_the_pool_closes_still_ends_and_leaves_nothing_open(
     pool.release(held, reusable=True)
     pool.release(late, reusable=True)
     assert not held.open and not late.open
+
+
+def test_a_partition_is_reported_within_the_connect_timeout_and_long_statements_still_run(mariadb_url):
+    """Packets dropped, nothing refused (tests/support/tcp_proxy.py drop()): the pool's ping of an
+    idle connection, and the login of a new one, wait DB_CONNECT_TIMEOUT, not DB_QUERY_TIMEOUT."""
+    from dataclasses import replace
+
+    from domain.errors import StorageError
+    from infrastructure.database import PING_IDLE_SECONDS
+    from tests.support.tcp_proxy import TcpProxy
+
+    real = parse_database_url(mariadb_url)
+    proxy = TcpProxy(real.host, real.port).start()
+    settings = replace(real, host="127.0.0.1", port=proxy.port, connect_timeout=1.5, query_timeout=30.0)
+    database = Database(settings, "DATABASE_URL")
+    try:
+        # A statement longer than the connect timeout runs: that bound is for pings and logins only.
+        assert database.read(lambda tx: tx.value("SELECT SLEEP(2.5) AS slept")) == 0
+        time.sleep(PING_IDLE_SECONDS + 0.5)  # idle: the next call pings it first
+        proxy.drop()
+        began = time.monotonic()
+        with pytest.raises(StorageError) as refused:
+            database.read(lambda tx: tx.value("SELECT 1 AS one"))
+        took = time.monotonic() - began
+        # A ping and a login of 1.5 s each, with room for a loaded machine: far below the 30 s a statement waits.
+        assert took < 10, f"the partition was reported after {took:.1f} s"
+        assert f"127.0.0.1:{proxy.port}" in str(refused.value) and "DB_CONNECT_TIMEOUT" in str(refused.value), refused.value
+        proxy.heal()
+        assert database.read(lambda tx: tx.value("SELECT 1 AS one")) == 1  # and back as soon as it heals
+    finally:
+        database.close()
+        proxy.stop()

@@ -80,6 +80,43 @@ def test_a_cancelled_or_failed_blocker_still_blocks(repo):
         move(repo, task["id"], "in_progress")
 
 
+def test_a_blocker_of_an_open_task_cannot_be_deleted_and_the_refusal_names_the_way_out(repo, database):
+    from infrastructure.change_feed import ChangeFeed
+
+    build, lint = make(repo, "build the thing"), make(repo, "lint")
+    deploy, failed = make(repo, "deploy"), make(repo, "retry me")
+    deps(repo, deploy["id"], [build["id"], lint["id"]])
+    deps(repo, failed["id"], [build["id"]])
+    move(repo, failed["id"], "cancelled")  # a final dependent does not hold the blocker
+    feed = ChangeFeed(database)
+    start, before = feed.head(), table_counts(database)
+    with pytest.raises(WorkflowError) as refused:
+        repo.delete_task(build["id"], actor="bob", actor_type=AI)
+    message = str(refused.value)
+    assert f"Task {build['id']} cannot be deleted" in message
+    assert f"{deploy['id']} (pending: 'deploy')" in message and f"{failed['id']} (" not in message
+    assert f"tasks_update id={deploy['id']} depends_on=[{lint['id']}]" in message and "cancel task" in message
+    assert table_counts(database) == before and feed.since(start) == []
+    assert repo.get_task(deploy["id"])["ready"] is False
+    # Failed and in-progress dependents still hold it; once the dependency is removed, it goes.
+    move(repo, deploy["id"], "cancelled")
+    retry = make(repo, "retry", depends_on=[build["id"]])
+    move(repo, build["id"], "in_progress", "completed")
+    move(repo, retry["id"], "in_progress", "failed")
+    with pytest.raises(WorkflowError, match=rf"{retry['id']} \(failed: 'retry'\)"):
+        repo.delete_task(build["id"], actor="bob", actor_type=AI)
+    deps(repo, retry["id"], [])
+    start = feed.head()
+    repo.delete_task(build["id"], actor="bob", actor_type=AI)
+    # The finished dependents lost the edge, and their history and the feed say so.
+    said = [c["content"] for c in repo.get_task(deploy["id"])["comments"]]
+    assert f"Blocker task {build['id']} was deleted; the dependency on it is gone" in said
+    assert repo.get_task(deploy["id"])["depends_on"] == [{"id": lint["id"], "title": "lint", "status": "pending"}]
+    assert {(c.task_id, c.kind) for c in feed.since(start)} == {
+        (deploy["id"], "updated"), (failed["id"], "updated"), (build["id"], "deleted"),
+    }
+
+
 def test_claim_serves_ready_tasks_by_priority_then_due_date_then_age(repo):
     low = make(repo, "low", priority="low")
     normal_old = make(repo, "normal old")

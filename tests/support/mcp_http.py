@@ -16,7 +16,7 @@ import time
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -98,3 +98,17 @@ async def http_session(url: str, key: str | None, mode: str = "legacy", headers:
     async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120)) as http:
         async with Client(streamable_http_client(url, http_client=http), mode=mode, **client_options) as client:
             yield client
+
+
+async def call(client: Client, name: str, **args: Any) -> Any:
+    """A tool call that must succeed; its structured result."""
+    result = await client.call_tool(name, args)
+    assert not result.is_error, (name, args, result.content)
+    return result.structured_content
+
+
+async def refused(client: Client, name: str, **args: Any) -> str:
+    """A tool call that must be refused; its refusal's text."""
+    result = await client.call_tool(name, args)
+    assert result.is_error, (name, args, result.structured_content)
+    return result.content[0].text

@@ -1,7 +1,9 @@
 """A TCP forwarder on loopback: a database that can vanish and come back on demand.
 
 `stop()` closes the listener and every open connection, as a crashed or restarted
-server would; `start()` listens again on the same port.
+server would; `start()` listens again on the same port. `drop()` is a partition instead:
+nothing is refused or closed, every byte either way is dropped, and a new connection gets
+no answer, until `heal()`.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._dropping = threading.Event()
 
     def start(self) -> "TcpProxy":
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -38,12 +41,23 @@ class TcpProxy:
                     pass
                 s.close()
 
+    def drop(self) -> None:
+        self._dropping.set()
+
+    def heal(self) -> None:
+        self._dropping.clear()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self._dropping.is_set():  # a partition: the connection hears nothing, ever
+                with self._lock:
+                    self._sockets.append(client)
+                threading.Thread(target=_swallow, args=(client,), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -52,13 +66,22 @@ class TcpProxy:
             with self._lock:
                 self._sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=_pipe, args=(a, b, self._dropping), daemon=True).start()
 
 
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
+def _swallow(src: socket.socket) -> None:
+    try:
+        while src.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
+def _pipe(src: socket.socket, dst: socket.socket, dropping: threading.Event) -> None:
     try:
         while data := src.recv(65536):
-            dst.sendall(data)
+            if not dropping.is_set():
+                dst.sendall(data)
     except OSError:
         pass
     finally:
