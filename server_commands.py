@@ -1,4 +1,5 @@
-"""The command line beside serving over stdio: init-db, doctor, call, streamable HTTP, --help.
+"""The command line beside serving over stdio: init-db, doctor, call, board, streamable HTTP, --help.
+What they serve is built by the composition root (bootstrap.py); here it is only run.
 
 server.py keeps only what an MCP client's plain `python server.py` runs. Python compiles
 the script it starts from source every time (about 3 ms for these 250 lines more) but
@@ -12,11 +13,12 @@ import os
 import logging
 import sys
 
+from bootstrap import VERSION, build_board_app, build_http_app, build_server
 from config import Config, bounds
 from domain.errors import TaskSystemError
 from domain.secrets import scrub
-from server import VERSION, build_server
 from infrastructure.command_name import command, init_db
+from transports.http import is_loopback
 
 log = logging.getLogger("mcp-tasks")
 
@@ -141,47 +143,6 @@ def cmd_call(config: Config, tool: str, arguments: str) -> int:
     return anyio.run(run)
 
 
-LOOPBACK_NAMES = ("localhost",)
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost: treat it as reachable from outside
-
-
-def transport_security(config: Config, host: str, port: int):
-    """The Host and Origin headers the server answers to (DNS rebinding protection)."""
-    import socket
-
-    from mcp.server.transport_security import TransportSecuritySettings
-
-    bare = host.strip("[]")
-    if is_loopback(host):
-        names = ["127.0.0.1", "localhost", "[::1]"]
-    elif bare in ("0.0.0.0", "::", ""):
-        # Every interface: this machine's names and addresses. Names a load balancer uses go in MCP_ALLOWED_HOSTS.
-        names = ["127.0.0.1", "localhost", "[::1]", socket.gethostname(), socket.getfqdn()]
-        try:
-            names += socket.gethostbyname_ex(socket.gethostname())[2]
-        except OSError:
-            pass
-    else:
-        names = [f"[{bare}]" if ":" in bare else bare]
-    hosts = [f"{n}:{port}" for n in dict.fromkeys(names)]
-    origins = [f"{scheme}://{n}:{port}" for n in dict.fromkeys(names) for scheme in ("http", "https")]
-    for extra in config.allowed_hosts:
-        # A name without a port (what a client sends through a proxy on 80/443) allows any port.
-        hosts += [extra] if ":" in extra.rsplit("]", 1)[-1] else [extra, f"{extra}:*"]
-    origins += list(config.allowed_origins)
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
-
-
 def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int:
     """Streamable HTTP at http://host:port/mcp, with bearer API keys from MCP_API_KEYS."""
     if not config.api_keys and not config.oauth_issuer and not is_loopback(host):
@@ -193,52 +154,16 @@ def cmd_serve_http(config: Config, host: str, port: int, stateless: bool) -> int
         return 2
     import uvicorn
 
-    url_host = f"[{host}]" if ":" in host else host
-    url = f"http://{url_host}:{port}"
-    security = transport_security(config, host, port)
-    mcp = build_server(config, http_url=url, stateless=stateless)
-    app = mcp.streamable_http_app(
-        stateless_http=stateless, transport_security=security, host=host, max_sessions=config.http_max_sessions,
-        session_idle_timeout=config.http_session_idle_timeout,
-    )
-    if config.oauth_issuer:
-        from tools.oauth import audience, protected_resource_route
-
-        app.router.routes.insert(0, protected_resource_route(config, url))
-        log.info("OAuth: tokens from %s for the audience %s are let in (README \"Sign-in and roles\")",
-                 config.oauth_issuer, audience(config, url))
-    if not stateless:
-        from tools.http_sessions import cap_sessions_per_key
-
-        cap_sessions_per_key(mcp.session_manager, config.http_max_sessions_per_key)
-    from web.app import attach_board, build_board
-
-    # The board for people at / (same keys, Host and Origin rules); /mcp stays the MCP endpoint.
-    # It shares the MCP server's repository and change watcher: one pool, one poller per process.
-    sign_in = None
-    if config.oauth_issuer and config.oauth_client_id:  # people sign in to the board through the provider
-        from tools.oauth import principal_check
-        from web.oauth_login import OAuthSignIn
-
-        sign_in = OAuthSignIn(config.oauth_issuer, config.oauth_client_id, audience(config, url), principal_check(config, url))
-    board = build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins,
-                        shared=mcp.current_state, sign_in=sign_in)
-    attach_board(app, board)
-    served = app
-    if config.api_keys:  # a signed token cannot be guessed; an expired one must not lock out its address
-        from tools.key_throttle import throttle_bearer_keys
-
-        # Guessing keys at /mcp is paused as at the board's sign-in, by the same count: one throttle for both doors.
-        served = throttle_bearer_keys(app, board.throttle)
+    built = build_http_app(config, host, port, stateless)
     who = (f"API keys for {', '.join(name for name, _ in config.api_keys)}" if config.api_keys
            else "signed-in tokens only" if config.oauth_issuer else "no API key (loopback only)")
     log.info(
         "mcp-tasks %s serving streamable HTTP at %s/mcp (%s%s) and the board at %s/, %s; data in %s; Host headers allowed: %s",
-        VERSION, url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "", url,
-        who, config.database.describe(), ", ".join(security.allowed_hosts),
+        VERSION, built.url, "stateless" if stateless else "sessions", ", read-only" if config.read_only else "", built.url,
+        who, config.database.describe(), ", ".join(built.security.allowed_hosts),
     )
     # log_config=None: uvicorn's loggers go to our stderr handler (its own config prints access lines on stdout).
-    uvicorn.run(served, host=host, port=port, log_config=None, log_level=config.log_level.lower(), timeout_graceful_shutdown=5)
+    uvicorn.run(built.served, host=host, port=port, log_config=None, log_level=config.log_level.lower(), timeout_graceful_shutdown=5)
     return 0
 
 
@@ -246,11 +171,8 @@ def cmd_board(config: Config, port: int, open_browser: bool) -> int:
     """The board alone, for one person on this machine: loopback only, the URL on stderr."""
     import uvicorn
 
-    from web.app import build_board
-
     host = "127.0.0.1"
-    security = transport_security(config, host, port)
-    board = build_board(config, allowed_hosts=security.allowed_hosts, allowed_origins=security.allowed_origins)
+    board = build_board_app(config, port)
     url = f"http://{host}:{port}/"
     print(f"mcp-tasks board: {url}  ({config.database.describe()}{', read-only' if config.read_only else ''}"
           f"{', sign in with an API key' if config.api_keys else ''}; Ctrl+C stops it)", file=sys.stderr, flush=True)

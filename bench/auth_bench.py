@@ -3,7 +3,7 @@
     python bench/auth_bench.py [--calls 2000] [--http-calls 300]
 
 Two parts:
-1. In process: `verify_token` of tools/oauth.py (EitherVerifier: the key comparison misses,
+1. In process: `verify_token` of transports/oauth.py (EitherVerifier: the key comparison misses,
    then the JWT is parsed and its RS256 or ES256 signature and claims checked with PyJWT, the
    issuer's key already cached) against ApiKeyVerifier's constant-time comparison over 2 keys.
    Median and p90 of `--calls` calls, in microseconds.
@@ -41,8 +41,8 @@ def _stats(samples: list[float], scale: float) -> str:
 
 
 async def _in_process(issuer, calls: int) -> None:
-    from tools.http_auth import ApiKeyVerifier
-    from tools.oauth import EitherVerifier, JwtVerifier
+    from transports.http_auth import ApiKeyVerifier
+    from transports.oauth import EitherVerifier, JwtVerifier
 
     keys = ApiKeyVerifier([("bench", KEY), ("other", "other-key-0123456789abcdef")])
     either = EitherVerifier(keys, JwtVerifier(issuer.url, AUDIENCE))

@@ -17,9 +17,10 @@ def all_tools() -> list:
     """Every tool of a writable server (a read-only one lists fewer); no database is opened."""
     from config import load_config
     from server import build_server
+    from transports.sdk_private import tool_manager
 
     server = build_server(load_config({"DATABASE_URL": "sqlite:///nonexistent/never-opened.db", "MCP_TASKS_TOOLS": "all"}))
-    return server._tool_manager.list_tools()
+    return tool_manager(server).list_tools()
 
 
 if __name__ == "__main__":

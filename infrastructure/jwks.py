@@ -1,7 +1,7 @@
 """The authorization server's signing keys: found through its discovery document, fetched,
 and kept until a token names a key the set does not have.
 
-Blocking I/O (urllib), called off the event loop by tools/oauth.py. Bounded: every fetch has
+Blocking I/O (urllib), called off the event loop by transports/oauth.py. Bounded: every fetch has
 a timeout and a size cap, and an unknown `kid` refetches at most once per REFETCH_SECONDS,
 so tokens with made-up key ids cannot make the server hammer the issuer.
 """

@@ -37,7 +37,8 @@ from domain.errors import Forbidden, InvalidInput, TaskSystemError
 from domain.models import NAME_MAX, ActorType
 from domain.secrets import scrub
 from tools import profiles
-from tools.http_auth import current_principal
+from transports.http_auth import current_principal
+from transports.sdk_private import request_context, tool_manager
 from validators.roles import READ, REVIEW, require, tool_scope
 from validators.arguments import argument_errors_text
 
@@ -74,14 +75,6 @@ class ResultModel(BaseModel):
 
 def app(ctx: Context) -> AppState:
     return request_context(ctx).lifespan_context
-
-
-def request_context(ctx: Any) -> Any:
-    """ctx.request_context, read where pydantic keeps it: the property goes through
-    BaseModel.__getattr__ twice, ~4 us a time on every call, for a dict lookup."""
-    private = getattr(ctx, "__pydantic_private__", None)
-    found = private.get("_request_context") if isinstance(private, dict) else None
-    return found if found is not None else ctx.request_context
 
 
 def refusal(error: TaskSystemError) -> CallToolResult:
@@ -125,7 +118,7 @@ class TaskServer(MCPServer):
         raw = headers.get(profiles.HEADER) if headers is not None else None
         if raw is None:
             return None
-        offered = [tool.name for tool in self._tool_manager.list_tools()]
+        offered = [tool.name for tool in tool_manager(self).list_tools()]
         return profiles.select(profiles.parse(raw), offered, setting="The X-MCP-Tools header")
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
@@ -137,9 +130,9 @@ class TaskServer(MCPServer):
             if chosen is not None and name not in chosen:
                 raise Forbidden(f"{name} is not offered on this connection: its X-MCP-Tools header leaves it out.")
             require_scope(tool_scope(name), name)
-            tool = self._tool_manager.get_tool(name)
+            tool = tool_manager(self).get_tool(name)
             if tool is None:
-                raise InvalidInput(_unknown_tool(name, [t.name for t in self._tool_manager.list_tools()]))
+                raise InvalidInput(_unknown_tool(name, [t.name for t in tool_manager(self).list_tools()]))
             _make_strict(tool)
             return await super().call_tool(name, arguments, context)
         except MCPError:
@@ -176,7 +169,7 @@ class TaskServer(MCPServer):
 
     def _input_properties(self, name: str) -> dict[str, Any]:
         if name not in self._properties:
-            tool = self._tool_manager.get_tool(name)
+            tool = tool_manager(self).get_tool(name)
             schema = tool.fn_metadata.arg_model.model_json_schema() if tool else {}
             self._properties[name] = schema.get("properties") or {}
         return self._properties[name]

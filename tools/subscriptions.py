@@ -38,7 +38,8 @@ from domain.errors import Forbidden, TaskSystemError
 from domain.models import ID_MAX
 from infrastructure.change_feed import Change, ChangeHub
 from tools.task_listen import listen_with_tasks, requested_task_ids
-from tools.http_auth import authenticated_name
+from transports.http_auth import authenticated_name
+from transports.sdk_private import lowlevel_server, session_connection
 from tools.outbox import Outbox
 from tools.common import require_scope
 from validators.roles import READ
@@ -121,7 +122,7 @@ class SubscriptionRelay:
         _require_read("Subscribing")
         uri = _check_uri(str(params.uri))
         await self.ready()
-        connection = ctx.session._connection  # the SDK exposes no public handle on the session's connection
+        connection = session_connection(ctx.session)  # the SDK exposes no public handle on the session's connection
         uris = self._sessions.get(connection)
         if uris is None:
             uris = self._sessions[connection] = set()
@@ -136,7 +137,7 @@ class SubscriptionRelay:
         return EmptyResult()
 
     async def on_unsubscribe(self, ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
-        connection = ctx.session._connection
+        connection = session_connection(ctx.session)
         uris = self._sessions.get(connection)
         if uris is not None:
             uris.discard(str(params.uri))  # an empty set stays until the session ends: one exit hook per session
@@ -157,7 +158,7 @@ class SubscriptionRelay:
         refuse it past MAX_LISTEN_STREAMS_PER_KEY; returns the release. One key cannot take every
         stream of the process (MAX_LISTEN_STREAMS, the SDK's own cap for all of them)."""
         name = authenticated_name()
-        owner = ("key", name) if name else ("session", id(getattr(ctx.session, "_connection", ctx.session)))
+        owner = ("key", name) if name else ("session", id(session_connection(ctx.session, ctx.session)))
         held = self._listen_slots.get(owner, 0)
         if held >= MAX_LISTEN_STREAMS_PER_KEY:
             who = f"The API key {name!r}" if name else "This session"
@@ -292,7 +293,7 @@ def register_subscriptions(mcp: Any, relay: SubscriptionRelay, *, sessions: bool
 
     sessions: serve resources/subscribe (not on a stateless HTTP server).
     """
-    low = mcp._lowlevel_server
+    low = lowlevel_server(mcp)
     if sessions:
         low.add_request_handler("resources/subscribe", SubscribeRequestParams, relay.on_subscribe)
         low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, relay.on_unsubscribe)

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from domain.errors import InvalidInput
 from domain.models import ID_MAX, NAME_MAX, TEXT_MAX, TITLE_MAX, ExecutorType, ResultStatus, TaskStatus, TaskType
-from tools import input_rules as rules
+from validators import input_rules as rules
 from tools.common import actor, app, may_review, own_name, respond
 from tools.confirmations import Confirmation, ask_before_cancel, ask_before_delete, check_answer
 from tools.lean_schema import DESTROYS, READ_ONLY, WRITES

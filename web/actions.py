@@ -1,5 +1,5 @@
 """What people do on the board, each through the repository methods and argument rules the
-tools use (tools/input_rules.py, validators/), with the person as the actor (author_type human).
+tools use (validators/input_rules.py), with the person as the actor (author_type human).
 
 Each action is one repository call, so one transaction: it lands whole or refuses with a
 domain error and writes nothing. Taking a task (in_progress + an assignment to the person)
@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 from domain.errors import InvalidInput, WorkflowError
 from domain.models import ID_MAX, ActorType, ExecutorType, TaskStatus, TaskType
-from tools.input_rules import text_bytes, title
+from validators.input_rules import text_bytes, title
 from validators import work_order as wo
 from validators.arguments import parse_due_date
 from web.pages import PRIORITIES, TYPES, waits_for_review

@@ -2,7 +2,7 @@
 
 build_board(config, security) makes it; server_commands serves it alone (`server.py board`)
 or beside /mcp (`--transport http`, attach_board). Every action calls the repository methods
-the tools call, with the same argument rules (tools/input_rules.py) and history; a refusal is
+the tools call, with the same argument rules (validators/input_rules.py) and history; a refusal is
 shown on the page, with what the person typed kept in the form.
 """
 from __future__ import annotations

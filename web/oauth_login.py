@@ -8,7 +8,7 @@ with PKCE (S256), as a public client (MCP_OAUTH_CLIENT_ID), against MCP_OAUTH_IS
 - GET /oauth/callback: the state must match the cookie's (and `iss`, when the provider sends
   it, the issuer: RFC 9207), the code is exchanged at the token endpoint with the verifier,
   and the access token is checked exactly as one sent to /mcp is (the `verify` it is given:
-  tools/oauth.py's verifier, wired in server_commands; web imports no mcp). The person's
+  transports/oauth.py's verifier, wired in server_commands; web imports no mcp). The person's
   session cookie names them and their scopes, signed with this process's secret.
 
 Person sessions end when the server restarts (the secret is made at start); key sessions do not.

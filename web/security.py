@@ -1,5 +1,5 @@
 """Who may see the board, who acts, and which requests are refused: the same rules as MCP
-over HTTP (tools/http_auth.py, server_commands.transport_security), for a browser.
+over HTTP (transports/http_auth.py, transports/http.py transport_security), for a browser.
 
 - Host: every request's Host header must be one the server answers to (DNS rebinding: a
   page on another site whose name resolves to 127.0.0.1 must not read the board).

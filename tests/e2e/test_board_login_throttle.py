@@ -97,7 +97,7 @@ def board_in_process(tmp_path, clock: Clock) -> Iterator[str]:
     import uvicorn
 
     from config import load_config
-    from server_commands import transport_security
+    from transports.http import transport_security
     from web.app import build_board
     from web.login_throttle import LoginThrottle
 

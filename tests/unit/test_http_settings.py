@@ -6,8 +6,8 @@ import pytest
 
 from config import load_config
 from domain.errors import InvalidInput
-from server_commands import is_loopback, transport_security
-from tools.http_auth import ApiKeyVerifier
+from transports.http import is_loopback, transport_security
+from transports.http_auth import ApiKeyVerifier
 
 KEY_A = "a" * 24
 KEY_B = "b-key-0123456789abcdef"

@@ -78,8 +78,8 @@ def test_another_name_is_recorded_via_the_principal_within_100_characters():
 
 
 def test_a_token_names_its_principal_and_a_client_credential_is_ai():
-    from tools.http_auth import PRINCIPAL
-    from tools.oauth import token_for
+    from transports.http_auth import PRINCIPAL
+    from transports.oauth import token_for
 
     def who(**claims):
         token = token_for({"iss": "https://id.example.com", "exp": 2_000_000_000, **claims})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from tools.stdio_line_scan import OversizeLine, format_path, last_id, scan, string_end
+from transports.stdio_line_scan import OversizeLine, format_path, last_id, scan, string_end
 
 
 def _streamed(message: dict, limit: int, chunk: int = 1000) -> OversizeLine:

@@ -9,7 +9,7 @@ records it as created_by / updated_by / author when a call names nobody.
 
 A key with a role (`name:key:read|write|review|admin`, validators/roles.py) carries that
 role's scope; a key without one carries all four, the full rights keys had before roles.
-Signed-in people and clients come through tools/oauth.py; `current_principal()` reads either.
+Signed-in people and clients come through transports/oauth.py; `current_principal()` reads either.
 
 Keys are compared in constant time: both sides are hashed to equal length first and
 every configured key is compared, so neither the timing nor an early exit tells a

@@ -26,7 +26,7 @@ from mcp.server.auth.provider import AccessToken
 
 from domain.models import NAME_MAX
 from infrastructure.jwks import KeySet, KeyUnavailable
-from tools.http_auth import PRINCIPAL
+from transports.http_auth import PRINCIPAL
 
 log = logging.getLogger("mcp-tasks.oauth")
 ALGORITHMS = ("RS256", "ES256")
@@ -144,7 +144,7 @@ def auth_options(config: Any, http_url: str) -> dict[str, Any]:
     by protected_resource_route(). validate_token_resource=False: the verifier checks `aud`."""
     from mcp.server.auth.settings import AuthSettings
 
-    from tools.http_auth import ApiKeyVerifier
+    from transports.http_auth import ApiKeyVerifier
 
     keys = ApiKeyVerifier(config.api_keys, dict(config.api_key_roles)) if config.api_keys else None
     if not config.oauth_issuer:

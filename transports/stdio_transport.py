@@ -10,7 +10,7 @@ when it can be read, else null) and a warning on stderr. Lines that pass go on t
 SDK's transport unchanged, which parses them again (microseconds for a tool call).
 
 Every request is answered (issue 22). A line over MAX_LINE_BYTES is never held whole, and a
-line that is not UTF-8 is not JSON, yet the id is found (tools/stdio_line_scan.py) and the
+line that is not UTF-8 is not JSON, yet the id is found (transports/stdio_line_scan.py) and the
 refusal says how big the message is, by how much it is over, and which field is at fault.
 At the end of stdin the requests still running are finished and answered before the
 session hears of it (_InFlight), since the SDK cancels whatever runs when its input ends.
@@ -42,11 +42,11 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import mcp_types as types
-from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
-from tools.stdio_line_scan import OversizeLine, format_path, scan
+from transports.sdk_private import create_context_streams, lowlevel_server
+from transports.stdio_line_scan import OversizeLine, format_path, scan
 
 log = logging.getLogger("mcp-tasks.stdio")
 
@@ -133,7 +133,7 @@ def _served_by_loop(fd: int) -> bool:
 class _LineReader:
     """Lines of fd (bytes, newline kept), None at EOF. A line longer than MAX_LINE_BYTES is
     never held whole: its first MAX_LINE_BYTES are scanned, the rest streams past an
-    OversizeLine (tools/stdio_line_scan.py), which comes back instead and which check_line
+    OversizeLine (transports/stdio_line_scan.py), which comes back instead and which check_line
     refuses with the id and the field it found."""
 
     def __init__(self, fd: int):
@@ -405,7 +405,7 @@ async def _stdio_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Any
 
 async def serve_stdio(server: Any) -> None:
     """Run an MCPServer over stdin/stdout with the strict reader."""
-    lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async drives; it offers no stdin parameter
+    lowlevel = lowlevel_server(server)  # what MCPServer.run_stdio_async drives; it offers no stdin parameter
     with _claimed_stdio() as (wire_in, wire_out):
         async with _stdio_streams(wire_in, wire_out) as (read_stream, write_stream):
             await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

@@ -1,6 +1,6 @@
 """What a refused stdin line still tells: the request id to answer, and the field at fault.
 
-A line over the size bound is never held whole (tools/stdio_transport.py keeps its first
+A line over the size bound is never held whole (transports/stdio_transport.py keeps its first
 MAX_LINE_BYTES and streams the rest past), and a line that is not UTF-8 cannot be parsed as
 JSON; either way the client is waiting for an answer to its id. Every client we know writes
 `"id"` before `"params"` (the Python SDK) or as the last member (the TypeScript SDK builds

@@ -9,8 +9,8 @@ by the SDK after MCP_HTTP_SESSION_IDLE_TIMEOUT, which frees their slots.
 
 The SDK admits a session in `_admit_session(requestor)`, under its session-creation lock,
 and records each session's principal in `_session_owners`: the cap is checked there, so
-concurrent openings cannot slip past it. (Both are private; tests/e2e/test_http.py fails
-if a new SDK version changes them.)
+concurrent openings cannot slip past it. (Both are private: transports/sdk_private.py holds
+them, and tests/unit/test_sdk_private.py fails by name if a new SDK version changes them.)
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from typing import Any
 
 import mcp_types as types
 from starlette.responses import Response
+
+from transports.sdk_private import admitted_sessions, wrap_session_admission
 
 log = logging.getLogger("mcp-tasks.http")
 
@@ -31,17 +33,18 @@ class _OverCap(Exception):
 
 def cap_sessions_per_key(manager: Any, limit: int) -> None:
     """Install the per-key cap on a (stateful) StreamableHTTPSessionManager."""
-    admit = manager._admit_session
+    def within_cap(admit: Any) -> Any:
+        def admit_within_cap(requestor: Any) -> Any:
+            instances, owners = admitted_sessions(manager)
+            if requestor is not None:
+                held = sum(1 for owner in owners.values() if owner == requestor)
+            else:
+                held = len(instances) - len(owners)
+            if held >= limit:
+                raise _OverCap((requestor or {}).get("client_id") or "unauthenticated clients", limit)
+            return admit(requestor)
 
-    def admit_within_cap(requestor: Any) -> Any:
-        owners = manager._session_owners
-        if requestor is not None:
-            held = sum(1 for owner in owners.values() if owner == requestor)
-        else:
-            held = len(manager._server_instances) - len(owners)
-        if held >= limit:
-            raise _OverCap((requestor or {}).get("client_id") or "unauthenticated clients", limit)
-        return admit(requestor)
+        return admit_within_cap
 
     inner = manager.asgi_app
 
@@ -62,5 +65,5 @@ def cap_sessions_per_key(manager: Any, limit: int) -> None:
             )
             await response(scope, receive, send)
 
-    manager._admit_session = admit_within_cap
+    wrap_session_admission(manager, within_cap)
     manager.asgi_app = asgi_app
