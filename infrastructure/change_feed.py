@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 SINCE_MAX = 5_000  # rows one since() call returns at most
 SETTLE_SECONDS = 0.25  # a hole is passed only when the row after it is this old (see above)
 HEAD_LOOKBACK = 256  # head() settles this many of the newest seqs, so an in-flight lower seq is not skipped
+HEAD_SETTLE_WAIT = 4 * SETTLE_SECONDS  # head() waits at most this long for a hole among them to settle
 HUB_BATCH = 500  # rows the hub reads per poll; a fuller batch is followed at once by the next
 LISTENER_BUFFER = 1_000  # changes buffered per listener before it is switched to catching up from the database
 CATCH_UP_THREADS = 2  # worker threads all listeners' catch-up reads share (see ChangeHub.__init__)
@@ -168,12 +169,20 @@ class ChangeFeed:
         position = max(0, top - HEAD_LOOKBACK)
         if count == top - position:  # no hole among the newest seqs: nothing below top is in flight there
             return top
-        while position < top:
-            batch = self.since(position, HEAD_LOOKBACK)
-            if not batch:
-                break
-            position = batch[-1].seq
-        return position
+        # A hole: since() passes it once the row after it is SETTLE_SECONDS old and no open
+        # transaction holds one in the range. Wait that long (a rollback's hole, the usual
+        # case), not longer: standing before a hole makes since(head()) hand out changes
+        # committed before the call, which is safe (early, never lost) but not "from now on".
+        deadline = time.monotonic() + HEAD_SETTLE_WAIT
+        while True:
+            while position < top:
+                batch = self.since(position, HEAD_LOOKBACK)
+                if not batch:
+                    break
+                position = batch[-1].seq
+            if position >= top or time.monotonic() >= deadline:
+                return position
+            time.sleep(SETTLE_SECONDS / 5)
 
     def since(self, seq: int, limit: int = 500) -> list[Change]:
         """Every change after seq, in order, exactly once: a settled prefix, never past a hole

@@ -192,6 +192,47 @@ def test_a_hole_left_by_a_rollback_delays_the_next_change_briefly_and_loses_noth
     assert time.monotonic() - began >= 1.4  # drain ran its course; the change itself came within SETTLE_SECONDS
 
 
+def test_head_taken_just_after_a_rollback_hole_stands_after_what_is_already_committed(maria):
+    """A hole left by a rollback, then a change, then head() at once (CI at stop 30: a test
+    that takes head() after a refused write saw earlier changes as new). head() waits for the
+    hole to settle, briefly, instead of standing before it."""
+    url, db = maria
+    feed = ChangeFeed(db)
+    repo = TaskRepository(db)
+    task = make(repo, "hole then head")["id"]
+    con = raw_mariadb(url)
+    cur = con.cursor()
+    cur.execute("BEGIN")
+    cur.execute("INSERT INTO task_changes (task_id, kind, actor) VALUES (%s, 'comment', 'gone')", [task])
+    cur.execute("ROLLBACK")  # a hole for good
+    repo.add_comment(task, content="before head", author="before", author_type="ai")
+    start = feed.head()
+    assert feed.since(start) == []  # nothing committed before head() counts as new
+    repo.add_comment(task, content="after head", author="after", author_type="ai")
+    assert [c.actor for c in drain(feed, start, until=0.5)] == ["after"]
+    con.close()
+
+
+def test_head_never_stands_past_a_transaction_that_is_still_open(maria):
+    """The wait is bounded: an open writer holding a lower seq keeps head() below it, so the
+    writer's change, committed later, is still delivered (early rather than lost)."""
+    url, db = maria
+    feed = ChangeFeed(db)
+    repo = TaskRepository(db)
+    task = make(repo, "held then head")["id"]
+    con = raw_mariadb(url)
+    cur = con.cursor()
+    cur.execute("BEGIN")
+    cur.execute("INSERT INTO task_changes (task_id, kind, actor) VALUES (%s, 'comment', 'held')", [task])
+    repo.add_comment(task, content="later seq", author="later", author_type="ai")
+    began = time.monotonic()
+    start = feed.head()
+    assert time.monotonic() - began < 5  # bounded, though the writer stays open
+    cur.execute("COMMIT")
+    assert "held" in [c.actor for c in drain(feed, start, until=0.5)]
+    con.close()
+
+
 def test_raw_writers_that_commit_out_of_order_and_roll_back_are_seen_exactly_once(maria):
     """Many connections insert, linger a random while, then commit or roll back, while a watcher polls."""
     url, db = maria
