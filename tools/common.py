@@ -8,7 +8,8 @@
   code and `retryable` in `_meta["mcp-tasks/error"]`, secrets scrubbed. Unexpected
   exceptions are logged with their traceback on stderr and reach the caller as `[internal]`.
 - Over HTTP with keys or sign-in, `call_tool` first checks the principal's scopes
-  (validators/roles.py): a call beyond them is refused `[forbidden]` naming the scope.
+  (validators/roles.py): a call beyond them is refused `[forbidden]` naming the scope, and
+  tools/list shows that principal only the tools its scopes allow.
 - `actor()` says who acts (see its docstring): the principal when there is one; `own_name()`
   is the session's own name, which holds what the session takes.
 - `respond(model)` returns a `CallToolResult` with the typed `structuredContent` and a
@@ -109,6 +110,11 @@ class TaskServer(MCPServer):
             raise MCPError(code=INVALID_PARAMS, message=f"[{exc.code}] {exc}") from exc
         if chosen is not None:
             listed.tools = [tool for tool in listed.tools if tool.name in chosen]
+        principal = current_principal()
+        if principal is not None:
+            # A reader's model should not be shown (and pay context for) tools it would only be
+            # refused: list what the principal's scopes allow. call_tool still checks each call.
+            listed.tools = [tool for tool in listed.tools if tool_scope(tool.name) in principal.scopes]
         return listed
 
     def _connection_tools(self, ctx: Any) -> set[str] | None:

@@ -232,6 +232,28 @@ async def test_api_key_roles_limit_calls_and_a_key_without_a_role_keeps_every_ri
             assert (await call(old, "tasks_list"))["total"] == 1
 
 
+async def test_tools_list_shows_each_key_and_token_only_the_tools_its_role_allows(backend_url, tmp_path):
+    """A read key's model is not shown write tools it would only be refused (stop 21 left
+    tools/list unfiltered); a key without a role, and stdio, still see every offered tool."""
+    keys = f"reader:{READER}:read,worker:{WORKER}:write,boss:{BOSS}:admin,old:{OLD}"
+    with oauth_issuer() as issuer, http_server(_env(backend_url, tmp_path, issuer, MCP_API_KEYS=keys,
+                                                     MCP_TASKS_TOOLS="all")) as server:
+        async def names(key: str, **headers: str) -> set[str]:
+            async with http_session(server.url, key, headers=headers or None) as session:
+                return {tool.name for tool in (await session.list_tools()).tools}
+
+        every = await names(OLD)
+        assert len(every) == 15
+        reads = {"tasks_list", "tasks_get", "tasks_statistics", "contracts_list", "contracts_validate"}
+        assert await names(READER) == reads
+        assert await names(WORKER) == every - {"tasks_delete"}
+        assert await names(BOSS) == every
+        assert await names(issuer.mint(aud=server.url, scope="tasks:read", sub="u-7")) == reads
+        assert await names(issuer.mint(aud=server.url, scope="openid")) == set()
+        # The header narrows within the role: core for a reader is core's read tools.
+        assert await names(READER, **{"X-MCP-Tools": "core"}) == {"tasks_list", "tasks_get"}
+
+
 async def test_a_stateless_server_on_the_2026_protocol_checks_the_token_and_its_scope_on_every_request(tmp_path):
     with oauth_issuer() as issuer, \
             http_server(_env(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path, issuer), "--stateless") as server:
