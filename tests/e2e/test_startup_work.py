@@ -23,6 +23,7 @@ from mcp import Client
 from config import load_config
 from server import build_server
 from tools.common import ResultModel
+from transports.sdk_private import tool_manager
 
 
 def result_models():
@@ -39,7 +40,7 @@ def built():
 
 
 def strict(mcp):
-    return sorted(t.name for t in mcp._tool_manager.list_tools() if t.fn_metadata.arg_model.model_config.get("strict"))
+    return sorted(t.name for t in tool_manager(mcp).list_tools() if t.fn_metadata.arg_model.model_config.get("strict"))
 
 
 async def main():

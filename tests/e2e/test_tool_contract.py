@@ -80,9 +80,10 @@ def typed_schemas(server) -> dict[str, dict]:
     """Each tool's whole typed result schema (tools/output_schemas.json, generated from the
     result models); tools/list carries only its key list (tools/lean_schema.py)."""
     from tools.output_schemas import full_schemas, result_model
+    from transports.sdk_private import tool_manager
 
     stored = full_schemas()
-    return {t.name: stored[result_model(t).__name__] for t in server._tool_manager.list_tools()}
+    return {t.name: stored[result_model(t).__name__] for t in tool_manager(server).list_tools()}
 
 
 async def test_structured_content_matches_the_output_schema_for_every_tool(mcp_server):

@@ -6,6 +6,7 @@ import pytest
 from config import load_config
 from domain.errors import Forbidden, InvalidInput
 from tools.common import via
+from transports.sdk_private import tool_manager
 from validators.roles import ADMIN, READ, REVIEW, SCOPES, TOOL_SCOPES, WRITE, granted, require, tool_scope
 
 KEY = "k" * 20
@@ -24,7 +25,7 @@ def test_every_tool_the_server_offers_is_in_the_scope_table_and_an_unknown_tool_
 
     # Every tool, whatever tool profile a server would list by default.
     mcp = server.build_server(load_config({"DATABASE_URL": "sqlite:////nonexistent/never-opened.db", "MCP_TASKS_TOOLS": "all"}))
-    offered = {tool.name for tool in mcp._tool_manager.list_tools()}
+    offered = {tool.name for tool in tool_manager(mcp).list_tools()}
     assert offered == set(TOOL_SCOPES), "classify a new tool in validators/roles.py TOOL_SCOPES"
     assert {tool_scope(name) for name in offered} == {READ, WRITE, ADMIN}
     assert tool_scope("tasks_something_new") == ADMIN
