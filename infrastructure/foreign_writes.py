@@ -45,6 +45,12 @@ _REQUEUE = (
 )
 
 
+# The history row another program's deletion of a blocker leaves on each dependent (SQLite's
+# twin is sql/sqlite/0013.foreign-blocker-delete.sql, which must say the same).
+FOREIGN_AUTHOR = "another program"
+BLOCKER_GONE = " was deleted by another program; the dependency on it is gone"
+
+
 def _feed(task: str, kind: str, actor: str = "NULL") -> str:
     return f"INSERT INTO task_changes (task_id, kind, actor) VALUES ({task}, {kind}, LEFT({actor}, 100));"
 
@@ -57,6 +63,15 @@ TRIGGERS: dict[str, tuple[str, str]] = {
         + f" IF NOT (NEW.status <=> OLD.status AND NEW.due_date <=> OLD.due_date) THEN {_REQUEUE} END IF;",
     ),
     "mcp_tasks_feed_task_delete": ("AFTER DELETE ON tasks", _feed("OLD.id", "'deleted'")),
+    # Before the cascade takes the edges: each dependent's history says its blocker went (and
+    # so why it may be ready now), as tasks_delete says it for ours. Its comment trigger feeds it.
+    "mcp_tasks_feed_blocker_delete": (
+        "BEFORE DELETE ON tasks",
+        "INSERT INTO task_comments (task_id, author, author_type, comment_type, content, metadata) "
+        f"SELECT task_id, '{FOREIGN_AUTHOR}', 'human', 'update', "
+        f"CONCAT('Blocker task ', OLD.id, '{BLOCKER_GONE}'), JSON_OBJECT('deleted_blocker', OLD.id) "
+        "FROM task_dependencies WHERE depends_on_id = OLD.id;",
+    ),
     "mcp_tasks_feed_comment": ("AFTER INSERT ON task_comments", _feed("NEW.task_id", "'comment'", "NEW.author")),
     "mcp_tasks_feed_assignment": ("AFTER INSERT ON task_assignments", _feed("NEW.task_id", "'assigned'", "NEW.assignee")),
     "mcp_tasks_feed_assignment_update": ("AFTER UPDATE ON task_assignments", _feed("NEW.task_id", "'assigned'", "NEW.assignee")),

@@ -95,6 +95,32 @@ def test_a_priority_task_the_web_app_sets_back_to_pending_is_claimed_in_its_prio
     assert str(due) == "2027-01-05 00:00:00" and queued == 1
 
 
+def assert_dependents_were_told(repo, feed, start, blocker, dependents):
+    """What another program's deletion of a blocker leaves: each dependent's history says the
+    dependency went (and why it may now be ready), and the feed carries it."""
+    for dependent in dependents:
+        full = repo.get_task(dependent["id"])
+        assert full["depends_on"] == [] and full["ready"] is True
+        last = full["comments"][-1]
+        assert last["content"] == f"Blocker task {blocker['id']} was deleted by another program; the dependency on it is gone"
+        assert (last["comment_type"], last["author"], last["metadata"]) == ("update", "another program", {"deleted_blocker": blocker["id"]})
+    changes = [(c.task_id, c.kind) for c in feed.since(start)]
+    assert sorted(changes) == sorted([(d["id"], "comment") for d in dependents] + [(blocker["id"], "deleted")]), changes
+
+
+def test_the_web_app_deleting_a_blocker_leaves_a_history_row_on_each_dependent(maria, web_app):
+    """Stop 21 left it silent: the edge went with the blocker (ON DELETE CASCADE) and an open
+    dependent became ready with nothing in its history to say why."""
+    build = make(maria, "build")
+    deploy, docs = make(maria, "deploy", depends_on=[build["id"]]), make(maria, "docs", depends_on=[build["id"]])
+    feed = ChangeFeed(maria.db)
+    start = feed.head()
+    sql(web_app, "DELETE FROM tasks WHERE id = %s", build["id"])
+    assert_dependents_were_told(maria, feed, start, build, [deploy, docs])
+    sql(web_app, "DELETE FROM tasks")  # a bulk delete of blockers and dependents together still goes through
+    assert sql(web_app, "SELECT COUNT(*) FROM tasks")[0][0] == 0
+
+
 def test_init_db_recreates_a_missing_trigger_and_doctor_warns_until_then(mariadb_url, tmp_path, web_app):
     sql(web_app, "DROP TRIGGER mcp_tasks_feed_comment")
     env = server_env(mariadb_url, tmp_path)
@@ -220,6 +246,20 @@ def test_on_sqlite_a_priority_task_a_script_sets_back_to_pending_is_claimed_in_i
     assert script.execute("SELECT due_sort, queued FROM task_priorities WHERE task_id = ?", [urgent["id"]]).fetchone() == (
         "2027-01-05 00:00:00", 1,
     )
+
+
+def test_on_sqlite_a_script_deleting_a_blocker_leaves_a_history_row_on_each_dependent(lite, script):
+    build = make(lite, "build")
+    deploy, docs = make(lite, "deploy", depends_on=[build["id"]]), make(lite, "docs", depends_on=[build["id"]])
+    feed = ChangeFeed(lite.db)
+    start = feed.head()
+    # The sqlite3 shell's default: foreign keys off, so no cascade; the trigger takes the edge away itself.
+    assert script.execute("PRAGMA foreign_keys").fetchone() == (0,)
+    script.execute("DELETE FROM tasks WHERE id = ?", [build["id"]])
+    assert script.execute("SELECT COUNT(*) FROM task_dependencies WHERE depends_on_id = ?", [build["id"]]).fetchone() == (0,)
+    assert_dependents_were_told(lite, feed, start, build, [deploy, docs])
+    script.execute("DELETE FROM tasks")
+    assert script.execute("SELECT COUNT(*) FROM tasks").fetchone() == (0,)
 
 
 @pytest.mark.anyio
