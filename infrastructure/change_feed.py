@@ -46,7 +46,8 @@ from the bottom, PRUNE_BATCH at a time (each a short transaction on the primary 
 turns the newest row it passes into a `pruned` change. A reader resuming from below it (a
 browser's Last-Event-ID from a month ago) therefore meets that row first, and knows that
 what came before is gone and it must read afresh (the board reloads on any change); a
-reader from above it never sees it. init-db prunes, and so does a running watcher, hourly.
+reader from above it never sees it. On Galera "bottom" and "passes" go by pos, the feed's order
+there. init-db prunes, and so does a running watcher, hourly.
 
 ChangeFeed is synchronous SQL. ChangeHub is the one watcher per process: it polls the feed
 in a worker thread while anybody listens and fans changes out to async listeners.
@@ -219,19 +220,24 @@ class ChangeFeed:
         docstring). Stops at the first row young enough to keep, so the cost is the rows
         removed, never the size of the table. Returns how many rows were deleted."""
         removed = 0
+        # The feed's order: on Galera pos, not seq. Pruning by seq there could delete a row whose
+        # pos lies above the marker's, and a reader resuming between the two would never be told.
+        order = "pos" if self.galera() else "seq"
         while True:
-            deleted, more = self.db.write(lambda tx: self._prune_step(tx, keep_seconds, batch))
+            deleted, more = self.db.write(lambda tx: self._prune_step(tx, keep_seconds, batch, order))
             removed += deleted
             if not more:
                 return removed
 
     @staticmethod
-    def _prune_step(tx: Tx, keep_seconds: float, batch: int) -> tuple[int, bool]:
+    def _prune_step(tx: Tx, keep_seconds: float, batch: int, order: str = "seq") -> tuple[int, bool]:
         if tx.dialect == "mysql":
             old = "changed_at < NOW(6) - INTERVAL %s SECOND"
         else:
             old = "changed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || %s || ' seconds')"
-        sql = f"SELECT seq, kind, {old} AS old FROM task_changes ORDER BY seq LIMIT %s"
+        # (Galera: a row without pos is not numbered yet, so not yet in the feed's order: kept.)
+        numbered = "WHERE pos IS NOT NULL " if order == "pos" else ""
+        sql = f"SELECT {order} AS seq, kind, {old} AS old FROM task_changes {numbered}ORDER BY {order} LIMIT %s"
         rows: list[dict[str, Any]] = []
         for limit in (2, batch):  # two rows tell the usual case, nothing to prune, without reading a batch
             rows = tx.rows(sql, [keep_seconds, limit])
@@ -243,8 +249,8 @@ class ChangeFeed:
             if prefix < len(rows) or len(rows) < limit:
                 break  # the old prefix ends within these rows
         cut = int(rows[prefix - 1]["seq"])
-        deleted = tx.execute("DELETE FROM task_changes WHERE seq < %s", [cut])
-        tx.execute("UPDATE task_changes SET kind = %s WHERE seq = %s", [PRUNED, cut])
+        deleted = tx.execute(f"DELETE FROM task_changes WHERE {order} < %s", [cut])
+        tx.execute(f"UPDATE task_changes SET kind = %s WHERE {order} = %s", [PRUNED, cut])
         return deleted, prefix == len(rows) == batch  # a whole batch was old: there may be more
 
     @staticmethod
