@@ -82,6 +82,14 @@ def cmd_doctor(config: Config, strict: bool = False) -> int:
         lines.append((False, f"database: {exc}"))
     finally:
         db.close()
+    if config.database.kind != "sqlite":
+        from infrastructure.database_admin import galera_nodes, judge_galera
+
+        nodes = galera_nodes(config.database)
+        if nodes:  # a Galera cluster: each listed node's state, and what an operator should fix
+            ok, text, galera_warnings = judge_galera(nodes)
+            lines.append((ok, text))
+            warnings += galera_warnings
     with OllamaClient(config.ollama_host, min(config.ollama_timeout, 10)) as client:
         ok, text = client.check(config.ollama_model)
     text = text.removeprefix("OK ").removeprefix("FAIL ")

@@ -85,3 +85,79 @@ def _connect_any(settings: DatabaseSettings):
             if index == len(nodes) - 1 or not exc.args or exc.args[0] in _DENIED:
                 raise
     raise AssertionError("unreachable")
+
+
+# ---- doctor: the Galera cluster behind DATABASE_URL ----------------------------------------
+
+_WSREP = ("wsrep_ready", "wsrep_cluster_size", "wsrep_cluster_status", "wsrep_local_state_comment")
+
+
+def galera_nodes(settings: DatabaseSettings) -> list[tuple[str, dict[str, str] | str]]:
+    """Each node DATABASE_URL lists, with its wsrep status, or why it did not answer. Empty
+    when no node that answers is a Galera node (one server, or MySQL): doctor says nothing then."""
+    import pymysql
+
+    out: list[tuple[str, dict[str, str] | str]] = []
+    galera = False
+    for host, port in settings.nodes():
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            con = pymysql.connect(host=host, port=port, user=settings.user, password=settings.password,
+                                  connect_timeout=settings.connect_timeout, read_timeout=settings.connect_timeout,
+                                  autocommit=True, charset="utf8mb4", ssl_disabled=settings.tls_disabled)
+        except pymysql.err.MySQLError as exc:
+            out.append((where, str(exc.args[-1] if exc.args else exc)))
+            continue
+        try:
+            with con.cursor() as cur:
+                cur.execute("SHOW VARIABLES LIKE 'wsrep_on'")
+                row = cur.fetchone()
+                if not row or str(row[1]).upper() != "ON":
+                    out.append((where, {}))
+                    continue
+                galera = True
+                cur.execute(f"SHOW STATUS WHERE Variable_name IN ({', '.join(['%s'] * len(_WSREP))})", _WSREP)
+                out.append((where, {name: str(value) for name, value in cur.fetchall()}))
+        except pymysql.err.MySQLError as exc:
+            out.append((where, str(exc.args[-1] if exc.args else exc)))
+        finally:
+            con.close()
+    return out if galera else []
+
+
+def judge_galera(nodes: list[tuple[str, dict[str, str] | str]]) -> tuple[bool, str, list[str]]:
+    """doctor's verdict on galera_nodes(): (ok, the line, warnings). Not ok when no node that
+    answers belongs to a primary component (the cluster lost quorum: every write is refused);
+    a warning for each node that does not serve, an even-sized cluster, and nodes of the
+    cluster that DATABASE_URL does not list (an instance cannot fail over to them)."""
+    warnings: list[str] = []
+    states: list[str] = []
+    sizes: set[int] = set()
+    primary = False
+    for where, status in nodes:
+        if isinstance(status, str):
+            states.append(f"{where} does not answer")
+            warnings.append(f"galera: node {where} does not answer ({status}); instances fail over to the other nodes. "
+                            "Start it again: it rejoins the cluster by itself.")
+            continue
+        state = status.get("wsrep_local_state_comment", "?")
+        states.append(f"{where} {state}")
+        sizes.add(int(status.get("wsrep_cluster_size") or 0))
+        primary = primary or status.get("wsrep_cluster_status") == "Primary"
+        if status.get("wsrep_cluster_status") != "Primary":
+            warnings.append(f"galera: node {where} is in a {status.get('wsrep_cluster_status', '?')} component, cut off "
+                            "from the cluster's majority: it refuses every call until it rejoins.")
+        elif state != "Synced" or status.get("wsrep_ready") != "ON":
+            warnings.append(f"galera: node {where} is {state} (wsrep_ready {status.get('wsrep_ready', '?')}); instances "
+                            "use the other nodes until it has caught up.")
+    size = max(sizes, default=0)
+    if size and size % 2 == 0:
+        warnings.append(f"galera: the cluster has {size} nodes; an even number can split into halves that both stop. "
+                        "Add a node or an arbitrator (garbd).")
+    if size > len(nodes):
+        warnings.append(f"galera: DATABASE_URL lists {len(nodes)} of the cluster's {size} nodes; list them all "
+                        "(mysql://user@host1:port,host2:port,.../db) so an instance can fail over to any of them.")
+    verdict = f"cluster of {size} ({'Primary' if primary else 'no primary component'})" if size else "no node answers"
+    if not primary:
+        verdict += "; writes are refused until a majority of the nodes is back"
+    return primary, f"galera: {verdict}; {', '.join(states)}", warnings

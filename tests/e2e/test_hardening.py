@@ -55,6 +55,7 @@ def test_a_password_with_a_slash_logs_in_and_doctor_never_prints_it_and_shows_th
     assert f"OK   database: MariaDB/MySQL at 127.0.0.1:3306, database '{slashed_user}', user '{USER}' answers" in out, out
     assert "Slash-Tail" not in out
     assert "DB_QUERY_TIMEOUT=7 s" in out and "MCP_HTTP_MAX_SESSIONS_PER_KEY=50" in out  # doctor lists the bounds
+    assert "galera" not in out  # one server: doctor says nothing of clusters
 
 
 async def test_a_wrong_password_with_a_slash_is_not_echoed_by_a_refused_call(slashed_user, tmp_path):
