@@ -151,11 +151,15 @@ class ChangeFeed:
 
         return self.db.write(run)
 
-    def head(self) -> int:
+    def head(self, settle: float = HEAD_SETTLE_WAIT) -> int:
         """The current position: since(head()) gives only changes committed from now on.
 
         Not simply MAX(seq): a lower seq may still be in flight. The newest HEAD_LOOKBACK seqs
-        are settled first, so head() stops before a hole that may yet fill.
+        are settled first, so head() stops before a hole that may yet fill, waiting up to
+        `settle` seconds for it to settle. settle=0 answers at once, perhaps before a hole, so
+        that since() may also hand out a few changes committed just before the call (early,
+        never lost): for a hot path where an extra change costs nothing, such as the board's
+        streams, which open by the hundred and must not each hold a worker thread for a second.
         """
         if self.galera():
             self.sequence()
@@ -174,7 +178,7 @@ class ChangeFeed:
         # transaction holds one in the range. Wait that long (a rollback's hole, the usual
         # case), not longer: standing before a hole makes since(head()) hand out changes
         # committed before the call, which is safe (early, never lost) but not "from now on".
-        deadline = time.monotonic() + HEAD_SETTLE_WAIT
+        deadline = time.monotonic() + settle
         while True:
             while position < top:
                 batch = self.since(position, HEAD_LOOKBACK)

@@ -238,7 +238,8 @@ class Board:
         from infrastructure.change_feed import ChangeFeed
 
         try:
-            head, now = await self.run(lambda: (ChangeFeed(self.db).head(), self.repository.clock()))
+            # settle=0: a page read may not wait on a hole; a change it already shows only reloads it.
+            head, now = await self.run(lambda: (ChangeFeed(self.db).head(settle=0), self.repository.clock()))
         except TaskSystemError as exc:  # the page is still worth showing (or its read's own refusal)
             log.warning("board: no live updates for this page: %s", scrub(str(exc)))
             return view
@@ -465,7 +466,7 @@ class Board:
         if self.streams.full(holder) or (session is not None and not self.streams.may_open(holder)):
             return PlainTextResponse(TOO_MANY_STREAMS, status_code=429, headers={"Retry-After": "30"})
         try:
-            head = await self.run(lambda: ChangeFeed(self.db).head())
+            head = await self.run(lambda: ChangeFeed(self.db).head(settle=0))  # opened by the hundred: never wait
         except TaskSystemError as exc:
             return PlainTextResponse(for_people(exc), status_code=HTTP_STATUS.get(exc.code, 500))
         if after is not None and after > head:
