@@ -192,6 +192,15 @@ def test_a_hole_left_by_a_rollback_delays_the_next_change_briefly_and_loses_noth
     assert time.monotonic() - began >= 1.4  # drain ran its course; the change itself came within SETTLE_SECONDS
 
 
+def open_change(url: str, task: int, actor: str):
+    """Another connection's feed row, inserted in a transaction left open: (connection, cursor)."""
+    con = raw_mariadb(url)
+    cur = con.cursor()
+    cur.execute("BEGIN")
+    cur.execute("INSERT INTO task_changes (task_id, kind, actor) VALUES (%s, 'comment', %s)", [task, actor])
+    return con, cur
+
+
 def test_head_taken_just_after_a_rollback_hole_stands_after_what_is_already_committed(maria):
     """A hole left by a rollback, then a change, then head() at once (CI at stop 30: a test
     that takes head() after a refused write saw earlier changes as new). head() waits for the
@@ -200,10 +209,7 @@ def test_head_taken_just_after_a_rollback_hole_stands_after_what_is_already_comm
     feed = ChangeFeed(db)
     repo = TaskRepository(db)
     task = make(repo, "hole then head")["id"]
-    con = raw_mariadb(url)
-    cur = con.cursor()
-    cur.execute("BEGIN")
-    cur.execute("INSERT INTO task_changes (task_id, kind, actor) VALUES (%s, 'comment', 'gone')", [task])
+    con, cur = open_change(url, task, "gone")
     cur.execute("ROLLBACK")  # a hole for good
     repo.add_comment(task, content="before head", author="before", author_type="ai")
     start = feed.head()
@@ -220,10 +226,7 @@ def test_head_never_stands_past_a_transaction_that_is_still_open(maria):
     feed = ChangeFeed(db)
     repo = TaskRepository(db)
     task = make(repo, "held then head")["id"]
-    con = raw_mariadb(url)
-    cur = con.cursor()
-    cur.execute("BEGIN")
-    cur.execute("INSERT INTO task_changes (task_id, kind, actor) VALUES (%s, 'comment', 'held')", [task])
+    con, cur = open_change(url, task, "held")
     repo.add_comment(task, content="later seq", author="later", author_type="ai")
     began = time.monotonic()
     start = feed.head()
