@@ -53,7 +53,9 @@ async def run_agents(urls: list[str], total: int, retry_unavailable: bool, durin
     retried: Counter = Counter()
     done: set[int] = set()
     done_at: list[float] = []
-    deadline = time.monotonic() + RUN_DEADLINE
+    began = time.monotonic()
+    deadline = began + RUN_DEADLINE
+    unavailable: list[str] = []
 
     async def call(client, url: str, tool: str, args: dict):
         while True:
@@ -61,6 +63,7 @@ async def run_agents(urls: list[str], total: int, retry_unavailable: bool, durin
             text = result.content[0].text if result.content else ""
             if result.is_error and retry_unavailable and text.startswith("[unavailable]") and time.monotonic() < deadline:
                 retried[urls.index(url) + 1] += 1
+                unavailable.append(f"instance {urls.index(url) + 1} at +{time.monotonic() - began:.1f} s: {text[:300]}")
                 await anyio.sleep(0.5)
                 continue
             return result, text
@@ -91,6 +94,8 @@ async def run_agents(urls: list[str], total: int, retry_unavailable: bool, durin
         if during is not None:
             group.start_soon(during, done)
     run_agents.done_at = done_at  # for the kill test: when each task was completed
+    run_agents.unavailable = unavailable  # and what each retried [unavailable] said
+    run_agents.began = began
     return claimed, refused, retried
 
 
@@ -160,7 +165,9 @@ async def test_a_node_killed_mid_run_loses_nothing_and_rejoins(cluster, galera_u
     assert refused == []
     after = sum(1 for t in run_agents.done_at if t > killed_at[0])
     assert after >= 75, f"only {after} tasks were completed after the kill: it was not mid-run"
-    assert retried[1] == retried[3] == 0, f"the survivors' instances answered [unavailable]: {retried}"
+    assert retried[1] == retried[3] == 0, (
+        f"the survivors' instances answered [unavailable]: {retried}; node 2 killed at "
+        f"+{killed_at[0] - run_agents.began:.1f} s\n" + "\n".join(run_agents.unavailable))
     assert victim.running
     assert "now using node" in stderr, "instance 2 never moved off its killed node"
     # A claim whose COMMIT the dead node took with it may come back to pending when its short
