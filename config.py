@@ -21,6 +21,11 @@ from domain.errors import InvalidInput
 SERVER_DIR = Path(__file__).resolve().parent
 
 
+def node_label(host: str, port: int) -> str:
+    """One node as messages name it: host:port, an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @dataclass(frozen=True)
 class DatabaseSettings:
     """Where the data lives and how long to wait for it. (A docstring also spares @dataclass
@@ -50,7 +55,7 @@ class DatabaseSettings:
 
     def where(self) -> str:
         """host:port, or every node of a list (h1:p1,h2:p2)."""
-        return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.nodes())
+        return ",".join(node_label(h, p) for h, p in self.nodes())
 
     def nodes(self) -> tuple[tuple[str, int], ...]:
         """(host, port) of every node to try, in the order DATABASE_URL names them."""

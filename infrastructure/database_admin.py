@@ -7,7 +7,7 @@ would otherwise read as a refused login.
 """
 from __future__ import annotations
 
-from config import DatabaseSettings
+from config import DatabaseSettings, node_label
 from domain.errors import StorageError
 from infrastructure.command_name import init_db
 
@@ -76,15 +76,22 @@ def _connect_any(settings: DatabaseSettings):
     nodes = settings.nodes()
     for index, (host, port) in enumerate(nodes):
         try:
-            return pymysql.connect(
-                host=host, port=port, user=settings.user, password=settings.password,
-                connect_timeout=settings.connect_timeout, autocommit=True, charset="utf8mb4",
-                ssl_disabled=settings.tls_disabled,
-            )
+            return _connect_node(settings, host, port)
         except pymysql.err.OperationalError as exc:
             if index == len(nodes) - 1 or not exc.args or exc.args[0] in _DENIED:
                 raise
     raise AssertionError("unreachable")
+
+
+def _connect_node(settings: DatabaseSettings, host: str, port: int, **options):
+    """An administrative connection to one node (no database chosen, no TLS on loopback)."""
+    import pymysql
+
+    return pymysql.connect(
+        host=host, port=port, user=settings.user, password=settings.password,
+        connect_timeout=settings.connect_timeout, autocommit=True, charset="utf8mb4",
+        ssl_disabled=settings.tls_disabled, **options,
+    )
 
 
 # ---- doctor: the Galera cluster behind DATABASE_URL ----------------------------------------
@@ -100,11 +107,9 @@ def galera_nodes(settings: DatabaseSettings) -> list[tuple[str, dict[str, str] |
     out: list[tuple[str, dict[str, str] | str]] = []
     galera = False
     for host, port in settings.nodes():
-        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        where = node_label(host, port)
         try:
-            con = pymysql.connect(host=host, port=port, user=settings.user, password=settings.password,
-                                  connect_timeout=settings.connect_timeout, read_timeout=settings.connect_timeout,
-                                  autocommit=True, charset="utf8mb4", ssl_disabled=settings.tls_disabled)
+            con = _connect_node(settings, host, port, read_timeout=settings.connect_timeout)
         except pymysql.err.MySQLError as exc:
             out.append((where, str(exc.args[-1] if exc.args else exc)))
             continue
